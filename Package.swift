@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "skipstep",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "skipstep", targets: ["skipstep"]),
+        .library(name: "Diffusion", targets: ["Diffusion"]),
+        .library(name: "Models", targets: ["Models"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Diffusion"),
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Media", dependencies: ["CZlib"]),
+        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media"]),
+        .executableTarget(name: "skipstep", dependencies: [
+            "Diffusion", "Models", "Media",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Diffusion", "Tensor", "TestSupport"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
