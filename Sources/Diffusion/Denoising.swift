@@ -1,0 +1,89 @@
+/// One completed step of a run.
+public struct DenoisingStep: Sendable {
+    /// The step that was taken (k, from s to p, its method and coefficients).
+    public var step: PlannedStep
+    /// The batch at index `step.to` (x₀ after the last step).
+    public var x: [Float]
+    /// x̂₀ predicted at `step.from`.
+    public var predictedX0: [Float]
+}
+
+/// The denoising loop as a sequence of steps: the caller drives it, so progress, previews and
+/// cancellation stay with the caller. Randomness follows DESIGN.md §3: sample i has its own
+/// generator; x_T is drawn from it first (unless given), then one standard-normal tensor of the
+/// sample's shape for every step that adds noise, in step order — what a diffusers pipeline does
+/// when handed a list of per-sample `torch.Generator`s.
+public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
+    public typealias Element = DenoisingStep
+
+    public let sampler: Sampler
+    public let denoiser: any Denoiser
+    public let batch: Int
+    /// The current batch (`batch × sampleCount` floats).
+    public private(set) var x: [Float]
+    private var generators: [any RandomSource]
+    private var previousX0: [Float]?
+    private var nextStep = 0
+
+    /// - Parameters:
+    ///   - generators: one random source per sample of the batch.
+    ///   - initialNoise: x_T for the whole batch; drawn from the generators when nil.
+    public init(sampler: Sampler, denoiser: any Denoiser, generators: [any RandomSource],
+                initialNoise: [Float]? = nil) {
+        let d = denoiser.sampleCount
+        precondition(initialNoise == nil || initialNoise?.count == generators.count * d,
+                     "x_T must hold one sample per generator")
+        self.sampler = sampler
+        self.denoiser = denoiser
+        self.batch = generators.count
+        self.generators = generators
+        if let initialNoise {
+            x = initialNoise
+        } else {
+            var x = [Float](repeating: 0, count: generators.count * d)
+            Self.draw(into: &x, sampleCount: d, from: &self.generators)
+            self.x = x
+        }
+    }
+
+    /// Takes the next step, or returns nil when the run is complete (the synchronous form of `next()`).
+    public mutating func advance() throws -> DenoisingStep? {
+        guard nextStep < sampler.steps.count else { return nil }
+        let step = sampler.steps[nextStep]
+        let d = denoiser.sampleCount
+        let output = try denoiser.predict(x, batch: batch, timestep: step.from)
+        var noise: [Float]?
+        if step.drawsNoise {
+            var z = [Float](repeating: 0, count: x.count)
+            Self.draw(into: &z, sampleCount: d, from: &generators)
+            noise = z
+        }
+        let x0 = try sampler.apply(step, to: &x, modelOutput: output,
+                                   predictionType: denoiser.predictionType, sampleCount: d,
+                                   previousX0: previousX0, noise: noise)
+        previousX0 = x0
+        nextStep += 1
+        return DenoisingStep(step: step, x: x, predictedX0: x0)
+    }
+
+    /// Runs every remaining step and returns x₀.
+    public mutating func run() throws -> [Float] {
+        while try advance() != nil {}
+        return x
+    }
+
+    public mutating func next() async throws -> DenoisingStep? {
+        try Task.checkCancellation()
+        return try advance()
+    }
+
+    public func makeAsyncIterator() -> Denoising { self }
+
+    private static func draw(into buffer: inout [Float], sampleCount d: Int, from generators: inout [any RandomSource]) {
+        buffer.withUnsafeMutableBufferPointer { all in
+            for i in generators.indices {
+                generators[i].fillStandardNormal(UnsafeMutableBufferPointer(rebasing: all[(i * d)..<((i + 1) * d)]))
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Which N of the T training indices a sampler visits. Each case reproduces its source exactly;
+/// `timesteps` returns them strictly decreasing (τ_1 > … > τ_N ≥ 0, DESIGN.md §1).
+public enum Spacing: Sendable, Equatable, CustomStringConvertible {
+    /// guided-diffusion `space_timesteps(T, "N")`: a running sum of (T−1)/(N−1), rounded half to even.
+    case uniform
+    /// guided-diffusion `space_timesteps(T, "ddimN")`: `range(0, T, s)` for the smallest stride s
+    /// that gives exactly N indices.
+    case ddim
+    /// diffusers `leading`: `arange(N)·(T // N) + steps_offset`.
+    case leading(offset: Int = 0)
+    /// diffusers `trailing`: `round(arange(T, 0, −T/N)) − 1`.
+    case trailing
+    /// diffusers `linspace`: `round(linspace(0, T − 1, N))`.
+    case linspace
+    /// diffusers DPMSolverMultistepScheduler's default: `round(linspace(0, T − 1, N + 1))`, the last
+    /// (index 0) dropped.
+    case dpmLinspace
+    /// An explicit list of indices (any order; validated).
+    case list([Int])
+
+    public var description: String {
+        switch self {
+        case .uniform: "uniform"
+        case .ddim: "ddim"
+        case .leading(let offset): offset == 0 ? "leading" : "leading+\(offset)"
+        case .trailing: "trailing"
+        case .linspace: "linspace"
+        case .dpmLinspace: "dpm-linspace"
+        case .list(let values): "list:" + values.map(String.init).joined(separator: ",")
+        }
+    }
+
+    /// The N visited indices for a model with T training steps, strictly decreasing.
+    /// For `.list`, `steps` is ignored (the list's length is N).
+    public func timesteps(trainSteps t: Int, steps n: Int) throws -> [Int] {
+        if case .list(let values) = self { return try Self.validated(values, trainSteps: t) }
+        guard n >= 1, n <= t else { throw ScheduleError.invalidSteps(steps: n, trainSteps: t) }
+        let ascending: [Int]
+        switch self {
+        case .uniform:
+            // guided-diffusion respace.py space_timesteps, one section.
+            let stride = n <= 1 ? 1.0 : Double(t - 1) / Double(n - 1)
+            var current = 0.0
+            var taken: [Int] = []
+            for _ in 0..<n {
+                taken.append(Int(current.rounded(.toNearestOrEven)))
+                current += stride
+            }
+            ascending = taken
+        case .ddim:
+            guard let stride = (1..<max(t, 2)).first(where: { (t + $0 - 1) / $0 == n }) else {
+                throw ScheduleError.impossibleDDIMStride(steps: n, trainSteps: t)
+            }
+            ascending = Array(Swift.stride(from: 0, to: t, by: stride))
+        case .leading(let offset):
+            ascending = (0..<n).map { $0 * (t / n) + offset }
+        case .trailing:
+            // np.arange(T, 0, -T/N): length ceil((0 - T)/(-T/N)), values T + i·(−T/N).
+            let step = -(Double(t) / Double(n))
+            let count = Int((-Double(t) / step).rounded(.up))
+            ascending = (0..<count).reversed().map {
+                Int((Double(t) + Double($0) * step).rounded(.toNearestOrEven)) - 1
+            }
+        case .linspace:
+            ascending = Diffusion.linspace(0, Double(t - 1), n).map { Int($0.rounded(.toNearestOrEven)) }
+        case .dpmLinspace:
+            ascending = Diffusion.linspace(0, Double(t - 1), n + 1).dropFirst()
+                .map { Int($0.rounded(.toNearestOrEven)) }
+        case .list:
+            preconditionFailure("handled above")
+        }
+        return try Self.validated(ascending, trainSteps: t)
+    }
+
+    /// Sorts decreasing and checks range and uniqueness.
+    static func validated(_ values: [Int], trainSteps t: Int) throws -> [Int] {
+        guard !values.isEmpty else { throw ScheduleError.invalidTimesteps("the list is empty") }
+        if let bad = values.first(where: { $0 < 0 || $0 >= t }) {
+            throw ScheduleError.invalidTimesteps("index \(bad) is outside [0, \(t))")
+        }
+        let sorted = values.sorted(by: >)
+        if let i = sorted.indices.dropFirst().first(where: { sorted[$0] == sorted[$0 - 1] }) {
+            throw ScheduleError.invalidTimesteps("index \(sorted[i]) appears more than once")
+        }
+        return sorted
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+extension Sampler {
+    /// Applies step `step` to a batch in place and returns x̂₀ (after clipping or thresholding).
+    ///
+    /// - Parameters:
+    ///   - x: `batch × sampleCount` floats at index `step.from`; replaced by the sample at `step.to`.
+    ///   - modelOutput: the denoiser's output at `step.from` (`2 × sampleCount` per sample with a
+    ///     learned variance: prediction channels first, then the variance value v ∈ [−1, 1]).
+    ///   - previousX0: x̂₀ of the previous step (DPM-Solver++ 2M history), or nil.
+    ///   - noise: one standard normal per element when `step.drawsNoise`, else nil.
+    /// The model output is turned into a consistent pair (x̂₀, ε̂) in Float64: ε̂ = output (epsilon),
+    /// x̂₀ = output (sample), or x̂₀ = √a·x − √(1−a)·v, ε̂ = √a·v + √(1−a)·x (v_prediction). When x̂₀
+    /// is clipped or thresholded, ε̂ is re-derived from it, as diffusers DDIM does with
+    /// `use_clipped_model_output=True`, so every update sees the same (x̂₀, ε̂).
+    public func apply(_ step: PlannedStep, to x: inout [Float], modelOutput: [Float],
+                      predictionType: PredictionType, sampleCount d: Int,
+                      previousX0: [Float]? = nil, noise: [Float]? = nil) throws -> [Float] {
+        let batch = x.count / d
+        let learned = step.coefficients.logVarianceMin != nil
+        let outputStride = modelOutput.count == 2 * x.count ? 2 * d : d
+        guard modelOutput.count == x.count || modelOutput.count == 2 * x.count else {
+            throw SamplerError.outputSize(expected: x.count, actual: modelOutput.count)
+        }
+        precondition(x.count == batch * d, "x is not a whole number of samples")
+        precondition(!step.drawsNoise || noise?.count == x.count, "step \(step.index) needs noise")
+        precondition(!learned || outputStride == 2 * d, "learned variance needs 2C output channels")
+        precondition(step.coefficients.previousX0 == 0 || previousX0?.count == x.count,
+                     "step \(step.index) needs the previous x̂₀")
+
+        let aS = schedule.alphaBar(step.from)
+        let sqA = aS.squareRoot(), sqB = (1 - aS).squareRoot()
+        let c = step.coefficients
+        var predictedX0 = [Float](repeating: 0, count: x.count)
+        var x0 = [Double](repeating: 0, count: d)
+        var eps = [Double](repeating: 0, count: d)
+        for b in 0..<batch {
+            let base = b * d, outBase = b * outputStride
+            for i in 0..<d {
+                let xv = Double(x[base + i]), out = Double(modelOutput[outBase + i])
+                switch predictionType {
+                case .epsilon:
+                    eps[i] = out
+                    x0[i] = (xv - sqB * out) / sqA
+                case .sample:
+                    x0[i] = out
+                    eps[i] = (xv - sqA * out) / sqB
+                case .vPrediction:
+                    x0[i] = sqA * xv - sqB * out
+                    eps[i] = sqA * out + sqB * xv
+                }
+            }
+            if limitX0(&x0) {
+                for i in 0..<d { eps[i] = (Double(x[base + i]) - sqA * x0[i]) / sqB }
+            }
+            for i in 0..<d {
+                var next = c.x * Double(x[base + i]) + c.x0 * x0[i] + c.eps * eps[i]
+                if c.previousX0 != 0, let previousX0 { next += c.previousX0 * Double(previousX0[base + i]) }
+                if step.drawsNoise, let noise {
+                    var std = c.noiseStd
+                    if let logMin = c.logVarianceMin, let logMax = c.logVarianceMax {
+                        let frac = (Double(modelOutput[outBase + d + i]) + 1) / 2
+                        std = exp(0.5 * (frac * logMax + (1 - frac) * logMin))
+                    }
+                    next += std * Double(noise[base + i])
+                }
+                x[base + i] = Float(next)
+                predictedX0[base + i] = Float(x0[i])
+            }
+        }
+        return predictedX0
+    }
+
+    /// Clips or dynamically thresholds one sample's x̂₀; returns whether anything was configured.
+    func limitX0(_ x0: inout [Double]) -> Bool {
+        if let t = options.thresholding {
+            // diffusers `_threshold_sample`: s = quantile(|x̂₀|, ratio) (linear interpolation, as
+            // torch.quantile) clamped to [1, max], then x̂₀ = clamp(x̂₀, −s, s)/s.
+            let sorted = x0.map(abs).sorted()
+            let position = t.ratio * Double(sorted.count - 1)
+            let lo = Int(position.rounded(.down)), hi = Int(position.rounded(.up))
+            let q = sorted[lo] + (sorted[hi] - sorted[lo]) * (position - Double(lo))
+            let s = min(max(q, 1), t.maxValue)
+            for i in x0.indices { x0[i] = min(max(x0[i], -s), s) / s }
+            return true
+        }
+        if let range = options.clipSampleRange {
+            for i in x0.indices { x0[i] = min(max(x0[i], -range), range) }
+            return true
+        }
+        return false
+    }
+}

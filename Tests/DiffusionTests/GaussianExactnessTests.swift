@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import Diffusion
+
+/// Data x₀ ~ N(μ_i, v_i) independently per dimension: the optimal ε̂ is linear in x, so every step
+/// of every sampler is linear-Gaussian and the output distribution is known exactly. The prediction
+/// below propagates means and covariances through the samplers' formulas as DESIGN.md §2 writes
+/// them (independently of `Sampler`'s planner); the empirical moments of a real run through
+/// `Denoising` (Float32, per-sample generators) must match within statistical error.
+@Suite struct GaussianExactnessTests {
+    struct GaussianDenoiser: Denoiser {
+        let mean: [Double], variance: [Double], alphaBar: [Double]
+        var sampleShape: [Int] { [mean.count] }
+        var predictionType: PredictionType { .epsilon }
+        /// E[ε | x_t] = √(1−a)(x − √a μ)/(a v + 1 − a).
+        func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float] {
+            let a = alphaBar[timestep], d = mean.count
+            return x.indices.map { i in
+                let j = i % d
+                return Float((1 - a).squareRoot() * (Double(x[i]) - a.squareRoot() * mean[j])
+                             / (a * variance[j] + 1 - a))
+            }
+        }
+    }
+
+    /// One dimension's state (x, x̂₀ of the previous step) as means and a 2×2 covariance.
+    struct Moments { var m = [0.0, 0.0]; var c = [[1.0, 0.0], [0.0, 0.0]] }
+
+    /// The DESIGN.md §2 update written as x' = u·x + w·x̂₀_prev + k + σz with x̂₀ = g·x + h.
+    static func predict(_ kind: SamplerKind, schedule: NoiseSchedule, timesteps ts: [Int],
+                        mean mu: Double, variance v: Double) -> (mean: Double, variance: Double) {
+        var st = Moments()
+        let kc = if case .mix(.skipSteps(let kc)) = kind { kc } else { 0 }
+        func lambda(_ a: Double) -> Double { log(a.squareRoot()) - log((1 - a).squareRoot()) }
+        for (k, s) in ts.enumerated() {
+            let p = k + 1 < ts.count ? ts[k + 1] : -1
+            let aS = schedule.alphaBar(s), aP = schedule.alphaBar(p), last = p < 0
+            // ε̂ = e1·x + e0; x̂₀ = (x − √(1−a_s)ε̂)/√a_s = g·x + h.
+            let den = aS * v + 1 - aS
+            let e1 = (1 - aS).squareRoot() / den, e0 = -(1 - aS).squareRoot() * aS.squareRoot() * mu / den
+            let g = (1 - (1 - aS).squareRoot() * e1) / aS.squareRoot(), h = -(1 - aS).squareRoot() * e0 / aS.squareRoot()
+            var u = 0.0, w = 0.0, k0 = 0.0, sigma = 0.0
+            func ddim(_ eta: Double) {
+                let sd = last ? 0 : eta * ((1 - aP) / (1 - aS) * (1 - aS / aP)).squareRoot()
+                let ce = (1 - aP - sd * sd).squareRoot()
+                u = aP.squareRoot() * g + ce * e1; k0 = aP.squareRoot() * h + ce * e0; sigma = sd
+            }
+            func skip() {
+                let cx = (aP / aS).squareRoot(), ce = -(aP - aS) / (aS * aP * (1 - aS)).squareRoot()
+                u = cx + ce * e1; k0 = ce * e0
+                sigma = last ? 0 : ((aP - aS) * (1 - aP) / (aP * (1 - aS))).squareRoot()
+            }
+            switch kind {
+            case .skip: skip()
+            case .ddim(let eta): ddim(eta)
+            case .mix: k < kc ? skip() : ddim(0)
+            case .ddpm:
+                let alpha = aS / aP, beta = 1 - alpha
+                let cx0 = aP.squareRoot() * beta / (1 - aS), cx = alpha.squareRoot() * (1 - aP) / (1 - aS)
+                u = cx + cx0 * g; k0 = cx0 * h
+                sigma = last ? 0 : beta.squareRoot()          // fixed_large in this test
+            case .ddpmNaive:
+                let beta = schedule.betas[s], alpha = 1 - beta
+                let ce = -beta / ((1 - aS).squareRoot() * alpha.squareRoot())
+                u = 1 / alpha.squareRoot() + ce * e1; k0 = ce * e0
+                sigma = last ? 0 : ((1 - schedule.alphaBar(s - 1)) / (1 - aS) * beta).squareRoot()
+            case .dpmSolverPP2M:
+                // diffusers dpmsolver++: x' = (σ_t/σ_s)x − α_t(e^{−h}−1)D0 − ½α_t(e^{−h}−1)D1.
+                let alphaT = aP.squareRoot(), ratio = ((1 - aP) / (1 - aS)).squareRoot()
+                let phi = last ? -1 : exp(-(lambda(aP) - lambda(aS))) - 1
+                if k == 0 || last {
+                    u = ratio - alphaT * phi * g; k0 = -alphaT * phi * h
+                } else {
+                    let s1 = ts[k - 1]
+                    let r0 = (lambda(aS) - lambda(schedule.alphaBar(s1))) / (lambda(aP) - lambda(aS))
+                    u = ratio - alphaT * phi * (1 + 0.5 / r0) * g
+                    k0 = -alphaT * phi * (1 + 0.5 / r0) * h
+                    w = 0.5 * alphaT * phi / r0
+                }
+            }
+            // (x, m1) → (u·x + w·m1 + k0 + σz, g·x + h)
+            let m = [u * st.m[0] + w * st.m[1] + k0, g * st.m[0] + h]
+            let cxx = u * u * st.c[0][0] + 2 * u * w * st.c[0][1] + w * w * st.c[1][1] + sigma * sigma
+            let cxm = g * (u * st.c[0][0] + w * st.c[0][1])
+            st = Moments(m: m, c: [[cxx, cxm], [cxm, g * g * st.c[0][0]]])
+        }
+        return (st.m[0], st.c[0][0])
+    }
+
+    static let kinds: [SamplerKind] = [.skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
+                                       .ddpm, .ddpmNaive, .dpmSolverPP2M]
+
+    @Test(arguments: kinds)
+    func outputMomentsMatchPrediction(kind: SamplerKind) throws {
+        let schedule = try NoiseSchedule(.linear())
+        let ts = try Spacing.uniform.timesteps(trainSteps: 1000, steps: 10)
+        let means = [0.0, 0.5, -0.7, 0.2, 1.0, -0.3], variances = [1.0, 0.04, 0.25, 0.5, 0.01, 2.0]
+        let model = GaussianDenoiser(mean: means, variance: variances, alphaBar: schedule.alphasCumprod)
+        let sampler = try Sampler(kind, schedule: schedule, timesteps: ts,
+                                  options: SamplerOptions(varianceType: .fixedLarge))
+        let n = 20_000, d = means.count
+        let generators = (0..<n).map { RandomKind.philox.makeSource(seed: 1234 + UInt64($0)) }
+        var run = Denoising(sampler: sampler, denoiser: model, generators: generators)
+        let x = try run.run()
+        var pooledZ = 0.0, pooledZ2 = 0.0
+        for j in 0..<d {
+            let (pm, pv) = Self.predict(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
+            var sum = 0.0, sum2 = 0.0
+            for i in 0..<n {
+                let z = (Double(x[i * d + j]) - pm) / pv.squareRoot()
+                sum += z; sum2 += z * z
+            }
+            pooledZ += sum; pooledZ2 += sum2
+            // Per dimension: standardised mean ~ N(0, 1/n), variance ratio ~ 1 ± √(2/n); 5σ bounds.
+            #expect(abs(sum / Double(n)) < 5 / Double(n).squareRoot(), "\(kind) dim \(j) mean")
+            #expect(abs(sum2 / Double(n) - 1) < 5 * (2 / Double(n)).squareRoot(), "\(kind) dim \(j) variance")
+        }
+        let total = Double(n * d)
+        #expect(abs(pooledZ / total) < 5 / total.squareRoot(), "\(kind) pooled mean")
+        #expect(abs(pooledZ2 / total - 1) < 5 * (2 / total).squareRoot(), "\(kind) pooled variance")
+    }
+}
