@@ -22,13 +22,14 @@ let package = Package(
         .target(name: "Media", dependencies: ["CZlib"]),
         .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media"]),
         .executableTarget(name: "skipstep", dependencies: [
-            "Diffusion", "Models", "Media",
+            "Diffusion", "Models", "Media", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Diffusion", "Tensor", "TestSupport"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["skipstep", "Diffusion", "Models", "Media", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,174 @@
+import Foundation
+import Media
+import Tensor
+
+extension GaussianMixture {
+    /// Fits one Gaussian per class: `μ_k` the class mean, `Σ_k = X̃_kᵀX̃_k / (n_k − 1) + r·I` with
+    /// `X̃_k` the centred class samples (one SYRK in Float64), `π_k = n_k / n`.
+    ///
+    /// - Parameters:
+    ///   - samples: `labels.count × D` values, row-major.
+    ///   - labels: class of each sample, in `0..<K`; every class in that range needs ≥ 2 samples.
+    ///   - regularization: `r`, added to each covariance's diagonal.
+    public static func fitPerClass(
+        samples: [Double], labels: [Int], sampleShape: [Int], regularization: Double = 1e-3,
+        progress: ((String) -> Void)? = nil
+    ) throws -> GaussianMixture {
+        let d = sampleShape.reduce(1, *)
+        guard samples.count == labels.count * d else {
+            throw GaussianMixtureError.fitting("\(samples.count) values for \(labels.count) samples of dimension \(d)")
+        }
+        return try fitPerClass(labels: labels, sampleShape: sampleShape, regularization: regularization,
+                               progress: progress) { i, row in
+            for j in 0..<d { row[j] = samples[i * d + j] }
+        }
+    }
+
+    /// The per-class fit over Fashion-MNIST-style data: 8-bit images (`[N, H, W]` IDX) scaled to
+    /// `x/127.5 − 1` and their labels; the sample shape is `[1, H, W]`.
+    public static func fitPerClass(
+        images: IDXArray, labels: [UInt8], regularization: Double = 1e-3, progress: ((String) -> Void)? = nil
+    ) throws -> GaussianMixture {
+        let shape = images.shape
+        guard shape.count == 3, shape[0] == labels.count, images.bytes.count == shape.reduce(1, *) else {
+            throw GaussianMixtureError.fitting(
+                "images of shape \(shape) (\(images.bytes.count) bytes) do not match \(labels.count) labels")
+        }
+        let d = shape[1] * shape[2]
+        let pixels = images.bytes
+        return try pixels.withUnsafeBufferPointer { pixels in
+            try fitPerClass(labels: labels.map(Int.init), sampleShape: [1, shape[1], shape[2]],
+                            regularization: regularization, progress: progress) { i, row in
+                for j in 0..<d { row[j] = Double(pixels[i * d + j]) / 127.5 - 1 }
+            }
+        }
+    }
+
+    /// The core: `fillRow(i, row)` writes sample i's D values.
+    static func fitPerClass(
+        labels: [Int], sampleShape: [Int], regularization: Double, progress: ((String) -> Void)?,
+        fillRow: (Int, UnsafeMutableBufferPointer<Double>) -> Void
+    ) throws -> GaussianMixture {
+        let d = sampleShape.reduce(1, *)
+        guard !sampleShape.isEmpty, sampleShape.allSatisfy({ $0 > 0 }) else {
+            throw GaussianMixtureError.invalidSampleShape(sampleShape)
+        }
+        guard regularization.isFinite, regularization >= 0 else {
+            throw GaussianMixtureError.fitting("regularization \(regularization) must be finite and ≥ 0")
+        }
+        guard let maxLabel = labels.max(), let minLabel = labels.min(), minLabel >= 0 else {
+            throw GaussianMixtureError.fitting(labels.isEmpty ? "no samples" : "negative label")
+        }
+        let classCount = maxLabel + 1
+        var members = [[Int]](repeating: [], count: classCount)
+        for (i, label) in labels.enumerated() { members[label].append(i) }
+        for (k, rows) in members.enumerated() where rows.count < 2 {
+            throw GaussianMixtureError.fitting("class \(k) has \(rows.count) samples; a covariance needs at least 2")
+        }
+
+        var components: [Component] = []
+        for (k, rows) in members.enumerated() {
+            progress?("class \(k + 1)/\(classCount): \(rows.count) samples")
+            let count = rows.count
+            var x = [Double](repeating: 0, count: count * d)
+            x.withUnsafeMutableBufferPointer { xb in
+                guard let base = xb.baseAddress else { return }
+                for (r, i) in rows.enumerated() {
+                    fillRow(i, UnsafeMutableBufferPointer(start: base + r * d, count: d))
+                }
+            }
+            var mean = [Double](repeating: 0, count: d)
+            var covariance = [Double](repeating: 0, count: d * d)
+            x.withUnsafeMutableBufferPointer { xb in
+                mean.withUnsafeMutableBufferPointer { mb in
+                    for r in 0..<count {
+                        for j in 0..<d { mb[j] += xb[r * d + j] }
+                    }
+                    for j in 0..<d { mb[j] /= Double(count) }
+                    for r in 0..<count {
+                        for j in 0..<d { xb[r * d + j] -= mb[j] }
+                    }
+                }
+                covariance.withUnsafeMutableBufferPointer { cb in
+                    Linalg.gram(UnsafeBufferPointer(xb), rows: count, cols: d,
+                                alpha: 1 / Double(count - 1), into: cb)
+                    for j in 0..<d { cb[j * d + j] += regularization }
+                }
+            }
+            components.append(Component(weight: Double(count) / Double(labels.count), mean: mean,
+                                        covariance: covariance))
+        }
+        progress?("eigendecomposing \(classCount) covariances of \(d)×\(d)")
+        return try GaussianMixture(components: components, sampleShape: sampleShape)
+    }
+
+    // MARK: - fashion-gmm
+
+    /// Name of the cached fit under the cache directory.
+    public static let fashionGMMFileName = "fashion-gmm-v1.safetensors"
+
+    /// The `fashion-gmm` oracle: one Gaussian per class of Fashion-MNIST's 60 000 training images
+    /// (pixels `x/127.5 − 1`, covariance divisor `n_k − 1`, plus `1e-3·I`, `π_k = n_k/60000`).
+    ///
+    /// Fitted once, then cached as safetensors in `cacheDirectory` (default
+    /// `defaultCacheDirectory()`) and loaded from there; a cache that fails verification is
+    /// refitted, with a warning on stderr. Progress goes to stderr.
+    public static func fashionGMM(cacheDirectory: URL? = nil) throws -> GaussianMixture {
+        let directory = cacheDirectory ?? defaultCacheDirectory()
+        let url = directory.appendingPathComponent(fashionGMMFileName)
+        if FileManager.default.fileExists(atPath: url.path) {
+            do {
+                let (mixture, metadata) = try loadWithMetadata(from: url)
+                guard metadata["name"] == "fashion-gmm", mixture.sampleShape == [1, 28, 28],
+                      mixture.componentCount == 10
+                else {
+                    throw GaussianMixtureFileError.invalidMetadata(
+                        path: url.path, key: "name", value: metadata["name"] ?? "(missing)")
+                }
+                return mixture
+            } catch {
+                printToStandardError("warning: ignoring the fashion-gmm cache: \(error.localizedDescription); refitting")
+            }
+        }
+        printToStandardError("fashion-gmm: fitting on Fashion-MNIST train (once; cached at \(url.path))")
+        let start = Date()
+        let (images, labels) = try FashionMNIST.load(split: .train)
+        let mixture = try fitPerClass(images: images, labels: labels, regularization: 1e-3) {
+            printToStandardError("fashion-gmm: \($0)")
+        }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw SafeTensorsError.writeFailed(path: url.path, reason: error.localizedDescription)
+        }
+        try mixture.save(to: url, metadata: [
+            "name": "fashion-gmm",
+            "dataset": "fashion-mnist train",
+            "images": String(labels.count),
+            "pixel_scale": "x/127.5-1",
+            "covariance": "centred gram / (n_k - 1) + 0.001*I",
+        ])
+        printToStandardError(String(format: "fashion-gmm: fitted in %.1f s", Date().timeIntervalSince(start)))
+        return mixture
+    }
+
+    /// Where skipstep caches derived data: `$SKIPSTEP_CACHE_DIR`, else `$XDG_CACHE_HOME/skipstep`,
+    /// else `~/.cache/skipstep`.
+    public static func defaultCacheDirectory(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> URL {
+        if let dir = environment["SKIPSTEP_CACHE_DIR"], !dir.isEmpty {
+            return URL(fileURLWithPath: dir, isDirectory: true)
+        }
+        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
+            return URL(fileURLWithPath: xdg, isDirectory: true).appendingPathComponent("skipstep", isDirectory: true)
+        }
+        let home = environment["HOME"].map { URL(fileURLWithPath: $0, isDirectory: true) }
+            ?? FileManager.default.homeDirectoryForCurrentUser
+        return home.appendingPathComponent(".cache/skipstep", isDirectory: true)
+    }
+}
+
+func printToStandardError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,175 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import Media
+import Models
+
+struct SampleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample",
+        abstract: "Draw samples from a model with any sampler and write them as .npy, a PNG grid or PNG files.",
+        discussion: """
+            Sample i of a run uses its own generator seeded with seed + i: x_T is drawn first, then one \
+            standard-normal tensor per step that adds noise. So a sample does not depend on --batch, \
+            and --rng torch reproduces a diffusers pipeline given per-sample torch.Generators.
+            Example: skipstep sample --sampler mix --steps 25 --cutoff 291 --count 64 --out grid.png
+            """)
+
+    @Option(help: ArgumentHelp(
+        "The model: fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST) or a path to a "
+            + "Gaussian mixture saved as .safetensors.",
+        valueName: "name|path"))
+    var model: String = ModelCatalog.defaultModelName
+
+    @OptionGroup var sampling: SamplerArguments
+
+    @Option(help: "Seed of sample 0; sample i uses seed + i.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Number of samples (default 16, or the number of samples in --noise).")
+    var count: Int?
+
+    @Option(help: "Samples evaluated together in one network call.")
+    var batch: Int = 64
+
+    @Option(help: "Random generator: philox (fast) or torch (bit-compatible with torch.randn on the CPU).")
+    var rng: RandomKind = .philox
+
+    @Option(help: ArgumentHelp("Start from this x_T instead of drawing it: float32 .npy of shape N×C×H×W.",
+                               valueName: "file.npy"))
+    var noise: String?
+
+    @Option(help: ArgumentHelp(
+        "Where to write: a .npy file (float32 N×C×H×W in model space), a .png grid, or a directory "
+            + "(one PNG per sample).", valueName: "path"))
+    var out: String
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    }
+
+    func run() async throws {
+        let output = try OutputTarget(path: out)
+        let noiseArray = try noise.map { try NPYArray.read(from: URL(fileURLWithPath: $0)) }
+        let loaded = try ModelCatalog.load(model)
+        let sampler = try sampling.makeSampler(schedule: loaded.schedule, defaults: loaded.defaults)
+        let shape = loaded.denoiser.sampleShape, d = loaded.denoiser.sampleCount
+
+        var initialNoise: [Float]?
+        var total = count ?? 16
+        if let noise, let array = noiseArray {
+            guard array.shape.count == shape.count + 1, Array(array.shape.dropFirst()) == shape else {
+                throw ValidationError("--noise \(noise) has shape \(array.shape), expected N×\(shape.map(String.init).joined(separator: "×"))")
+            }
+            if let count, count != array.shape[0] {
+                throw ValidationError("--count \(count) differs from the \(array.shape[0]) samples in --noise \(noise)")
+            }
+            total = array.shape[0]
+            initialNoise = array.values
+        }
+
+        log("model \(loaded.name), sampler \(sampler.kind), \(sampler.steps.count) steps "
+            + "(\(sampling.spacing)), \(total) samples, seed \(seed), rng \(rng.rawValue)")
+        var samples = [Float]()
+        samples.reserveCapacity(total * d)
+        let clock = ContinuousClock(), start = clock.now
+        for first in stride(from: 0, to: total, by: batch) {
+            let size = min(batch, total - first)
+            let generators = (first..<(first + size)).map { rng.makeSource(seed: seed &+ UInt64($0)) }
+            let run = Denoising(sampler: sampler, denoiser: loaded.denoiser, generators: generators,
+                                initialNoise: initialNoise.map { Array($0[(first * d)..<((first + size) * d)]) })
+            var iterator = run.makeAsyncIterator()
+            while let step = try await iterator.next() {
+                progress("samples \(first + 1)-\(first + size)/\(total)  step \(step.step.index + 1)/\(sampler.steps.count)"
+                         + "  t=\(step.step.from)  \(seconds(clock.now - start)) s")
+            }
+            samples += iterator.x
+            if !stderrIsTerminal {
+                log("samples \(first + size)/\(total) done, \(seconds(clock.now - start)) s")
+            }
+        }
+        progressDone()
+        let nonFinite = samples.count(where: { !$0.isFinite })
+        if nonFinite > 0 { log("warning: \(nonFinite) non-finite values in the samples") }
+        try output.write(samples, count: total, shape: shape)
+        log("wrote \(out)")
+    }
+}
+
+/// Where `sample --out` writes, decided from the path before any work is done.
+enum OutputTarget {
+    case npy(URL), grid(URL), directory(URL)
+
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        let exists = manager.fileExists(atPath: path, isDirectory: &isDirectory)
+        switch url.pathExtension.lowercased() {
+        case "npy": self = .npy(url)
+        case "png": self = .grid(url)
+        case "" where !exists || isDirectory.boolValue: self = .directory(url)
+        default:
+            throw ValidationError("--out \(path): expected a path ending in .npy or .png, or a directory")
+        }
+        // Fail before sampling, not after: the folder that will receive the file(s) must be writable.
+        let folder = if case .directory = self { exists ? url : url.deletingLastPathComponent() }
+                     else { url.deletingLastPathComponent() }
+        guard manager.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("--out \(path): the directory \(folder.path) does not exist")
+        }
+        guard manager.isWritableFile(atPath: folder.path) else {
+            throw ValidationError("--out \(path): the directory \(folder.path) is not writable")
+        }
+    }
+
+    func write(_ samples: [Float], count: Int, shape: [Int]) throws {
+        let d = shape.reduce(1, *)
+        let (c, h, w) = (shape.count == 3 ? shape[0] : 1, shape.count == 3 ? shape[1] : 1, shape.last ?? d)
+        func image(_ i: Int) -> Image8 {
+            Image8.fromModelSpace(Array(samples[(i * d)..<((i + 1) * d)]), channels: c, height: h, width: w)
+        }
+        switch self {
+        case .npy(let url):
+            try NPYArray(shape: [count] + shape, values: samples).write(to: url)
+        case .grid(let url):
+            try AtomicFile.write(Image8.grid((0..<count).map(image)).pngData(), to: url)
+        case .directory(let url):
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            for i in 0..<count {
+                try AtomicFile.write(image(i).pngData(),
+                                     to: url.appendingPathComponent(String(format: "sample_%05d.png", i)))
+            }
+        }
+    }
+}
+
+extension RandomKind: ExpressibleByArgument {}
+
+func seconds(_ duration: Duration) -> String {
+    String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18)
+}
+
+/// Progress goes to stderr; on a terminal it rewrites one line.
+private let stderrIsTerminal = isatty(STDERR_FILENO) != 0
+private nonisolated(unsafe) var progressLineOpen = false
+
+func log(_ message: String) {
+    progressDone()
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+func progress(_ message: String) {
+    if stderrIsTerminal {
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + message).utf8))
+        progressLineOpen = true
+    }
+}
+
+func progressDone() {
+    if progressLineOpen {
+        FileHandle.standardError.write(Data("\n".utf8))
+        progressLineOpen = false
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+
+struct ScheduleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule",
+        abstract: "Print the timesteps a sampler visits and each step's coefficients.",
+        discussion: """
+            Each step goes from model index s to p (−1 = clean) as
+            x' = a·x + b·x̂₀ + c·ε̂ + d·x̂₀_prev + σ·z, with the coefficients in Float64.
+            Example: skipstep schedule --steps 25 --sampler mix --cutoff 291 --json
+            """)
+
+    @OptionGroup var sampling: SamplerArguments
+
+    @Option(name: .customLong("timesteps"), help: "The model's number of training steps T.")
+    var trainSteps: Int = 1000
+
+    @Option(help: "Training betas: linear (1e-4…0.02), guided-linear (scaled by 1000/T), scaled_linear, squaredcos_cap_v2, sigmoid.")
+    var betaSchedule: String = "linear"
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard trainSteps >= 1 else { throw ValidationError("--timesteps must be at least 1, got \(trainSteps)") }
+    }
+
+    func run() throws {
+        let kind: BetaSchedule = betaSchedule == "guided-linear"
+            ? .guidedLinear
+            : try BetaSchedule(diffusersName: betaSchedule, start: 1e-4, end: 0.02, trainedBetas: nil)
+        let schedule = try NoiseSchedule(kind, trainSteps: trainSteps)
+        let sampler = try sampling.makeSampler(schedule: schedule)
+        if json {
+            let report = Report(trainSteps: trainSteps, betaSchedule: betaSchedule,
+                                sampler: sampling.sampler.rawValue, spacing: sampling.spacing.description,
+                                timesteps: sampler.timesteps,
+                                steps: sampler.steps.map { Report.Step(step: $0, schedule: schedule) })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("T = \(trainSteps) (\(betaSchedule)), \(sampler.kind), \(sampler.steps.count) steps, spacing \(sampling.spacing)")
+        print("step      s      p  method        ᾱ_s          a(x)          b(x̂₀)         c(ε̂)          σ")
+        for step in sampler.steps {
+            let c = step.coefficients
+            let sigma = c.logVarianceMin != nil ? "learned" : String(format: "%.6g", c.noiseStd)
+            print(String(format: "%4d %6d %6d  %-10@ %12.6g %13.6g %13.6g %13.6g  %@",
+                         step.index + 1, step.from, step.to, step.method.rawValue as NSString,
+                         schedule.alphaBar(step.from), c.x, c.x0, c.eps, sigma as NSString)
+                  + (c.previousX0 != 0 ? String(format: "  d(x̂₀_prev) %.6g", c.previousX0) : ""))
+        }
+    }
+
+    struct Report: Encodable {
+        struct Step: Encodable {
+            var step: PlannedStep
+            var alphaBarFrom: Double
+            var alphaBarTo: Double
+            init(step: PlannedStep, schedule: NoiseSchedule) {
+                self.step = step
+                alphaBarFrom = schedule.alphaBar(step.from)
+                alphaBarTo = schedule.alphaBar(step.to)
+            }
+            enum CodingKeys: String, CodingKey { case alphaBarFrom = "alpha_bar_from", alphaBarTo = "alpha_bar_to" }
+            func encode(to encoder: Encoder) throws {
+                try step.encode(to: encoder)
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(alphaBarFrom, forKey: .alphaBarFrom)
+                try container.encode(alphaBarTo, forKey: .alphaBarTo)
+            }
+        }
+        var trainSteps: Int
+        var betaSchedule: String
+        var sampler: String
+        var spacing: String
+        var timesteps: [Int]
+        var steps: [Step]
+        enum CodingKeys: String, CodingKey {
+            case trainSteps = "train_steps", betaSchedule = "beta_schedule", sampler, spacing, timesteps, steps
+        }
+    }
+}

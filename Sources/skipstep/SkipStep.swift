@@ -1,0 +1,22 @@
+import ArgumentParser
+import Tensor
+
+@main
+enum Main {
+    static func main() async {
+        BLASRuntime.selectKernelAndReexecIfNeeded()
+        await SkipStep.main()
+    }
+}
+
+struct SkipStep: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "skipstep",
+        abstract: "Sample pretrained diffusion models with skipped-step, Mix, DDIM, DDPM and DPM-Solver++.",
+        discussion: """
+            Skipped-step sampling (arXiv 2508.15233) jumps from x_t to x_{t-m} in one Markovian step with \
+            the model's unchanged noise predictor; Mix runs it while t ≥ t_c and DDIM below t_c.
+            Timesteps are model indices 0…T−1 (the paper's t is index + 1).
+            """,
+        subcommands: [SampleCommand.self, ScheduleCommand.self])
+}

@@ -1,0 +1,163 @@
+import Foundation
+import Diffusion
+import Media
+import Models
+import Testing
+
+/// Runs the built `skipstep` binary as a user would.
+@Suite struct CLITests {
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static let binary: URL = {
+        // The test bundle and the executable are built into the same directory.
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("skipstep").path),
+              directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("skipstep")
+    }()
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A temporary directory holding a small 1×2×3 two-component mixture saved as safetensors.
+    static func workspace() throws -> (directory: URL, model: String) {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("skipstep-cli-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let d = 6
+        func covariance(_ scale: Double) -> [Double] {
+            (0..<(d * d)).map { i in i / d == i % d ? scale * (1 + Double(i % d) / 10) : (abs(i / d - i % d) == 1 ? 0.02 : 0) }
+        }
+        let mixture = try GaussianMixture(components: [
+            .init(weight: 0.3, mean: [0.5, -0.5, 0.2, 0, 0.1, -0.2], covariance: covariance(0.05)),
+            .init(weight: 0.7, mean: [-0.4, 0.3, 0, 0.6, -0.1, 0.2], covariance: covariance(0.1)),
+        ], sampleShape: [1, 2, 3])
+        let model = directory.appendingPathComponent("tiny.safetensors")
+        try mixture.save(to: model)
+        return (directory, model.path)
+    }
+
+    @Test func samplesDoNotDependOnTheBatchSize() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var outputs: [[Float]] = []
+        for batch in ["1", "5"] {
+            let out = dir.appendingPathComponent("b\(batch).npy").path
+            let r = try Self.run(["sample", "--model", model, "--sampler", "mix", "--steps", "10", "--skip-steps", "4",
+                                  "--count", "5", "--batch", batch, "--seed", "3", "--out", out])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stderr.contains("seed 3"))
+            let array = try NPYArray.read(from: URL(fileURLWithPath: out))
+            #expect(array.shape == [5, 1, 2, 3])
+            outputs.append(array.values)
+        }
+        #expect(outputs[0] == outputs[1])
+        #expect(outputs[0].allSatisfy { $0.isFinite })
+    }
+
+    @Test func givenNoiseIsUsedAndImagesAreWritten() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let noise = dir.appendingPathComponent("noise.npy")
+        try NPYArray(shape: [2, 1, 2, 3], values: (0..<12).map { Float($0) / 6 - 1 }).write(to: noise)
+        let a = dir.appendingPathComponent("a.npy").path, b = dir.appendingPathComponent("b.npy").path
+        for (out, seed) in [(a, "1"), (b, "2")] {
+            let r = try Self.run(["sample", "--model", model, "--sampler", "ddim", "--steps", "5", "--noise", noise.path,
+                                  "--seed", seed, "--out", out])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        // DDIM(η = 0) from a given x_T is deterministic: the seed no longer matters.
+        let first = try NPYArray.read(from: URL(fileURLWithPath: a)), second = try NPYArray.read(from: URL(fileURLWithPath: b))
+        #expect(first == second)
+        // …and it is exactly what the library computes from that x_T.
+        let loaded = try ModelCatalog.load(model)
+        let timesteps = try Spacing.uniform.timesteps(trainSteps: loaded.schedule.trainSteps, steps: 5)
+        let sampler = try Sampler(.ddim(eta: 0), schedule: loaded.schedule, timesteps: timesteps)
+        var denoising = Denoising(sampler: sampler, denoiser: loaded.denoiser,
+                                  generators: [RandomKind.philox.makeSource(seed: 0), RandomKind.philox.makeSource(seed: 1)],
+                                  initialNoise: try NPYArray.read(from: noise).values)
+        #expect(try denoising.run() == first.values)
+        let png = dir.appendingPathComponent("grid.png").path
+        #expect(try Self.run(["sample", "--model", model, "--count", "4", "--out", png]).status == 0)
+        #expect(try Image8.readPNG(from: URL(fileURLWithPath: png)).channels == 1)
+        let folder = dir.appendingPathComponent("pngs").path
+        #expect(try Self.run(["sample", "--model", model, "--count", "3", "--out", folder]).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+                == ["sample_00000.png", "sample_00001.png", "sample_00002.png"])
+    }
+
+    /// Bad input: a clear message naming the flag or file, a non-zero exit, no output file.
+    @Test func badInputIsRefusedCleanly() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.npy").path
+        let wrongNoise = dir.appendingPathComponent("wrong.npy")
+        try NPYArray(shape: [2, 1, 3, 3], values: Array(repeating: 0, count: 18)).write(to: wrongNoise)
+        let garbage = dir.appendingPathComponent("garbage.npy")
+        try Data("not an npy file".utf8).write(to: garbage)
+        let cases: [([String], String)] = [
+            (["--sampler", "euler"], "euler"),
+            (["--steps", "0"], "--steps"),
+            (["--steps", "1001"], "1000"),
+            (["--sampler", "mix", "--cutoff", "1000"], "t_c"),
+            (["--sampler", "mix", "--cutoff", "-3"], "--cutoff"),
+            (["--sampler", "mix", "--steps", "10", "--skip-steps", "11"], "--skip-steps"),
+            (["--sampler", "mix"], "--cutoff"),
+            (["--sampler", "skip", "--cutoff", "300"], "mix only"),
+            (["--noise", wrongNoise.path], "wrong.npy"),
+            (["--noise", garbage.path], "garbage.npy"),
+            (["--noise", dir.appendingPathComponent("missing.npy").path], "missing.npy"),
+            (["--spacing", "ddim", "--steps", "600"], "stride"),
+            (["--spacing", "list:5,x"], "list"),
+        ]
+        for (arguments, expected) in cases {
+            let r = try Self.run(["sample", "--model", model, "--out", out] + arguments)
+            #expect(r.status != 0, "\(arguments) should fail")
+            #expect(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error"), "\(arguments) crashed: \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) left \(out)")
+        }
+        let unwritable = try Self.run(["sample", "--model", model, "--out", "/nonexistent/dir/out.npy"])
+        #expect(unwritable.status != 0 && unwritable.stderr.contains("/nonexistent/dir"), "\(unwritable.stderr)")
+        let badModel = try Self.run(["sample", "--model", dir.appendingPathComponent("nope").path, "--out", out])
+        #expect(badModel.status != 0 && badModel.stderr.contains("nope"), "\(badModel.stderr)")
+    }
+
+    @Test func missingDatasetSaysHowToInstall() throws {
+        let (dir, _) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try Self.run(["sample", "--model", "fashion-gmm", "--out", dir.appendingPathComponent("x.npy").path],
+                             environment: ["SKIPSTEP_FASHION_MNIST_DIR": dir.appendingPathComponent("none").path,
+                                           "SKIPSTEP_CACHE_DIR": dir.appendingPathComponent("cache").path])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("apt-get install -y dataset-fashion-mnist"), "\(r.stderr)")
+    }
+
+    @Test func scheduleJSONListsStepsAndCoefficients() throws {
+        let r = try Self.run(["schedule", "--steps", "25", "--sampler", "mix", "--cutoff", "291", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let timesteps = json?["timesteps"] as? [Int]
+        #expect(timesteps?.prefix(3) == [999, 957, 916])
+        let steps = json?["steps"] as? [[String: Any]] ?? []
+        #expect(steps.count == 25)
+        #expect(steps.map { $0["method"] as? String } == timesteps?.map { $0 >= 291 ? "skip" : "ddim" })
+        let help = try Self.run(["sample", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("--skip-steps"))
+    }
+}
