@@ -653,6 +653,30 @@ def make_dpm() -> dict:
                         "defaults otherwise: midpoint, lower_order_final, final_sigmas_type='zero').", runs)
 
 
+def make_options() -> dict:
+    """Prediction types, x0 clipping and dynamic thresholding (all off in the runs above)."""
+    runs = []
+    for pred in ("sample", "v_prediction"):
+        s = DDPMScheduler(variance_type="fixed_small", clip_sample=False, prediction_type=pred)
+        runs.append(run_parity(f"ddpm_{pred}_custom_uniform10", s, {"timesteps": UNIFORM10}, {}, "ddpm"))
+        s = DDIMScheduler(clip_sample=False, prediction_type=pred)
+        runs.append(run_parity(f"ddim_{pred}_leading10_eta0", s, {"num_inference_steps": 10}, {"eta": 0.0}, "ddim"))
+        s = DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solver_order=2, prediction_type=pred)
+        runs.append(run_parity(f"dpmpp2m_{pred}_custom_uniform10", s, {"timesteps": UNIFORM10}, {}, "dpm"))
+    s = DDPMScheduler(variance_type="fixed_small", clip_sample=True, clip_sample_range=1.0)
+    runs.append(run_parity("ddpm_clip_custom_uniform10", s, {"timesteps": UNIFORM10}, {}, "ddpm"))
+    # skipstep re-derives ε̂ from the clipped x̂₀ for every sampler: diffusers DDIM's
+    # use_clipped_model_output=True.
+    s = DDIMScheduler(clip_sample=True, clip_sample_range=1.0)
+    runs.append(run_parity("ddim_clip_leading10_eta1", s, {"num_inference_steps": 10},
+                           {"eta": 1.0, "use_clipped_model_output": True}, "ddim"))
+    s = DDPMScheduler(variance_type="fixed_small", clip_sample=False, thresholding=True,
+                      dynamic_thresholding_ratio=0.9, sample_max_value=1.5)
+    runs.append(run_parity("ddpm_threshold_custom_uniform10", s, {"timesteps": UNIFORM10}, {}, "ddpm"))
+    return _parity_file("diffusers scheduler parity runs with prediction types sample and v_prediction, "
+                        "clip_sample, and dynamic thresholding (ratio 0.9, sample_max_value 1.5).", runs)
+
+
 # --------------------------------------------------------------------------------------------------
 
 def _check_versions(allow: bool) -> None:
@@ -686,6 +710,7 @@ def main() -> int:
         "ddpm.json": make_ddpm(),
         "ddim.json": make_ddim(),
         "dpmsolver.json": make_dpm(),
+        "options.json": make_options(),
     }
     failed = False
     if not args.check:
