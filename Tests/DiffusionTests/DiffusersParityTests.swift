@@ -84,7 +84,7 @@ import TestSupport
                 worst = max(worst, error)
                 // Float64 tables differ from diffusers' float32 ones by ≤ 3.6e-7 relative in ᾱ, but near
                 // ᾱ = 1 that is 1.7e-6 relative in σ² = 1 − ᾱ at t = 111 (1.7e-4 at t = 0): DPM-Solver++
-                // with x₀-prediction passes it on (3.7e-5 at its 111 → 0 step).
+                // with x₀-prediction passes it on (3.7e-5 at worst, near the end of its run).
                 // With diffusers' tables, what remains is diffusers' float32 arithmetic: at small t its
                 // DDPM β = 1 − ᾱ_s/ᾱ_p cancels, so its variance is off by up to 3.4e-6 relative at
                 // t = 20 → 0 of the 50-step run (ddpm.json coeffs vs the same formula in float64).
