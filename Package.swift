@@ -29,7 +29,6 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Diffusion", "Tensor", "TestSupport"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["skipstep", "Diffusion", "Models", "Media", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
