@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "Diffusion"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Media", dependencies: ["CZlib"]),
-        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media"]),
+        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media", "CBLAS"]),
         .executableTarget(name: "skipstep", dependencies: [
             "Diffusion", "Models", "Media", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -29,6 +29,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Diffusion", "Tensor", "TestSupport"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["skipstep", "Diffusion", "Models", "Media", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,7 +18,7 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
         case .notFound(let path):
             "model '\(path)' is neither a built-in model (\(ModelCatalog.builtIn.joined(separator: ", "))) nor an existing file"
         case .unsupported(let path):
-            "model '\(path)': expected a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
+            "model '\(path)': expected a diffusers model folder or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
         }
     }
 }
@@ -38,7 +38,11 @@ public enum ModelCatalog {
         case "fashion-gmm":
             mixture = try GaussianMixture.fashionGMM()
         default:
-            guard FileManager.default.fileExists(atPath: nameOrPath) else { throw ModelCatalogError.notFound(nameOrPath) }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory) else {
+                throw ModelCatalogError.notFound(nameOrPath)
+            }
+            if isDirectory.boolValue { return try DiffusersFolder.load(URL(fileURLWithPath: nameOrPath)) }
             guard nameOrPath.hasSuffix(".safetensors") else { throw ModelCatalogError.unsupported(nameOrPath) }
             mixture = try GaussianMixture.load(from: URL(fileURLWithPath: nameOrPath))
         }

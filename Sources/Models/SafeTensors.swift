@@ -175,6 +175,24 @@ public struct SafeTensorsFile: Sendable {
         try values(name, dtype: .f32) { Float(bitPattern: UInt32(littleEndian: $0)) }
     }
 
+    /// The values of a floating-point tensor as Float32: F32 as stored, F16 and BF16 widened
+    /// exactly, F64 rounded (model weights in any of the dtypes diffusers saves).
+    public func floatsConverting(_ name: String) throws -> [Float] {
+        let info = try info(name)
+        switch info.dtype {
+        case .f32: return try floats(name)
+        case .f64: return try doubles(name).map { Float($0) }
+        case .f16:
+            return try values(name, dtype: .f16) { (bits: UInt16) in bits }
+                .map { Float(Float16(bitPattern: UInt16(littleEndian: $0))) }
+        case .bf16:
+            return try values(name, dtype: .bf16) { (bits: UInt16) in bits }
+                .map { Float(bitPattern: UInt32(UInt16(littleEndian: $0)) << 16) }
+        default:
+            throw SafeTensorsError.dtypeMismatch(path: path, tensor: name, expected: .f32, actual: info.dtype)
+        }
+    }
+
     /// Decodes a tensor of little-endian `Bits` into `T` (a plain copy on little-endian hosts).
     private func values<Bits: FixedWidthInteger, T: BitwiseCopyable>(
         _ name: String, dtype: SafeTensorsDType, _ convert: (Bits) -> T

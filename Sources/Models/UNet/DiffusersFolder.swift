@@ -1,0 +1,150 @@
+import Diffusion
+import Foundation
+
+/// diffusers' scheduler_config.json: the keys that define the training schedule and the model's
+/// sampling defaults (DDPMScheduler / DDIMScheduler / DPMSolverMultistepScheduler share them).
+public struct SchedulerConfig: Decodable, Sendable, Equatable {
+    public var className: String?
+    public var numTrainTimesteps = 1000
+    public var betaStart = 0.0001
+    public var betaEnd = 0.02
+    public var betaSchedule = "linear"
+    public var trainedBetas: [Double]?
+    public var predictionType = "epsilon"
+    public var varianceType: String?
+    public var clipSample: Bool?
+    public var clipSampleRange = 1.0
+    public var thresholding = false
+    public var dynamicThresholdingRatio = 0.995
+    public var sampleMaxValue = 1.0
+    public var rescaleBetasZeroSNR = false
+
+    enum CodingKeys: String, CodingKey {
+        case className = "_class_name", numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
+        case betaEnd = "beta_end", betaSchedule = "beta_schedule", trainedBetas = "trained_betas"
+        case predictionType = "prediction_type", varianceType = "variance_type", clipSample = "clip_sample"
+        case clipSampleRange = "clip_sample_range", thresholding, dynamicThresholdingRatio = "dynamic_thresholding_ratio"
+        case sampleMaxValue = "sample_max_value", rescaleBetasZeroSNR = "rescale_betas_zero_snr"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        className = try c.decodeIfPresent(String.self, forKey: .className)
+        numTrainTimesteps = try value(.numTrainTimesteps, numTrainTimesteps)
+        betaStart = try value(.betaStart, betaStart)
+        betaEnd = try value(.betaEnd, betaEnd)
+        betaSchedule = try value(.betaSchedule, betaSchedule)
+        trainedBetas = try c.decodeIfPresent([Double].self, forKey: .trainedBetas)
+        predictionType = try value(.predictionType, predictionType)
+        varianceType = try c.decodeIfPresent(String.self, forKey: .varianceType)
+        clipSample = try c.decodeIfPresent(Bool.self, forKey: .clipSample)
+        clipSampleRange = try value(.clipSampleRange, clipSampleRange)
+        thresholding = try value(.thresholding, thresholding)
+        dynamicThresholdingRatio = try value(.dynamicThresholdingRatio, dynamicThresholdingRatio)
+        sampleMaxValue = try value(.sampleMaxValue, sampleMaxValue)
+        rescaleBetasZeroSNR = try value(.rescaleBetasZeroSNR, rescaleBetasZeroSNR)
+    }
+
+    /// The training schedule in Float64.
+    public func schedule() throws -> NoiseSchedule {
+        try NoiseSchedule(BetaSchedule(diffusersName: betaSchedule, start: betaStart, end: betaEnd,
+                                       trainedBetas: trainedBetas),
+                          trainSteps: numTrainTimesteps, rescaleZeroTerminalSNR: rescaleBetasZeroSNR)
+    }
+
+    /// The sampler defaults this config asks for. diffusers' DDPM and DDIM schedulers clip x̂₀
+    /// unless told otherwise, so an absent `clip_sample` means clipping for them.
+    public func samplerOptions(path: String) throws -> SamplerOptions {
+        let variance: VarianceType
+        switch varianceType ?? "fixed_small" {
+        case "fixed_small", "fixed_small_log": variance = .fixedSmall
+        case "fixed_large", "fixed_large_log": variance = .fixedLarge
+        case "learned_range": variance = .learnedRange
+        case let other:
+            throw UNetLoadError.unsupportedOption(path: path, key: "variance_type", value: other,
+                                                  supported: "fixed_small, fixed_large, learned_range")
+        }
+        let clips = clipSample ?? ["DDPMScheduler", "DDIMScheduler"].contains(className ?? "DDPMScheduler")
+        return SamplerOptions(varianceType: variance, clipSampleRange: clips ? clipSampleRange : nil,
+                              thresholding: thresholding ? Thresholding(ratio: dynamicThresholdingRatio,
+                                                                        maxValue: sampleMaxValue) : nil)
+    }
+}
+
+/// A UNet2DModel as a `Denoiser`: one network call per batch, the same timestep for every item.
+public struct UNet2DDenoiser: Denoiser {
+    public let model: UNet2DModel
+    public let sampleShape: [Int]
+    public let predictionType: PredictionType
+    public var learnsVariance: Bool { model.config.outChannels == 2 * model.config.inChannels }
+
+    public init(model: UNet2DModel, height: Int, width: Int, predictionType: PredictionType) {
+        self.model = model
+        sampleShape = [model.config.inChannels, height, width]
+        self.predictionType = predictionType
+    }
+
+    public func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float] {
+        try model(x, batch: batch, height: sampleShape[1], width: sampleShape[2],
+                  timesteps: Array(repeating: Double(timestep), count: batch))
+    }
+}
+
+/// Loads a diffusers folder: a pipeline (`model_index.json`, `unet/`, `scheduler/`) or a bare
+/// model folder (`config.json` + `diffusion_pytorch_model.safetensors`, with the DDPM paper's
+/// schedule unless a `scheduler_config.json` sits beside it).
+public enum DiffusersFolder {
+    public static func load(_ directory: URL) throws -> LoadedModel {
+        let manager = FileManager.default
+        let unetDirectory = manager.fileExists(atPath: directory.appendingPathComponent("unet/config.json").path)
+            ? directory.appendingPathComponent("unet") : directory
+        let configURL = unetDirectory.appendingPathComponent("config.json")
+        guard manager.fileExists(atPath: configURL.path) else {
+            throw UNetLoadError.missingFile(path: configURL.path,
+                                            hint: "expected a diffusers folder (model_index.json, unet/config.json) or a model folder with config.json")
+        }
+        let config: UNet2DConfig
+        do {
+            config = try JSONDecoder().decode(UNet2DConfig.self, from: Data(contentsOf: configURL))
+        } catch {
+            throw UNetLoadError.invalidConfig(path: configURL.path, reason: "not a UNet2DModel config (\(error))")
+        }
+        let weightsURL = unetDirectory.appendingPathComponent("diffusion_pytorch_model.safetensors")
+        guard manager.fileExists(atPath: weightsURL.path) else {
+            let pickle = unetDirectory.appendingPathComponent("diffusion_pytorch_model.bin")
+            if manager.fileExists(atPath: pickle.path) { throw UNetLoadError.pickleWeights(path: pickle.path) }
+            throw UNetLoadError.missingFile(path: weightsURL.path, hint: "the model's weights must be saved as safetensors")
+        }
+        let model = try UNet2DModel(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
+
+        var scheduler = SchedulerConfig()
+        let schedulerURL = [directory.appendingPathComponent("scheduler/scheduler_config.json"),
+                            unetDirectory.appendingPathComponent("scheduler_config.json")]
+            .first { manager.fileExists(atPath: $0.path) }
+        if let schedulerURL {
+            do {
+                scheduler = try JSONDecoder().decode(SchedulerConfig.self, from: Data(contentsOf: schedulerURL))
+            } catch {
+                throw UNetLoadError.invalidConfig(path: schedulerURL.path, reason: "not a scheduler config (\(error))")
+            }
+        }
+        let schedulerPath = schedulerURL?.path ?? configURL.path
+        guard let prediction = PredictionType(rawValue: scheduler.predictionType) else {
+            throw UNetLoadError.unsupportedOption(path: schedulerPath, key: "prediction_type", value: scheduler.predictionType,
+                                                  supported: "epsilon, sample, v_prediction")
+        }
+        guard let size = config.sampleSize, size.count == 2 else {
+            throw UNetLoadError.invalidConfig(path: configURL.path, reason: "sample_size is missing")
+        }
+        let denoiser = UNet2DDenoiser(model: model, height: size[0], width: size[1], predictionType: prediction)
+        var defaults = try scheduler.samplerOptions(path: schedulerPath)
+        if denoiser.learnsVariance && scheduler.varianceType == nil { defaults.varianceType = .learnedRange }
+        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: try scheduler.schedule(),
+                           defaults: defaults)
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+
+/// diffusers `UNet2DModel`'s `config.json`, with diffusers 0.42's defaults for every missing key
+/// (models/unets/unet_2d.py `UNet2DModel.__init__`). Keys skipstep cannot honour are refused by
+/// name in `validate()`.
+public struct UNet2DConfig: Decodable, Sendable, Equatable {
+    public var sampleSize: [Int]?
+    public var inChannels = 3
+    public var outChannels = 3
+    public var centerInputSample = false
+    public var timeEmbeddingType = "positional"
+    public var timeEmbeddingDim: Int?
+    public var freqShift = 0.0
+    public var flipSinToCos = true
+    public var downBlockTypes = ["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"]
+    public var midBlockType: String? = "UNetMidBlock2D"
+    public var upBlockTypes = ["AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"]
+    public var blockOutChannels = [224, 448, 672, 896]
+    public var layersPerBlock = 2
+    public var midBlockScaleFactor = 1.0
+    public var downsamplePadding = 1
+    public var downsampleType = "conv"
+    public var upsampleType = "conv"
+    public var actFn = "silu"
+    /// nil means "one head per block" (diffusers passes the block's channel count).
+    public var attentionHeadDim: Int? = 8
+    public var normNumGroups: Int? = 32
+    public var attnNormNumGroups: Int?
+    public var normEps = 1e-5
+    public var resnetTimeScaleShift = "default"
+    public var addAttention = true
+    public var classEmbedType: String?
+    public var numClassEmbeds: Int?
+    public var className: String?
+
+    enum CodingKeys: String, CodingKey {
+        case sampleSize = "sample_size", inChannels = "in_channels", outChannels = "out_channels"
+        case centerInputSample = "center_input_sample", timeEmbeddingType = "time_embedding_type"
+        case timeEmbeddingDim = "time_embedding_dim", freqShift = "freq_shift", flipSinToCos = "flip_sin_to_cos"
+        case downBlockTypes = "down_block_types", midBlockType = "mid_block_type", upBlockTypes = "up_block_types"
+        case blockOutChannels = "block_out_channels", layersPerBlock = "layers_per_block"
+        case midBlockScaleFactor = "mid_block_scale_factor", downsamplePadding = "downsample_padding"
+        case downsampleType = "downsample_type", upsampleType = "upsample_type", actFn = "act_fn"
+        case attentionHeadDim = "attention_head_dim", normNumGroups = "norm_num_groups"
+        case attnNormNumGroups = "attn_norm_num_groups", normEps = "norm_eps"
+        case resnetTimeScaleShift = "resnet_time_scale_shift", addAttention = "add_attention"
+        case classEmbedType = "class_embed_type", numClassEmbeds = "num_class_embeds", className = "_class_name"
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        /// A key that may be absent (diffusers' default) or explicitly null (None).
+        func optional<T: Decodable>(_ key: CodingKeys, _ fallback: T?) throws -> T? {
+            guard c.contains(key) else { return fallback }
+            return try c.decodeNil(forKey: key) ? nil : c.decode(T.self, forKey: key)
+        }
+        if let size = try? c.decodeIfPresent(Int.self, forKey: .sampleSize) {
+            sampleSize = [size, size]
+        } else {
+            sampleSize = try c.decodeIfPresent([Int].self, forKey: .sampleSize)
+        }
+        inChannels = try value(.inChannels, inChannels)
+        outChannels = try value(.outChannels, outChannels)
+        centerInputSample = try value(.centerInputSample, centerInputSample)
+        timeEmbeddingType = try value(.timeEmbeddingType, timeEmbeddingType)
+        timeEmbeddingDim = try optional(.timeEmbeddingDim, nil)
+        freqShift = try value(.freqShift, freqShift)
+        flipSinToCos = try value(.flipSinToCos, flipSinToCos)
+        downBlockTypes = try value(.downBlockTypes, downBlockTypes)
+        midBlockType = try optional(.midBlockType, midBlockType)
+        upBlockTypes = try value(.upBlockTypes, upBlockTypes)
+        blockOutChannels = try value(.blockOutChannels, blockOutChannels)
+        layersPerBlock = try value(.layersPerBlock, layersPerBlock)
+        midBlockScaleFactor = try value(.midBlockScaleFactor, midBlockScaleFactor)
+        downsamplePadding = try value(.downsamplePadding, downsamplePadding)
+        downsampleType = try value(.downsampleType, downsampleType)
+        upsampleType = try value(.upsampleType, upsampleType)
+        actFn = try value(.actFn, actFn)
+        attentionHeadDim = try optional(.attentionHeadDim, attentionHeadDim)
+        normNumGroups = try optional(.normNumGroups, normNumGroups)
+        attnNormNumGroups = try optional(.attnNormNumGroups, nil)
+        normEps = try value(.normEps, normEps)
+        resnetTimeScaleShift = try value(.resnetTimeScaleShift, resnetTimeScaleShift)
+        addAttention = try value(.addAttention, addAttention)
+        classEmbedType = try optional(.classEmbedType, nil)
+        numClassEmbeds = try optional(.numClassEmbeds, nil)
+        className = try c.decodeIfPresent(String.self, forKey: .className)
+    }
+
+    /// Refuses, by name, every option this engine does not implement.
+    public func validate(path: String) throws {
+        func refuse(_ key: String, _ value: String, _ supported: String) -> UNetLoadError {
+            .unsupportedOption(path: path, key: key, value: value, supported: supported)
+        }
+        if let className, className != "UNet2DModel" {
+            throw refuse("_class_name", className, "UNet2DModel")
+        }
+        guard timeEmbeddingType == "positional" else {
+            throw refuse("time_embedding_type", timeEmbeddingType, "positional")
+        }
+        guard actFn == "silu" || actFn == "swish" else { throw refuse("act_fn", actFn, "silu") }
+        if classEmbedType != nil || numClassEmbeds != nil {
+            throw refuse("class_embed_type", classEmbedType ?? "num_class_embeds=\(numClassEmbeds ?? 0)", "none")
+        }
+        guard ["default", "scale_shift"].contains(resnetTimeScaleShift) else {
+            throw refuse("resnet_time_scale_shift", resnetTimeScaleShift, "default, scale_shift")
+        }
+        for type in downBlockTypes where !["DownBlock2D", "AttnDownBlock2D"].contains(type) {
+            throw refuse("down_block_types", type, "DownBlock2D, AttnDownBlock2D")
+        }
+        for type in upBlockTypes where !["UpBlock2D", "AttnUpBlock2D"].contains(type) {
+            throw refuse("up_block_types", type, "UpBlock2D, AttnUpBlock2D")
+        }
+        if let midBlockType, midBlockType != "UNetMidBlock2D" {
+            throw refuse("mid_block_type", midBlockType, "UNetMidBlock2D or null")
+        }
+        guard ["conv", "resnet"].contains(downsampleType) else { throw refuse("downsample_type", downsampleType, "conv, resnet") }
+        guard ["conv", "resnet"].contains(upsampleType) else { throw refuse("upsample_type", upsampleType, "conv, resnet") }
+        guard normNumGroups != nil else { throw refuse("norm_num_groups", "null", "an integer") }
+        guard !blockOutChannels.isEmpty, blockOutChannels.count == downBlockTypes.count,
+              downBlockTypes.count == upBlockTypes.count else {
+            throw UNetLoadError.invalidConfig(path: path, reason:
+                "block_out_channels, down_block_types and up_block_types must have the same non-zero length")
+        }
+        guard inChannels > 0, outChannels > 0, layersPerBlock > 0, blockOutChannels.allSatisfy({ $0 > 0 }) else {
+            throw UNetLoadError.invalidConfig(path: path, reason: "channel counts and layers_per_block must be positive")
+        }
+    }
+}
+
+/// Why a model folder could not be loaded.
+public enum UNetLoadError: Error, LocalizedError, Equatable {
+    case missingFile(path: String, hint: String)
+    case pickleWeights(path: String)
+    case invalidConfig(path: String, reason: String)
+    case unsupportedOption(path: String, key: String, value: String, supported: String)
+    case missingWeight(path: String, key: String, shape: [Int])
+    case unusedWeights(path: String, keys: [String])
+    case shapeMismatch(path: String, key: String, expected: [Int], actual: [Int])
+    case nonFiniteWeight(path: String, key: String)
+    case inputShape(expected: String, actual: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .missingFile(path, hint): "\(path) does not exist; \(hint)"
+        case let .pickleWeights(path):
+            "\(path) holds PyTorch pickle weights (.bin), which skipstep does not read. Convert the folder once with: "
+                + "python -c \"from diffusers import UNet2DModel as M; d='\(URL(fileURLWithPath: path).deletingLastPathComponent().path)'; "
+                + "M.from_pretrained(d).save_pretrained(d, safe_serialization=True)\""
+        case let .invalidConfig(path, reason): "\(path): \(reason)"
+        case let .unsupportedOption(path, key, value, supported):
+            "\(path): \(key) = \(value) is not supported (supported: \(supported))"
+        case let .missingWeight(path, key, shape): "\(path): weight '\(key)' \(shape) is missing"
+        case let .unusedWeights(path, keys):
+            "\(path): \(keys.count) weight(s) the config does not use, e.g. '\(keys.prefix(3).joined(separator: "', '"))'"
+        case let .shapeMismatch(path, key, expected, actual):
+            "\(path): weight '\(key)' has shape \(actual), the config needs \(expected)"
+        case let .nonFiniteWeight(path, key): "\(path): weight '\(key)' contains NaN or infinity"
+        case let .inputShape(expected, actual): "the UNet expects input \(expected), got \(actual)"
+        }
+    }
+}

@@ -1,0 +1,161 @@
+/// Convolution and linear layers as GEMMs on CNHW data.
+extension Kernels {
+    /// Largest im2col block, in floats (16 MiB): a convolution whose column matrix is larger is
+    /// computed in blocks of output rows, each one im2col + one GEMM writing its columns of the
+    /// output in place. Keeps `scratch` (and peak memory) bounded at batch 16.
+    public static let im2colBlockFloats = 1 << 22
+
+    /// 2-D convolution (PyTorch `F.conv2d`, groups = 1, dilation = 1), CNHW in and out, weights in
+    /// PyTorch's layout `[OC, IC, KH, KW]`, optional bias `[OC]`.
+    ///
+    /// 1×1, stride 1, padding 0 is one sgemm on the input. Otherwise the input is unfolded
+    /// (im2col, rows ordered `(ic, kh, kw)` to match the weight layout) into `scratch`, grown as
+    /// needed and kept between calls, then multiplied by one sgemm per block
+    /// (`im2colBlockFloats`). Output spatial size = `(H + 2p − KH)/s + 1`.
+    public static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
+                              weight: UnsafePointer<Float>, outChannels: Int, kernel: Int, stride: Int, padding: Int,
+                              bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
+        conv2d(input: input, channels: channels, batch: batch, height: height, width: width,
+               weight: weight, outChannels: outChannels, kernelHeight: kernel, kernelWidth: kernel,
+               stride: stride, padding: .uniform(padding), bias: bias, output: output, scratch: &scratch)
+    }
+
+    /// 2-D convolution with a rectangular kernel and asymmetric zero padding (diffusers'
+    /// `Downsample2D(padding=0)` pads right and bottom by one before a stride-2 3×3 conv:
+    /// `padding: Padding(top: 0, left: 0, bottom: 1, right: 1)`). Output size per axis:
+    /// `(size + padBefore + padAfter − kernel)/stride + 1`.
+    public static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
+                              weight: UnsafePointer<Float>, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
+                              stride: Int, padding: Padding,
+                              bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
+        conv2d(input: input, channels: channels, batch: batch, height: height, width: width, weight: weight,
+               outChannels: outChannels, kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride,
+               padding: padding, bias: bias, output: output, scratch: &scratch, blockFloats: im2colBlockFloats)
+    }
+
+    static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
+                       weight: UnsafePointer<Float>, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
+                       stride: Int, padding: Padding,
+                       bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float],
+                       blockFloats: Int) {
+        precondition(channels > 0 && batch > 0 && height > 0 && width > 0 && outChannels > 0, "empty convolution")
+        precondition(kernelHeight > 0 && kernelWidth > 0 && stride > 0, "bad kernel or stride")
+        let oh = convOutputSize(height, kernel: kernelHeight, stride: stride, padBefore: padding.top, padAfter: padding.bottom)
+        let ow = convOutputSize(width, kernel: kernelWidth, stride: stride, padBefore: padding.left, padAfter: padding.right)
+        precondition(oh > 0 && ow > 0, "convolution output would be empty")
+        let n = batch * oh * ow
+        let k = channels * kernelHeight * kernelWidth
+
+        // Bias first, then every GEMM accumulates into it (β = 1 also spares BLAS its β pass).
+        let beta: Float
+        if let bias {
+            fillRows(output, rows: outChannels, count: n, values: bias)
+            beta = 1
+        } else {
+            beta = 0
+        }
+
+        if kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .uniform(0) {
+            sgemm(m: outChannels, n: n, k: k, a: weight, lda: k, b: input, ldb: n, beta: beta, c: output, ldc: n)
+            return
+        }
+
+        let geometry = Im2col(channels: channels, batch: batch, height: height, width: width,
+                              kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride,
+                              padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow)
+        // Blocks of whole output rows (across batch items): row r = b·OH + oh, columns r·OW ..< (r+1)·OW.
+        let totalRows = batch * oh
+        let rowsPerBlock = max(1, min(totalRows, blockFloats / max(k * ow, 1)))
+        reserve(&scratch, k * rowsPerBlock * ow)
+        scratch.withUnsafeMutableBufferPointer { buffer in
+            let col = buffer.baseAddress!
+            var r0 = 0
+            while r0 < totalRows {
+                let r1 = min(totalRows, r0 + rowsPerBlock)
+                let nc = (r1 - r0) * ow
+                geometry.unfold(input: input, rows: r0..<r1, into: col)
+                sgemm(m: outChannels, n: nc, k: k, a: weight, lda: k, b: col, ldb: nc,
+                      beta: beta, c: output + r0 * ow, ldc: n)
+                r0 = r1
+            }
+        }
+    }
+
+    /// A linear layer on channel-major data: `y[OC, N] = W[OC, IC]·x[IC, N] + b` (PyTorch
+    /// `F.linear` on `xᵀ`; `N = B·H·W` tokens), or `y += W·x + b` when `accumulate`.
+    public static func linear(input: UnsafePointer<Float>, inFeatures: Int, tokens: Int, weight: UnsafePointer<Float>,
+                              outFeatures: Int, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                              accumulate: Bool = false) {
+        let beta: Float
+        if accumulate {
+            if let bias { addBias(output, channels: outFeatures, count: tokens, bias: bias) }
+            beta = 1
+        } else if let bias {
+            fillRows(output, rows: outFeatures, count: tokens, values: bias)
+            beta = 1
+        } else {
+            beta = 0
+        }
+        sgemm(m: outFeatures, n: tokens, k: inFeatures, a: weight, lda: inFeatures, b: input, ldb: tokens,
+              beta: beta, c: output, ldc: tokens)
+    }
+
+    /// `x[r][i] = values[r]` for a `[rows][count]` array.
+    static func fillRows(_ x: UnsafeMutablePointer<Float>, rows: Int, count: Int, values: UnsafePointer<Float>) {
+        parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 17) / max(count, 1))) { range in
+            for r in range {
+                (x + r * count).update(repeating: values[r], count: count)
+            }
+        }
+    }
+
+    /// The unfolding of a convolution's input into its column matrix (im2col) for CNHW data:
+    /// `col[(ic·KH + kh)·KW + kw][j] = x[ic][b][oh·s − padTop + kh][ow·s − padLeft + kw]` (0 outside),
+    /// for the output positions `j = (b·OH + oh)·OW + ow` of a block of output rows.
+    struct Im2col {
+        var channels, batch, height, width, kernelHeight, kernelWidth, stride, padTop, padLeft, outHeight, outWidth: Int
+
+        func unfold(input: UnsafePointer<Float>, rows: Range<Int>, into col: UnsafeMutablePointer<Float>) {
+            let k = channels * kernelHeight * kernelWidth
+            let rowLength = rows.count * outWidth
+            // Parallel over the K rows of the column matrix; each row is a strided copy of one input plane.
+            parallelChunks(count: k, minimumPerChunk: max(1, (1 << 15) / max(rowLength, 1))) { kRange in
+                for kk in kRange {
+                    fillRow(kk, input: input, rows: rows, into: col + kk * rowLength)
+                }
+            }
+        }
+
+        @inline(__always)
+        func fillRow(_ kk: Int, input: UnsafePointer<Float>, rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+            let taps = kernelHeight * kernelWidth
+            let ic = kk / taps
+            let tap = kk - ic * taps
+            let kh = tap / kernelWidth, kw = tap - kh * kernelWidth
+            let plane = height * width
+            let ow = outWidth, s = stride
+            // Output columns whose input column lies inside the image: iw = ow·s − padLeft + kw ∈ [0, W).
+            let shift = kw - padLeft
+            let owLo = shift >= 0 ? 0 : min(ow, (-shift + s - 1) / s)
+            let owHi = max(owLo, min(ow, (width - 1 - shift) >= 0 ? (width - 1 - shift) / s + 1 : 0))
+            var d = dst
+            for r in rows {
+                let b = r / outHeight, oy = r - b * outHeight
+                let ih = oy * s - padTop + kh
+                if ih < 0 || ih >= height {
+                    d.update(repeating: 0, count: ow)
+                } else {
+                    let src = input + (ic * batch + b) * plane + ih * width + shift
+                    if owLo > 0 { d.update(repeating: 0, count: owLo) }
+                    if s == 1 {
+                        (d + owLo).update(from: src + owLo, count: owHi - owLo)
+                    } else {
+                        for x in owLo..<owHi { d[x] = src[x * s] }
+                    }
+                    if owHi < ow { (d + owHi).update(repeating: 0, count: ow - owHi) }
+                }
+                d += ow
+            }
+        }
+    }
+}

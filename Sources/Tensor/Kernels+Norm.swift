@@ -1,0 +1,73 @@
+/// Group normalisation on CNHW data.
+extension Kernels {
+    /// GroupNorm (PyTorch `F.group_norm`) over CNHW `[C][B][S]`: for each batch item `b` and group
+    /// `g`, the mean and biased variance over the group's `C/groups` channels × `S` positions,
+    /// then `y = (x − mean)/sqrt(var + eps)·gamma[c] + beta[c]`; `silu` applies `y·sigmoid(y)`
+    /// after, fused. `output` may equal `input`.
+    ///
+    /// Statistics are two-pass (mean, then the mean of squared deviations) with vector partial
+    /// sums; each (b, g) slice is small enough to stay in cache between the passes. Work is split
+    /// over the cores by (b, g) slices when there is enough of it.
+    public static func groupNorm(input: UnsafePointer<Float>, channels: Int, batch: Int, spatial: Int, groups: Int,
+                                 eps: Float, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool,
+                                 output: UnsafeMutablePointer<Float>) {
+        precondition(groups > 0 && channels % groups == 0, "\(channels) channels are not divisible into \(groups) groups")
+        let perGroup = channels / groups
+        let slices = batch * groups
+        let sliceSize = perGroup * spatial
+        parallelChunks(count: slices, minimumPerChunk: max(1, (1 << 14) / max(sliceSize, 1))) { range in
+            for slice in range {
+                let g = slice / batch, b = slice - g * batch
+                groupNormSlice(input: input, output: output, firstChannel: g * perGroup, channelCount: perGroup,
+                               batchItem: b, batch: batch, spatial: spatial, eps: eps, gamma: gamma, beta: beta,
+                               silu: silu)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func groupNormSlice(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                               firstChannel: Int, channelCount: Int, batchItem b: Int, batch: Int, spatial: Int,
+                               eps: Float, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool) {
+        let count = channelCount * spatial
+        let vectorEnd = spatial - spatial % vecWidth
+        // Pass 1: mean.
+        var sv = Vec(repeating: 0)
+        var s: Float = 0
+        for c in firstChannel..<(firstChannel + channelCount) {
+            let p = input + (c * batch + b) * spatial
+            var i = 0
+            while i < vectorEnd { sv += load(p + i); i += vecWidth }
+            while i < spatial { s += p[i]; i += 1 }
+        }
+        let mean = (sv.sum() + s) / Float(count)
+        // Pass 2: biased variance from deviations.
+        let mv = Vec(repeating: mean)
+        var qv = Vec(repeating: 0)
+        var q: Float = 0
+        for c in firstChannel..<(firstChannel + channelCount) {
+            let p = input + (c * batch + b) * spatial
+            var i = 0
+            while i < vectorEnd { let d = load(p + i) - mv; qv += d * d; i += vecWidth }
+            while i < spatial { let d = p[i] - mean; q += d * d; i += 1 }
+        }
+        let variance = (qv.sum() + q) / Float(count)
+        let rstd = 1 / (variance + eps).squareRoot()
+        // Pass 3: y = x·a + c with a = gamma·rstd, c = beta − mean·a; then SiLU.
+        for c in firstChannel..<(firstChannel + channelCount) {
+            let offset = (c * batch + b) * spatial
+            let p = input + offset, o = output + offset
+            let a = gamma[c] * rstd
+            let shift = beta[c] - mean * a
+            let av = Vec(repeating: a), cv = Vec(repeating: shift)
+            var i = 0
+            if silu {
+                while i < vectorEnd { store(Kernels.silu(load(p + i) * av + cv), o + i); i += vecWidth }
+                while i < spatial { o[i] = siluScalar(p[i] * a + shift); i += 1 }
+            } else {
+                while i < vectorEnd { store(load(p + i) * av + cv, o + i); i += vecWidth }
+                while i < spatial { o[i] = p[i] * a + shift; i += 1 }
+            }
+        }
+    }
+}

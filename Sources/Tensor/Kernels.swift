@@ -1,0 +1,224 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// CPU kernels for a diffusers `UNet2DModel` forward pass, on Float32 activations in the
+/// channel-major layout **CNHW** (`[C][B][H][W]` contiguous).
+///
+/// Why CNHW: a convolution or linear layer is then one GEMM `W[OC × K] · X[K × (B·H·W)]` that
+/// writes its output directly in CNHW, and channel concatenation is appending contiguous blocks.
+///
+/// Conventions shared by every kernel:
+/// - No heap allocation in the hot path: callers pass output buffers, and kernels that need
+///   temporary memory take a reusable `scratch` array that grows when needed and is kept.
+/// - GEMMs go through OpenBLAS with its own threads. The other kernels split large work into one
+///   chunk per core with `DispatchQueue.concurrentPerform` and stay single-threaded on small
+///   work; BLAS is never called from inside those chunks (no nested thread pools).
+/// - Pointers must not alias unless a kernel's documentation says so.
+public enum Kernels {
+    /// Asymmetric zero padding of a convolution's input (rows added above and below, columns
+    /// added left and right). diffusers' `Downsample2D` with `padding=0` pads (0, 1, 0, 1).
+    public struct Padding: Sendable, Hashable {
+        public var top: Int
+        public var left: Int
+        public var bottom: Int
+        public var right: Int
+
+        public init(top: Int, left: Int, bottom: Int, right: Int) {
+            precondition(top >= 0 && left >= 0 && bottom >= 0 && right >= 0, "negative padding")
+            self.top = top; self.left = left; self.bottom = bottom; self.right = right
+        }
+
+        /// The same padding on all four sides (PyTorch's `padding=p`).
+        public static func uniform(_ p: Int) -> Padding { Padding(top: p, left: p, bottom: p, right: p) }
+    }
+
+    /// Output size of a convolution along one axis: `(size + padBefore + padAfter − kernel) / stride + 1`.
+    @inlinable
+    public static func convOutputSize(_ size: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int) -> Int {
+        (size + padBefore + padAfter - kernel) / stride + 1
+    }
+
+    // MARK: - Elementwise
+
+    /// SiLU in place: `x ← x·sigmoid(x)` (PyTorch `F.silu`).
+    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        parallelChunks(count: count, minimumPerChunk: 1 << 15, alignment: 16) { range in
+            siluRange(x + range.lowerBound, x + range.lowerBound, count: range.count)
+        }
+    }
+
+    /// `x ← (x + y)·scale` (residual connections with diffusers' `output_scale_factor`).
+    public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, scale: Float = 1) {
+        parallelChunks(count: count, minimumPerChunk: 1 << 16, alignment: 16) { range in
+            let xs = x + range.lowerBound, ys = y + range.lowerBound
+            if scale == 1 {
+                for i in 0..<range.count { xs[i] += ys[i] }
+            } else {
+                for i in 0..<range.count { xs[i] = (xs[i] + ys[i]) * scale }
+            }
+        }
+    }
+
+    /// `x ← x·scale` in place.
+    public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by scale: Float) {
+        parallelChunks(count: count, minimumPerChunk: 1 << 16, alignment: 16) { range in
+            let xs = x + range.lowerBound
+            for i in 0..<range.count { xs[i] *= scale }
+        }
+    }
+
+    /// Adds a per-(channel, batch item) value, the time embedding in CNHW:
+    /// `x[c][b][hw] += e[b][c]` with `e` row-major `[B, C]`.
+    public static func addChannelBias(_ x: UnsafeMutablePointer<Float>, channels: Int, batch: Int, spatial: Int,
+                                      perBatch e: UnsafePointer<Float>) {
+        let rows = channels * batch
+        parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 16) / max(spatial, 1))) { range in
+            for row in range {
+                let c = row / batch, b = row - c * batch
+                let value = e[b * channels + c]
+                let p = x + row * spatial
+                for i in 0..<spatial { p[i] += value }
+            }
+        }
+    }
+
+    /// Adds `bias[c]` to every element of channel `c` of a `[C][N]` array.
+    public static func addBias(_ x: UnsafeMutablePointer<Float>, channels: Int, count n: Int, bias: UnsafePointer<Float>) {
+        parallelChunks(count: channels, minimumPerChunk: max(1, (1 << 16) / max(n, 1))) { range in
+            for c in range {
+                let value = bias[c], p = x + c * n
+                for i in 0..<n { p[i] += value }
+            }
+        }
+    }
+
+    // MARK: - Resampling
+
+    /// Nearest-neighbour 2× upsampling, CNHW `[C][B][H][W]` → `[C][B][2H][2W]`
+    /// (PyTorch `F.interpolate(scale_factor=2.0, mode="nearest")`).
+    public static func upsampleNearest2x(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
+                                         output: UnsafeMutablePointer<Float>) {
+        let planes = channels * batch
+        let plane = height * width
+        parallelChunks(count: planes, minimumPerChunk: max(1, (1 << 15) / max(plane, 1))) { range in
+            for p in range {
+                let src = input + p * plane
+                let dst = output + p * plane * 4
+                for h in 0..<height {
+                    let s = src + h * width
+                    let d0 = dst + (2 * h) * (2 * width)
+                    for w in 0..<width {
+                        let v = s[w]
+                        d0[2 * w] = v
+                        d0[2 * w + 1] = v
+                    }
+                    (d0 + 2 * width).update(from: d0, count: 2 * width)
+                }
+            }
+        }
+    }
+
+    /// 2×2 average pooling with stride 2 (PyTorch `F.avg_pool2d(kernel_size=2, stride=2)`):
+    /// `[C][B][H][W]` → `[C][B][H/2][W/2]` (odd trailing rows/columns are dropped, as in PyTorch).
+    public static func avgPool2x(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
+                                 output: UnsafeMutablePointer<Float>) {
+        let planes = channels * batch
+        let oh = height / 2, ow = width / 2
+        let plane = height * width, outPlane = oh * ow
+        parallelChunks(count: planes, minimumPerChunk: max(1, (1 << 15) / max(plane, 1))) { range in
+            for p in range {
+                let src = input + p * plane
+                let dst = output + p * outPlane
+                for h in 0..<oh {
+                    let r0 = src + (2 * h) * width, r1 = r0 + width
+                    let d = dst + h * ow
+                    for w in 0..<ow {
+                        d[w] = ((r0[2 * w] + r0[2 * w + 1]) + (r1[2 * w] + r1[2 * w + 1])) * 0.25
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Layout
+
+    /// NCHW (PyTorch's layout) → CNHW: `output[c][b][s] = input[b][c][s]`.
+    public static func nchwToCNHW(_ input: UnsafePointer<Float>, channels: Int, batch: Int, spatial: Int,
+                                  output: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch {
+            for c in 0..<channels {
+                (output + (c * batch + b) * spatial).update(from: input + (b * channels + c) * spatial, count: spatial)
+            }
+        }
+    }
+
+    /// CNHW → NCHW: `output[b][c][s] = input[c][b][s]`.
+    public static func cnhwToNCHW(_ input: UnsafePointer<Float>, channels: Int, batch: Int, spatial: Int,
+                                  output: UnsafeMutablePointer<Float>) {
+        for b in 0..<batch {
+            for c in 0..<channels {
+                (output + (b * channels + c) * spatial).update(from: input + (c * batch + b) * spatial, count: spatial)
+            }
+        }
+    }
+}
+
+// MARK: - Threading and BLAS helpers
+
+extension Kernels {
+    /// Chunks used for the non-BLAS kernels: one per core (2 on the project's machines).
+    static let coreCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Runs `body` over `0..<count`, split into one contiguous chunk per core when every chunk
+    /// gets at least `minimumPerChunk` items, else in one call on the calling thread. Chunk
+    /// boundaries are multiples of `alignment` (except the end).
+    @inline(__always)
+    static func parallelChunks(count: Int, minimumPerChunk: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = min(coreCount, count / max(minimumPerChunk, 1))
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        // The chunks touch disjoint ranges of the callers' buffers; the pointers they capture are
+        // not Sendable, hence the unchecked hand-over.
+        nonisolated(unsafe) let body = body
+        DispatchQueue.concurrentPerform(iterations: chunks) { i in
+            let lo = chunkBoundary(i, of: chunks, count: count, alignment: alignment)
+            let hi = chunkBoundary(i + 1, of: chunks, count: count, alignment: alignment)
+            if hi > lo { body(lo..<hi) }
+        }
+    }
+
+    @inline(__always)
+    static func chunkBoundary(_ i: Int, of chunks: Int, count: Int, alignment: Int) -> Int {
+        if i >= chunks { return count }
+        let raw = count * i / chunks
+        return min(count, (raw + alignment - 1) / alignment * alignment)
+    }
+
+    @inline(__always)
+    static func blasInt(_ value: Int) -> Int32 {
+        guard let v = Int32(exactly: value) else { preconditionFailure("dimension \(value) exceeds BLAS's 32-bit int") }
+        return v
+    }
+
+    /// Row-major `C ← α·op(A)·op(B) + β·C` in Float32 (BLAS `sgemm`).
+    @inline(__always)
+    static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                      beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    blasInt(m), blasInt(n), blasInt(k), alpha, a, blasInt(max(lda, 1)), b, blasInt(max(ldb, 1)),
+                    beta, c, blasInt(max(ldc, 1)))
+    }
+
+    /// Makes `scratch` hold at least `count` floats (grows only; never shrinks).
+    @inline(__always)
+    static func reserve(_ scratch: inout [Float], _ count: Int) {
+        if scratch.count < count {
+            scratch = [Float](repeating: 0, count: count)
+        }
+    }
+}
