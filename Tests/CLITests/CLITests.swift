@@ -3,6 +3,7 @@ import Diffusion
 import Media
 import Models
 import Testing
+import TestSupport
 
 /// Runs the built `skipstep` binary as a user would.
 @Suite struct CLITests {
@@ -136,6 +137,25 @@ import Testing
         #expect(unwritable.status != 0 && unwritable.stderr.contains("/nonexistent/dir"), "\(unwritable.stderr)")
         let badModel = try Self.run(["sample", "--model", dir.appendingPathComponent("nope").path, "--out", out])
         #expect(badModel.status != 0 && badModel.stderr.contains("nope"), "\(badModel.stderr)")
+    }
+
+    /// A diffusers pipeline folder (a random 1×28×28 UNet) with every sampler.
+    @Test func everySamplerRunsOnADiffusersFolder() throws {
+        let (dir, _) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = Fixtures.url("unet/pipeline_one_channel_28").path
+        let samplers: [[String]] = [["ddpm"], ["ddpm-naive"], ["skip"], ["ddim", "--eta", "0.5"],
+                                    ["mix", "--skip-steps", "1"], ["dpmpp-2m"]]
+        for sampler in samplers {
+            let out = dir.appendingPathComponent("\(sampler[0]).npy")
+            let r = try Self.run(["sample", "--model", model, "--steps", "3", "--count", "2", "--out", out.path,
+                                  "--sampler"] + sampler)
+            #expect(r.status == 0, "\(sampler): \(r.stderr)")
+            let array = try NPYArray.read(from: out)
+            #expect(array.shape == [2, 1, 28, 28] && array.values.allSatisfy { $0.isFinite }, "\(sampler)")
+        }
+        let bench = try Self.run(["bench", "--model", model, "--batch", "2", "--runs", "1", "--warmup", "0", "--json"])
+        #expect(bench.status == 0 && bench.stdout.contains("gflop_per_image"), "\(bench.stderr)")
     }
 
     @Test func missingDatasetSaysHowToInstall() throws {
