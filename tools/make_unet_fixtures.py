@@ -30,6 +30,10 @@ What is written per fixture (schemas in Tests/Fixtures/unet/README.md):
     <name>/goldens.json + goldens.bin           inputs, timesteps, outputs (and intermediates for one
                                                 case), little-endian float32, byte offsets in the JSON
     tiny_default/keys.txt                       state_dict keys and shapes, for reference
+    tiny_default_fp16/, tiny_default_bf16/      tiny_default's weights stored as F16 / BF16, with goldens
+                                                of the weights widened back to float32
+    tiny_default_legacy_keys/                   tiny_default's weights under the old AttentionBlock attention key
+                                                names (query/key/value/proj_attn); no goldens of its own
     pipeline_one_channel_28/                    diffusers pipeline folder (model_index.json, unet/,
                                                 scheduler/) of the one_channel_28 model plus
                                                 pipeline.json + pipeline.bin: a 10-step DDIM run and a
@@ -47,8 +51,6 @@ import argparse
 import filecmp
 import io
 import json
-import math
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -329,8 +331,12 @@ FLOAT_CASES = [
 INTERMEDIATE_CASE = {"b3_t0_37_999", "b3_s0.01_1_50"}
 
 CIFAR10_CONFIG = dict(
-    # google/ddpm-cifar10-32 unet config.json (diffusers 0.0.4 dump, every key given explicitly;
-    # keys it does not list take the defaults they had then, which are today's defaults too).
+    # google/ddpm-cifar10-32 config.json on the Hugging Face Hub (a diffusers 0.0.4 dump; the keys it
+    # does not list take the defaults, e.g. resnet_time_scale_shift "default", add_attention True),
+    # as quoted verbatim in public code (a 0.24 re-dump lists the same values plus the defaults and
+    # up_block_types UpBlock2D, UpBlock2D, AttnUpBlock2D, UpBlock2D). Check: 35 746 307 parameters,
+    # the issue's 35.7 M. Hub checkpoint keys may use the old AttentionBlock attention names (see
+    # tiny_default_legacy_keys).
     sample_size=32,
     in_channels=3,
     out_channels=3,
@@ -718,6 +724,8 @@ def write_fixtures(out_dir: Path, versions: dict) -> None:
         if name == "tiny_default":
             write_keys(model, target / "keys.txt")
             write_legacy_attention_copy(model, target, out_dir / "tiny_default_legacy_keys", index)
+            for dtype, suffix in ((torch.float16, "fp16"), (torch.bfloat16, "bf16")):
+                write_half_copy(fixture, model, dtype, out_dir / f"tiny_default_{suffix}", versions)
         if name == "one_channel_28":
             pipe_dir = out_dir / "pipeline_one_channel_28"
             pipeline = DDPMPipeline(unet=model, scheduler=DDPMScheduler(clip_sample=False))
@@ -755,11 +763,31 @@ def write_big(dir_: Path, versions: dict) -> None:
     _normalise_modes(dir_)
 
 
+def write_half_copy(fixture: dict, model: UNet2DModel, dtype: torch.dtype, target: Path, versions: dict) -> None:
+    """tiny_default's weights stored as float16 / bfloat16 (save_pretrained of model.to(dtype)); the
+    goldens are those of the float32 model whose weights are the stored half values widened to float32,
+    which is what a loader that converts F16/BF16 to Float32 on load computes."""
+    half = UNet2DModel.from_config(model.config)
+    half.load_state_dict(model.state_dict())
+    half = half.to(dtype).eval()
+    half.save_pretrained(target, safe_serialization=True)
+    widened = UNet2DModel.from_config(model.config)
+    widened.load_state_dict({k: v.to(torch.float32) for k, v in half.state_dict().items()})
+    widened.eval()
+    cases = [c for c in INT_CASES if c[0] in ("b1_t37", "b3_t0_37_999")]
+    index, data = make_model_goldens(widened, fixture["spatial"], fixture["seed"], "int", cases, set(), None, versions)
+    index["fixture"] = {"name": target.name, "tier": "required", "seed": fixture["seed"],
+                        "covers": [f"safetensors dtype {str(dtype).replace('torch.', '')} (weights widened to float32 on load); "
+                                   "same model as tiny_default up to the rounding of its weights"]}
+    _write_json(target / "goldens.json", index)
+    (target / "goldens.bin").write_bytes(data)
+
+
 LEGACY_ATTENTION_NAMES = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
 
 
 def write_legacy_attention_copy(model: UNet2DModel, source: Path, target: Path, index: dict) -> None:
-    """The same weights as `source` with the attention keys diffusers used before 0.14 (query, key,
+    """The same weights as `source` with the attention keys of diffusers' old AttentionBlock (query, key,
     value, proj_attn instead of to_q, to_k, to_v, to_out.0), as in checkpoints of that era (the
     google/ddpm-* family was converted in 2022); diffusers renames them on load
     (ModelMixin._fix_state_dict_keys_on_load). Verified here: from_pretrained of the copy gives the
