@@ -1,0 +1,144 @@
+import Foundation
+import Tensor
+
+/// The Fashion-MNIST classifier whose penultimate features serve as the domain's FID/IS network:
+/// a sequence of conv2d / relu / maxpool2d / flatten / linear layers described by `config.json`
+/// (format skipstep-fashion-cnn-1, written by tools/train_classifier.py) with weights in
+/// `model.safetensors`, evaluated like its PyTorch original.
+public final class FashionClassifier: @unchecked Sendable {
+    enum Layer {
+        case conv(Conv2D)
+        case relu
+        case maxPool
+        case flatten
+        case linear(RowLinear, output: String?)
+        case reluOutput(String)
+    }
+
+    public let inputShape: [Int]
+    public let featureDimension: Int
+    public let classes: [String]
+    private let layers: [Layer]
+    private let lock = NSLock()
+    private let pool = BufferPool()
+    private lazy var context = ForwardContext(pool: pool)
+
+    struct Config: Decodable {
+        struct Input: Decodable { var shape: [Int] }
+        struct LayerConfig: Decodable {
+            var op: String
+            var name: String?
+            var in_channels: Int?, out_channels: Int?, kernel_size: Int?, stride: Int?, padding: Int?
+            var in_features: Int?, out_features: Int?
+            var output: String?
+        }
+        var format: String
+        var input: Input
+        var layers: [LayerConfig]
+        var classes: [String]
+    }
+
+    /// Loads `directory/config.json` and `directory/model.safetensors`, strictly.
+    public init(directory: URL) throws {
+        let configURL = directory.appendingPathComponent("config.json")
+        let path = configURL.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw UNetLoadError.missingFile(path: path, hint: "expected a classifier folder written by tools/train_classifier.py")
+        }
+        let config: Config
+        do {
+            config = try JSONDecoder().decode(Config.self, from: Data(contentsOf: configURL))
+        } catch {
+            throw UNetLoadError.invalidConfig(path: path, reason: "not a classifier config (\(error))")
+        }
+        guard config.format == "skipstep-fashion-cnn-1", config.input.shape.count == 3 else {
+            throw UNetLoadError.unsupportedOption(path: path, key: "format", value: config.format, supported: "skipstep-fashion-cnn-1")
+        }
+        var w = WeightReader(file: try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors")))
+        var layers: [Layer] = []
+        var features = 0
+        for layer in config.layers {
+            switch layer.op {
+            case "conv2d":
+                guard let name = layer.name, let i = layer.in_channels, let o = layer.out_channels,
+                      let k = layer.kernel_size, layer.stride ?? 1 == 1 else {
+                    throw UNetLoadError.invalidConfig(path: path, reason: "conv2d needs name, channels, kernel_size and stride 1")
+                }
+                layers.append(.conv(try Conv2D(&w, name, in: i, out: o, kernel: k, padding: layer.padding ?? 0)))
+            case "relu":
+                layers.append(layer.output.map { .reluOutput($0) } ?? .relu)
+            case "maxpool2d":
+                guard layer.kernel_size == 2, layer.stride ?? 2 == 2 else {
+                    throw UNetLoadError.unsupportedOption(path: path, key: "maxpool2d", value: "\(layer.kernel_size ?? 0)", supported: "2×2, stride 2")
+                }
+                layers.append(.maxPool)
+            case "flatten":
+                layers.append(.flatten)
+            case "linear":
+                guard let name = layer.name, let i = layer.in_features, let o = layer.out_features else {
+                    throw UNetLoadError.invalidConfig(path: path, reason: "linear needs name, in_features and out_features")
+                }
+                layers.append(.linear(try RowLinear(&w, name, in: i, out: o), output: layer.output))
+                if layer.output == nil { features = o }
+            default:
+                throw UNetLoadError.unsupportedOption(path: path, key: "op", value: layer.op,
+                                                      supported: "conv2d, relu, maxpool2d, flatten, linear")
+            }
+        }
+        try w.finish()
+        self.layers = layers
+        inputShape = config.input.shape
+        featureDimension = features
+        classes = config.classes
+    }
+
+    /// Penultimate features ([B, D] row-major) and logits ([B, classes]) of `batch` images in
+    /// model space (NCHW, [−1, 1]).
+    public func callAsFunction(_ x: [Float], batch: Int) throws -> (features: [Float], logits: [Float]) {
+        let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        guard x.count == batch * c * h * w else {
+            throw UNetLoadError.inputShape(expected: "\(batch)×\(c)×\(h)×\(w)", actual: "\(x.count) values")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        let ctx = context
+        var a = Activation(pool, channels: c, batch: batch, height: h, width: w)
+        x.withUnsafeBufferPointer { Kernels.nchwToCNHW($0.baseAddress!, channels: c, batch: batch, spatial: h * w, output: a.data) }
+        var rows: [Float] = []
+        var features: [Float] = []
+        for layer in layers {
+            switch layer {
+            case .conv(let conv): a = conv(a, ctx)
+            case .relu, .reluOutput:
+                if rows.isEmpty {
+                    for i in 0..<a.count { a.data[i] = max(a.data[i], 0) }
+                } else {
+                    rows = rows.map { max($0, 0) }
+                }
+                if case .reluOutput = layer { features = rows }
+            case .maxPool: a = maxPool(a)
+            case .flatten:
+                rows = [Float](repeating: 0, count: a.count)
+                rows.withUnsafeMutableBufferPointer {
+                    Kernels.cnhwToNCHW(a.data, channels: a.channels, batch: batch, spatial: a.spatial, output: $0.baseAddress!)
+                }
+            case .linear(let linear, _): rows = linear(rows, rows: batch)
+            }
+        }
+        return (features, rows)
+    }
+
+    private func maxPool(_ x: Activation) -> Activation {
+        let y = x.like(height: x.height / 2, width: x.width / 2)
+        for plane in 0..<(x.channels * x.batch) {
+            let input = x.data + plane * x.spatial, output = y.data + plane * y.spatial
+            for i in 0..<y.height {
+                for j in 0..<y.width {
+                    let r0 = input + 2 * i * x.width + 2 * j, r1 = r0 + x.width
+                    output[i * y.width + j] = max(max(r0[0], r0[1]), max(r1[0], r1[1]))
+                }
+            }
+        }
+        return y
+    }
+}
