@@ -42,9 +42,8 @@ extension Kernels {
                           beta: 0, c: scores + (u - u0) * perUnit, ldc: t)
                 }
                 let rows = (u1 - u0) * t
-                parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 14) / max(t, 1))) { range in
-                    for r in range { softmaxRow(scores + r * t, count: t) }
-                }
+                parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 14) / max(t, 1)),
+                               SoftmaxRows(scores: scores, length: t))
                 for u in u0..<u1 {
                     let b = u / heads, h = u - b * heads
                     let offset = h * d * ld + b * t
@@ -53,6 +52,14 @@ extension Kernels {
                 }
                 u0 = u1
             }
+        }
+    }
+
+    /// Row softmax over `range` of a `[rows][length]` array.
+    struct SoftmaxRows: RangeBody {
+        let scores: UnsafeMutablePointer<Float>, length: Int
+        func callAsFunction(_ range: Range<Int>) {
+            for r in range { Kernels.softmaxRow(scores + r * length, count: length) }
         }
     }
 }

@@ -8,10 +8,12 @@ extension Kernels {
     /// 2-D convolution (PyTorch `F.conv2d`, groups = 1, dilation = 1), CNHW in and out, weights in
     /// PyTorch's layout `[OC, IC, KH, KW]`, optional bias `[OC]`.
     ///
-    /// 1×1, stride 1, padding 0 is one sgemm on the input. Otherwise the input is unfolded
-    /// (im2col, rows ordered `(ic, kh, kw)` to match the weight layout) into `scratch`, grown as
-    /// needed and kept between calls, then multiplied by one sgemm per block
-    /// (`im2colBlockFloats`). Output spatial size = `(H + 2p − KH)/s + 1`.
+    /// 1×1, stride 1, padding 0 is one sgemm on the input. 3×3 stride 1 with at least 1024 output
+    /// positions (B·OH·OW) uses Winograd F(2×2, 3×3), transforming the weights on every call
+    /// (prefer `PreparedConv2d` for repeated calls). Otherwise the input is unfolded (im2col, rows
+    /// ordered `(ic, kh, kw)` to match the weight layout) into `scratch`, grown as needed and kept
+    /// between calls, then multiplied by one sgemm per block (`im2colBlockFloats`). Output
+    /// spatial size = `(H + 2p − KH)/s + 1`.
     public static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
                               weight: UnsafePointer<Float>, outChannels: Int, kernel: Int, stride: Int, padding: Int,
                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
@@ -27,17 +29,27 @@ extension Kernels {
     public static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
                               weight: UnsafePointer<Float>, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
                               stride: Int, padding: Padding,
-                              bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float]) {
+                              bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float],
+                              algorithm: ConvAlgorithm = .automatic) {
         conv2d(input: input, channels: channels, batch: batch, height: height, width: width, weight: weight,
                outChannels: outChannels, kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride,
-               padding: padding, bias: bias, output: output, scratch: &scratch, blockFloats: im2colBlockFloats)
+               padding: padding, bias: bias, output: output, scratch: &scratch, algorithm: algorithm,
+               blockFloats: im2colBlockFloats)
+    }
+
+    /// How a convolution is computed.
+    public enum ConvAlgorithm: Sendable {
+        /// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions, im2col + GEMM otherwise.
+        case automatic
+        /// Always im2col + GEMM (one GEMM for 1×1 stride 1 without padding).
+        case im2col
     }
 
     static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
                        weight: UnsafePointer<Float>, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
                        stride: Int, padding: Padding,
                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float],
-                       blockFloats: Int) {
+                       algorithm: ConvAlgorithm = .automatic, blockFloats: Int) {
         precondition(channels > 0 && batch > 0 && height > 0 && width > 0 && outChannels > 0, "empty convolution")
         precondition(kernelHeight > 0 && kernelWidth > 0 && stride > 0, "bad kernel or stride")
         let oh = convOutputSize(height, kernel: kernelHeight, stride: stride, padBefore: padding.top, padAfter: padding.bottom)
@@ -45,6 +57,23 @@ extension Kernels {
         precondition(oh > 0 && ow > 0, "convolution output would be empty")
         let n = batch * oh * ow
         let k = channels * kernelHeight * kernelWidth
+
+        // Winograd pays for its per-call weight transform (16·OC·IC floats) from about 1024
+        // output positions on (measured: 128→128 at 32×32 batch 1 is 1.3× faster than im2col,
+        // 256→256 at 16×16 batch 1 is 1.15× slower); `PreparedConv2d` transforms once instead.
+        if algorithm == .automatic && kernelHeight == 3 && kernelWidth == 3 && stride == 1 && n >= 1024 {
+            let g = WinogradGeometry(channels: channels, outChannels: outChannels, batch: batch, height: height, width: width,
+                                     padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow)
+            let uCount = 16 * outChannels * channels
+            reserve(&scratch, uCount + winogradWorkspaceFloats(g, blockFloats: blockFloats))
+            scratch.withUnsafeMutableBufferPointer { buffer in
+                let u = buffer.baseAddress!
+                winogradTransformWeights(weight, outChannels: outChannels, inChannels: channels, into: u)
+                winogradConv3x3(input: input, geometry: g, u: u, bias: bias, output: output,
+                                workspace: u + uCount, blockFloats: blockFloats)
+            }
+            return
+        }
 
         // Bias first, then every GEMM accumulates into it (β = 1 also spares BLAS its β pass).
         let beta: Float
@@ -102,11 +131,13 @@ extension Kernels {
 
     /// `x[r][i] = values[r]` for a `[rows][count]` array.
     static func fillRows(_ x: UnsafeMutablePointer<Float>, rows: Int, count: Int, values: UnsafePointer<Float>) {
-        parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 17) / max(count, 1))) { range in
-            for r in range {
-                (x + r * count).update(repeating: values[r], count: count)
+        struct Job: RangeBody {
+            let x: UnsafeMutablePointer<Float>, count: Int, values: UnsafePointer<Float>
+            func callAsFunction(_ range: Range<Int>) {
+                for r in range { (x + r * count).update(repeating: values[r], count: count) }
             }
         }
+        parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 18) / max(count, 1)), Job(x: x, count: count, values: values))
     }
 
     /// The unfolding of a convolution's input into its column matrix (im2col) for CNHW data:
@@ -119,11 +150,15 @@ extension Kernels {
             let k = channels * kernelHeight * kernelWidth
             let rowLength = rows.count * outWidth
             // Parallel over the K rows of the column matrix; each row is a strided copy of one input plane.
-            parallelChunks(count: k, minimumPerChunk: max(1, (1 << 15) / max(rowLength, 1))) { kRange in
-                for kk in kRange {
-                    fillRow(kk, input: input, rows: rows, into: col + kk * rowLength)
+            struct Job: RangeBody {
+                let geometry: Im2col, input: UnsafePointer<Float>, rows: Range<Int>
+                let col: UnsafeMutablePointer<Float>, rowLength: Int
+                func callAsFunction(_ kRange: Range<Int>) {
+                    for kk in kRange { geometry.fillRow(kk, input: input, rows: rows, into: col + kk * rowLength) }
                 }
             }
+            parallelChunks(count: k, minimumPerChunk: max(1, (1 << 16) / max(rowLength, 1)),
+                           Job(geometry: self, input: input, rows: rows, col: col, rowLength: rowLength))
         }
 
         @inline(__always)

@@ -15,14 +15,23 @@ extension Kernels {
         let perGroup = channels / groups
         let slices = batch * groups
         let sliceSize = perGroup * spatial
-        parallelChunks(count: slices, minimumPerChunk: max(1, (1 << 14) / max(sliceSize, 1))) { range in
-            for slice in range {
-                let g = slice / batch, b = slice - g * batch
-                groupNormSlice(input: input, output: output, firstChannel: g * perGroup, channelCount: perGroup,
-                               batchItem: b, batch: batch, spatial: spatial, eps: eps, gamma: gamma, beta: beta,
-                               silu: silu)
+        struct Job: RangeBody {
+            let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+            let perGroup: Int, batch: Int, spatial: Int, eps: Float
+            let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool
+            func callAsFunction(_ range: Range<Int>) {
+                for slice in range {
+                    let g = slice / batch, b = slice - g * batch
+                    Kernels.groupNormSlice(input: input, output: output, firstChannel: g * perGroup, channelCount: perGroup,
+                                           batchItem: b, batch: batch, spatial: spatial, eps: eps, gamma: gamma,
+                                           beta: beta, silu: silu)
+                }
             }
         }
+        // About 0.3 ns per element without SiLU and 1 ns with it: split from ~2^16 (2^14) elements per chunk.
+        parallelChunks(count: slices, minimumPerChunk: max(1, (silu ? 1 << 14 : 1 << 16) / max(sliceSize, 1)),
+                       Job(input: input, output: output, perGroup: perGroup, batch: batch, spatial: spatial, eps: eps,
+                           gamma: gamma, beta: beta, silu: silu))
     }
 
     @inline(__always)

@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 import Foundation
 
 /// CPU kernels for a diffusers `UNet2DModel` forward pass, on Float32 activations in the
@@ -10,10 +9,15 @@ import Foundation
 ///
 /// Conventions shared by every kernel:
 /// - No heap allocation in the hot path: callers pass output buffers, and kernels that need
-///   temporary memory take a reusable `scratch` array that grows when needed and is kept.
+///   temporary memory take a reusable `scratch` array that grows when needed and is kept
+///   (verified with a counting `malloc`: zero per call in this code; multi-threaded OpenBLAS
+///   0.3.21 itself makes about one small `malloc` per `sgemm` call).
+/// - 3×3 stride-1 convolutions use Winograd F(2×2, 3×3) (`Kernels+Winograd.swift`), best with
+///   weights prepared once (`PreparedConv2d`); other convolutions use im2col + one GEMM.
 /// - GEMMs go through OpenBLAS with its own threads. The other kernels split large work into one
-///   chunk per core with `DispatchQueue.concurrentPerform` and stay single-threaded on small
-///   work; BLAS is never called from inside those chunks (no nested thread pools).
+///   chunk per core, run by a small pool of persistent threads (`KernelThreadPool`), and stay on
+///   the calling thread for small work; BLAS is never called from inside those chunks (no nested
+///   thread pools).
 /// - Pointers must not alias unless a kernel's documentation says so.
 public enum Kernels {
     /// Asymmetric zero padding of a convolution's input (rows added above and below, columns
@@ -43,29 +47,41 @@ public enum Kernels {
 
     /// SiLU in place: `x ← x·sigmoid(x)` (PyTorch `F.silu`).
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        parallelChunks(count: count, minimumPerChunk: 1 << 15, alignment: 16) { range in
-            siluRange(x + range.lowerBound, x + range.lowerBound, count: range.count)
+        struct Job: RangeBody {
+            let x: UnsafeMutablePointer<Float>
+            func callAsFunction(_ range: Range<Int>) {
+                Kernels.siluRange(x + range.lowerBound, x + range.lowerBound, count: range.count)
+            }
         }
+        parallelChunks(count: count, minimumPerChunk: 1 << 15, alignment: 16, Job(x: x))
     }
 
     /// `x ← (x + y)·scale` (residual connections with diffusers' `output_scale_factor`).
     public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, scale: Float = 1) {
-        parallelChunks(count: count, minimumPerChunk: 1 << 16, alignment: 16) { range in
-            let xs = x + range.lowerBound, ys = y + range.lowerBound
-            if scale == 1 {
-                for i in 0..<range.count { xs[i] += ys[i] }
-            } else {
-                for i in 0..<range.count { xs[i] = (xs[i] + ys[i]) * scale }
+        struct Job: RangeBody {
+            let x: UnsafeMutablePointer<Float>, y: UnsafePointer<Float>, scale: Float
+            func callAsFunction(_ range: Range<Int>) {
+                let xs = x + range.lowerBound, ys = y + range.lowerBound
+                if scale == 1 {
+                    for i in 0..<range.count { xs[i] += ys[i] }
+                } else {
+                    for i in 0..<range.count { xs[i] = (xs[i] + ys[i]) * scale }
+                }
             }
         }
+        parallelChunks(count: count, minimumPerChunk: 1 << 18, alignment: 16, Job(x: x, y: y, scale: scale))
     }
 
     /// `x ← x·scale` in place.
     public static func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by scale: Float) {
-        parallelChunks(count: count, minimumPerChunk: 1 << 16, alignment: 16) { range in
-            let xs = x + range.lowerBound
-            for i in 0..<range.count { xs[i] *= scale }
+        struct Job: RangeBody {
+            let x: UnsafeMutablePointer<Float>, scale: Float
+            func callAsFunction(_ range: Range<Int>) {
+                let xs = x + range.lowerBound
+                for i in 0..<range.count { xs[i] *= scale }
+            }
         }
+        parallelChunks(count: count, minimumPerChunk: 1 << 18, alignment: 16, Job(x: x, scale: scale))
     }
 
     /// Adds a per-(channel, batch item) value, the time embedding in CNHW:
@@ -73,24 +89,33 @@ public enum Kernels {
     public static func addChannelBias(_ x: UnsafeMutablePointer<Float>, channels: Int, batch: Int, spatial: Int,
                                       perBatch e: UnsafePointer<Float>) {
         let rows = channels * batch
-        parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 16) / max(spatial, 1))) { range in
-            for row in range {
-                let c = row / batch, b = row - c * batch
-                let value = e[b * channels + c]
-                let p = x + row * spatial
-                for i in 0..<spatial { p[i] += value }
+        struct Job: RangeBody {
+            let x: UnsafeMutablePointer<Float>, e: UnsafePointer<Float>, channels: Int, batch: Int, spatial: Int
+            func callAsFunction(_ range: Range<Int>) {
+                for row in range {
+                    let c = row / batch, b = row - c * batch
+                    let value = e[b * channels + c]
+                    let p = x + row * spatial
+                    for i in 0..<spatial { p[i] += value }
+                }
             }
         }
+        parallelChunks(count: rows, minimumPerChunk: max(1, (1 << 18) / max(spatial, 1)),
+                       Job(x: x, e: e, channels: channels, batch: batch, spatial: spatial))
     }
 
     /// Adds `bias[c]` to every element of channel `c` of a `[C][N]` array.
     public static func addBias(_ x: UnsafeMutablePointer<Float>, channels: Int, count n: Int, bias: UnsafePointer<Float>) {
-        parallelChunks(count: channels, minimumPerChunk: max(1, (1 << 16) / max(n, 1))) { range in
-            for c in range {
-                let value = bias[c], p = x + c * n
-                for i in 0..<n { p[i] += value }
+        struct Job: RangeBody {
+            let x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, n: Int
+            func callAsFunction(_ range: Range<Int>) {
+                for c in range {
+                    let value = bias[c], p = x + c * n
+                    for i in 0..<n { p[i] += value }
+                }
             }
         }
+        parallelChunks(count: channels, minimumPerChunk: max(1, (1 << 18) / max(n, 1)), Job(x: x, bias: bias, n: n))
     }
 
     // MARK: - Resampling
@@ -101,22 +126,28 @@ public enum Kernels {
                                          output: UnsafeMutablePointer<Float>) {
         let planes = channels * batch
         let plane = height * width
-        parallelChunks(count: planes, minimumPerChunk: max(1, (1 << 15) / max(plane, 1))) { range in
-            for p in range {
-                let src = input + p * plane
-                let dst = output + p * plane * 4
-                for h in 0..<height {
-                    let s = src + h * width
-                    let d0 = dst + (2 * h) * (2 * width)
-                    for w in 0..<width {
-                        let v = s[w]
-                        d0[2 * w] = v
-                        d0[2 * w + 1] = v
+        struct Job: RangeBody {
+            let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, height: Int, width: Int
+            func callAsFunction(_ range: Range<Int>) {
+                let plane = height * width
+                for p in range {
+                    let src = input + p * plane
+                    let dst = output + p * plane * 4
+                    for h in 0..<height {
+                        let s = src + h * width
+                        let d0 = dst + (2 * h) * (2 * width)
+                        for w in 0..<width {
+                            let v = s[w]
+                            d0[2 * w] = v
+                            d0[2 * w + 1] = v
+                        }
+                        (d0 + 2 * width).update(from: d0, count: 2 * width)
                     }
-                    (d0 + 2 * width).update(from: d0, count: 2 * width)
                 }
             }
         }
+        parallelChunks(count: planes, minimumPerChunk: max(1, (1 << 17) / max(plane, 1)),
+                       Job(input: input, output: output, height: height, width: width))
     }
 
     /// 2×2 average pooling with stride 2 (PyTorch `F.avg_pool2d(kernel_size=2, stride=2)`):
@@ -126,19 +157,25 @@ public enum Kernels {
         let planes = channels * batch
         let oh = height / 2, ow = width / 2
         let plane = height * width, outPlane = oh * ow
-        parallelChunks(count: planes, minimumPerChunk: max(1, (1 << 15) / max(plane, 1))) { range in
-            for p in range {
-                let src = input + p * plane
-                let dst = output + p * outPlane
-                for h in 0..<oh {
-                    let r0 = src + (2 * h) * width, r1 = r0 + width
-                    let d = dst + h * ow
-                    for w in 0..<ow {
-                        d[w] = ((r0[2 * w] + r0[2 * w + 1]) + (r1[2 * w] + r1[2 * w + 1])) * 0.25
+        struct Job: RangeBody {
+            let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, width: Int, plane: Int
+            let oh: Int, ow: Int, outPlane: Int
+            func callAsFunction(_ range: Range<Int>) {
+                for p in range {
+                    let src = input + p * plane
+                    let dst = output + p * outPlane
+                    for h in 0..<oh {
+                        let r0 = src + (2 * h) * width, r1 = r0 + width
+                        let d = dst + h * ow
+                        for w in 0..<ow {
+                            d[w] = ((r0[2 * w] + r0[2 * w + 1]) + (r1[2 * w] + r1[2 * w + 1])) * 0.25
+                        }
                     }
                 }
             }
         }
+        parallelChunks(count: planes, minimumPerChunk: max(1, (1 << 17) / max(plane, 1)),
+                       Job(input: input, output: output, width: width, plane: plane, oh: oh, ow: ow, outPlane: outPlane))
     }
 
     // MARK: - Layout
@@ -167,34 +204,25 @@ public enum Kernels {
 // MARK: - Threading and BLAS helpers
 
 extension Kernels {
-    /// Chunks used for the non-BLAS kernels: one per core (2 on the project's machines).
-    static let coreCount: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Chunks used for the non-BLAS kernels: one per core (2 on the project's machines), or
+    /// `SKIPSTEP_KERNEL_THREADS` when set (1 keeps them on the calling thread).
+    public static let threadCount: Int = {
+        if let value = ProcessInfo.processInfo.environment["SKIPSTEP_KERNEL_THREADS"], let n = Int(value), n >= 1 { return n }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// Runs `body` over `0..<count`, split into one contiguous chunk per core when every chunk
     /// gets at least `minimumPerChunk` items, else in one call on the calling thread. Chunk
     /// boundaries are multiples of `alignment` (except the end).
     @inline(__always)
-    static func parallelChunks(count: Int, minimumPerChunk: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = min(coreCount, count / max(minimumPerChunk, 1))
+    static func parallelChunks<Body: RangeBody>(count: Int, minimumPerChunk: Int, alignment: Int = 1, _ body: Body) {
+        let chunks = min(threadCount, count / max(minimumPerChunk, 1))
         if chunks <= 1 {
             if count > 0 { body(0..<count) }
             return
         }
-        // The chunks touch disjoint ranges of the callers' buffers; the pointers they capture are
-        // not Sendable, hence the unchecked hand-over.
-        nonisolated(unsafe) let body = body
-        DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            let lo = chunkBoundary(i, of: chunks, count: count, alignment: alignment)
-            let hi = chunkBoundary(i + 1, of: chunks, count: count, alignment: alignment)
-            if hi > lo { body(lo..<hi) }
-        }
-    }
-
-    @inline(__always)
-    static func chunkBoundary(_ i: Int, of chunks: Int, count: Int, alignment: Int) -> Int {
-        if i >= chunks { return count }
-        let raw = count * i / chunks
-        return min(count, (raw + alignment - 1) / alignment * alignment)
+        KernelThreadPool.shared.run(chunks: chunks,
+                                    ChunkedRange(body: body, count: count, chunks: chunks, alignment: max(alignment, 1)))
     }
 
     @inline(__always)
@@ -222,3 +250,4 @@ extension Kernels {
         }
     }
 }
+

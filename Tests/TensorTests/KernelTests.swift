@@ -106,7 +106,8 @@ private func load<Case: Decodable>(_ file: String, as _: Case.Type) throws -> [C
 @Suite("CNHW kernels against PyTorch")
 struct KernelGoldenTests {
     /// Runs one conv golden case through `Kernels.conv2d` and returns the output in NCHW.
-    private func runConv(_ c: ConvCase, blockFloats: Int = Kernels.im2colBlockFloats, scratch: inout [Float]) -> [Float] {
+    private func runConv(_ c: ConvCase, algorithm: Kernels.ConvAlgorithm, blockFloats: Int = Kernels.im2colBlockFloats,
+                         scratch: inout [Float]) -> [Float] {
         let x = toCNHW(c.input, batch: c.batch, channels: c.in_channels, spatial: c.height * c.width)
         let outSpatial = c.out_height * c.out_width
         var y = [Float](repeating: .nan, count: c.out_channels * c.batch * outSpatial)
@@ -115,7 +116,7 @@ struct KernelGoldenTests {
             Kernels.conv2d(input: x, channels: c.in_channels, batch: c.batch, height: c.height, width: c.width,
                            weight: c.weight, outChannels: c.out_channels, kernelHeight: c.kernel, kernelWidth: c.kernel,
                            stride: c.stride, padding: padding, bias: bias, output: &y, scratch: &scratch,
-                           blockFloats: blockFloats)
+                           algorithm: algorithm, blockFloats: blockFloats)
         }
         return fromCNHW(y, batch: c.batch, channels: c.out_channels, spatial: outSpatial)
     }
@@ -127,9 +128,14 @@ struct KernelGoldenTests {
         for c in cases {
             #expect(Kernels.convOutputSize(c.height, kernel: c.kernel, stride: c.stride,
                                            padBefore: c.padding.top, padAfter: c.padding.bottom) == c.out_height)
-            check(runConv(c, scratch: &scratch), c.expected, c.name)
-            // Blocked im2col (one output row per GEMM) gives the same result.
-            check(runConv(c, blockFloats: 1, scratch: &scratch), c.expected, c.name + " (blocked)")
+            // Automatic (Winograd for 3×3 stride 1) and im2col, each in one block and in the
+            // smallest blocks (one output row or tile row per GEMM).
+            for algorithm in [Kernels.ConvAlgorithm.automatic, .im2col] {
+                for blockFloats in [Kernels.im2colBlockFloats, 1] {
+                    check(runConv(c, algorithm: algorithm, blockFloats: blockFloats, scratch: &scratch), c.expected,
+                          "\(c.name) (\(algorithm), block \(blockFloats))")
+                }
+            }
         }
     }
 
@@ -336,5 +342,41 @@ struct KernelElementwiseTests {
             }
         }
         check(y, expected, "groupNorm 64×4×64")
+    }
+}
+
+@Suite("Kernel thread pool")
+struct KernelThreadPoolTests {
+    @Test func concurrentCallersAndNestedLoopsComplete() {
+        // Several threads start parallel loops at once (the pool runs one, the others run inline),
+        // and a chunk that starts a loop of its own runs it inline: all results must be right.
+        let n = 1 << 16  // silu splits from 2 × 2^15 elements
+        let x = pseudoRandom(n, seed: 11).map { $0 * 8 }
+        let expected = x.map { Float(Double($0) / (1 + Foundation.exp(-Double($0)))) }
+        let results = UnsafeMutablePointer<Float>.allocate(capacity: 4 * n)
+        defer { results.deallocate() }
+        nonisolated(unsafe) let out = results
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            let p = out + i * n
+            x.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: n) }
+            Kernels.silu(p, count: n)
+        }
+        for i in 0..<4 {
+            check(Array(UnsafeBufferPointer(start: results + i * n, count: n)), expected, "caller \(i)")
+        }
+
+        struct Outer: RangeBody {
+            let data: UnsafeMutablePointer<Float>, n: Int
+            func callAsFunction(_ range: Range<Int>) {
+                for c in range { Kernels.silu(data + c * n, count: n) }  // nested loop: runs inline
+            }
+        }
+        let nested = UnsafeMutablePointer<Float>.allocate(capacity: 4 * n)
+        defer { nested.deallocate() }
+        for c in 0..<4 { x.withUnsafeBufferPointer { (nested + c * n).update(from: $0.baseAddress!, count: n) } }
+        Kernels.parallelChunks(count: 4, minimumPerChunk: 1, Outer(data: nested, n: n))
+        for c in 0..<4 {
+            check(Array(UnsafeBufferPointer(start: nested + c * n, count: n)), expected, "nested \(c)")
+        }
     }
 }

@@ -117,27 +117,16 @@ struct AttentionBlock {
 }
 
 /// diffusers downsampling.py `Downsample2D` with a 3×3 stride-2 conv; `padding` 0 means
-/// F.pad(0, 1, 0, 1) first, as diffusers does.
+/// F.pad(0, 1, 0, 1) first (right and bottom), as diffusers does.
 struct Downsample {
-    let conv: Conv2D, padRightBottom: Bool
+    let conv: Conv2D
 
     init(_ w: inout WeightReader, _ prefix: String, channels: Int, padding: Int) throws {
-        conv = try Conv2D(&w, prefix + ".conv", in: channels, out: channels, kernel: 3, stride: 2, padding: padding)
-        padRightBottom = padding == 0
+        let pad = padding == 0 ? Kernels.Padding(top: 0, left: 0, bottom: 1, right: 1) : .uniform(padding)
+        conv = try Conv2D(&w, prefix + ".conv", in: channels, out: channels, kernel: 3, stride: 2, padding: pad)
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
-        guard padRightBottom else { return conv(x, ctx) }
-        let padded = x.like(height: x.height + 1, width: x.width + 1)
-        padded.data.initialize(repeating: 0, count: padded.count)
-        for plane in 0..<(x.channels * x.batch) {
-            for row in 0..<x.height {
-                (padded.data + plane * padded.spatial + row * padded.width)
-                    .update(from: x.data + plane * x.spatial + row * x.width, count: x.width)
-            }
-        }
-        return conv(padded, ctx)
-    }
+    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation { conv(x, ctx) }
 }
 
 /// diffusers upsampling.py `Upsample2D`: nearest ×2, then a 3×3 conv.

@@ -102,32 +102,38 @@ struct WeightReader {
     }
 }
 
+/// A convolution whose weights are prepared once at load (Winograd-transformed for 3×3 stride 1).
 struct Conv2D {
-    let weight: [Float], bias: [Float]?
-    let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
+    let prepared: Kernels.PreparedConv2d
+    let bias: [Float]?
+    let inChannels: Int, outChannels: Int
 
     init(_ w: inout WeightReader, _ prefix: String, in inChannels: Int, out outChannels: Int,
-         kernel: Int, stride: Int = 1, padding: Int, bias: Bool = true) throws {
-        weight = try w.take(prefix + ".weight", [outChannels, inChannels, kernel, kernel])
+         kernel: Int, stride: Int = 1, padding: Kernels.Padding, bias: Bool = true) throws {
+        let weight = try w.take(prefix + ".weight", [outChannels, inChannels, kernel, kernel])
+        prepared = weight.withUnsafeBufferPointer {
+            Kernels.PreparedConv2d(weight: $0.baseAddress!, outChannels: outChannels, inChannels: inChannels,
+                                   kernel: kernel, stride: stride, padding: padding)
+        }
         self.bias = bias ? try w.take(prefix + ".bias", [outChannels]) : nil
         self.inChannels = inChannels
         self.outChannels = outChannels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
+    }
+
+    init(_ w: inout WeightReader, _ prefix: String, in inChannels: Int, out outChannels: Int,
+         kernel: Int, stride: Int = 1, padding: Int, bias: Bool = true) throws {
+        try self.init(&w, prefix, in: inChannels, out: outChannels, kernel: kernel, stride: stride,
+                      padding: .uniform(padding), bias: bias)
     }
 
     func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
         precondition(x.channels == inChannels)
-        let oh = (x.height + 2 * padding - kernel) / stride + 1, ow = (x.width + 2 * padding - kernel) / stride + 1
+        let (oh, ow) = prepared.outputSize(height: x.height, width: x.width)
         let y = x.like(channels: outChannels, height: oh, width: ow)
-        ctx.flops += 2 * outChannels * inChannels * kernel * kernel * oh * ow * x.batch
-        weight.withUnsafeBufferPointer { w in
-            withOptionalPointer(bias) { b in
-                Kernels.conv2d(input: x.data, channels: inChannels, batch: x.batch, height: x.height, width: x.width,
-                               weight: w.baseAddress!, outChannels: outChannels, kernel: kernel, stride: stride,
-                               padding: padding, bias: b, output: y.data, scratch: &ctx.scratch)
-            }
+        ctx.flops += 2 * outChannels * inChannels * prepared.kernelHeight * prepared.kernelWidth * oh * ow * x.batch
+        withOptionalPointer(bias) { b in
+            Kernels.conv2d(input: x.data, batch: x.batch, height: x.height, width: x.width, prepared: prepared,
+                           bias: b, output: y.data, scratch: &ctx.scratch)
         }
         return y
     }
