@@ -16,8 +16,8 @@ struct SampleCommand: AsyncParsableCommand {
             """)
 
     @Option(help: ArgumentHelp(
-        "The model: fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST) or a path to a "
-            + "Gaussian mixture saved as .safetensors.",
+        "The model: fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST), a diffusers "
+            + "UNet2DModel folder (pipeline or model folder), or a Gaussian mixture saved as .safetensors.",
         valueName: "name|path"))
     var model: String = ModelCatalog.defaultModelName
 

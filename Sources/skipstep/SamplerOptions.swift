@@ -71,8 +71,11 @@ struct SamplerArguments: ParsableArguments {
     @Option(help: "Variance of ddpm steps: fixed_small, fixed_large or learned_range (default: the model's).")
     var variance: VarianceType?
 
-    @Option(help: "Clip the predicted x0 to [-R, R] (diffusers clip_sample); off by default.")
+    @Option(help: "Clip the predicted x0 to [-R, R] (diffusers clip_sample); off unless the model's scheduler config asks for it.")
     var clipSample: Double?
+
+    @Flag(help: "Do not clip the predicted x0, even if the model's scheduler config asks for it (the paper's Algorithm 2 does not clip).")
+    var noClipSample = false
 
     @Flag(help: "Dynamic thresholding of the predicted x0 (ratio 0.995, max 1).")
     var thresholding = false
@@ -94,6 +97,7 @@ struct SamplerArguments: ParsableArguments {
             throw ValidationError("--skip-steps must be in 0…\(steps) (the number of steps), got \(skipSteps)")
         }
         if let clipSample, !(clipSample > 0) { throw ValidationError("--clip-sample must be > 0") }
+        if clipSample != nil, noClipSample { throw ValidationError("give either --clip-sample or --no-clip-sample") }
         if stepsOffset < 0 { throw ValidationError("--steps-offset must be ≥ 0") }
     }
 
@@ -116,6 +120,7 @@ struct SamplerArguments: ParsableArguments {
         var options = defaults
         if let variance { options.varianceType = variance }
         if let clipSample { options.clipSampleRange = clipSample }
+        if noClipSample { options.clipSampleRange = nil }
         if thresholding { options.thresholding = Thresholding() }
         return try Sampler(kind, schedule: schedule, timesteps: timesteps, options: options)
     }

@@ -1,3 +1,4 @@
+import Diffusion
 import Foundation
 import Models
 import Testing
@@ -136,5 +137,35 @@ import TestSupport
         try intact.prefix(intact.count / 2).write(to: weights)
         let truncated = Self.message(loading: directory) ?? ""
         #expect(truncated.contains("diffusion_pytorch_model.safetensors"), "\(truncated)")
+    }
+}
+
+/// scheduler_config.json → the model's schedule and sampler defaults.
+@Suite struct SchedulerConfigTests {
+    static func decode(_ json: String) throws -> SchedulerConfig {
+        try JSONDecoder().decode(SchedulerConfig.self, from: Data(json.utf8))
+    }
+
+    @Test func diffusersDefaultsApply() throws {
+        // DDPMScheduler and DDIMScheduler clip x̂₀ unless the config says otherwise.
+        let ddpm = try Self.decode(#"{"_class_name": "DDPMScheduler", "num_train_timesteps": 1000}"#)
+        #expect(try ddpm.samplerOptions(path: "s.json").clipSampleRange == 1)
+        let dpm = try Self.decode(#"{"_class_name": "DPMSolverMultistepScheduler"}"#)
+        #expect(try dpm.samplerOptions(path: "s.json").clipSampleRange == nil)
+        let explicit = try Self.decode(#"{"_class_name": "DDPMScheduler", "clip_sample": false, "variance_type": "fixed_large"}"#)
+        #expect(try explicit.samplerOptions(path: "s.json") == SamplerOptions(varianceType: .fixedLarge))
+        let cosine = try Self.decode(#"{"beta_schedule": "squaredcos_cap_v2", "num_train_timesteps": 4000}"#)
+        #expect(try cosine.schedule() == NoiseSchedule(.squaredCosCapV2, trainSteps: 4000))
+    }
+
+    @Test func unknownValuesAreNamed() throws {
+        let variance = try Self.decode(#"{"variance_type": "learned"}"#)
+        #expect(throws: UNetLoadError.unsupportedOption(path: "s.json", key: "variance_type", value: "learned",
+                                                        supported: "fixed_small, fixed_large, learned_range")) {
+            try variance.samplerOptions(path: "s.json")
+        }
+        #expect(throws: ScheduleError.unknownBetaSchedule("cosine")) {
+            try Self.decode(#"{"beta_schedule": "cosine"}"#).schedule()
+        }
     }
 }
