@@ -20,6 +20,7 @@ let package = Package(
         .target(name: "Diffusion"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Media", dependencies: ["CZlib"]),
+        .target(name: "Metrics", dependencies: ["Tensor", "CBLAS"]),
         .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media", "CBLAS"]),
         .executableTarget(name: "skipstep", dependencies: [
             "Diffusion", "Models", "Media", "Tensor",
@@ -30,6 +31,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Diffusion", "Tensor", "TestSupport"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["skipstep", "Diffusion", "Models", "Media", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
