@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["Tensor", "CBLAS"]),
         .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media", "CBLAS"]),
         .executableTarget(name: "skipstep", dependencies: [
-            "Diffusion", "Models", "Media", "Tensor",
+            "Diffusion", "Models", "Media", "Tensor", "Metrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -50,7 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
             let start = clock.now
             _ = try denoiser.predict(x, batch: batch, timestep: timestep)
             let elapsed = clock.now - start
-            if i >= warmup { times.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) }
+            if i >= warmup { times.append(seconds(elapsed)) }
             progress("run \(i + 1)/\(warmup + runs)")
         }
         progressDone()

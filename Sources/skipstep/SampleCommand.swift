@@ -55,6 +55,15 @@ struct SampleCommand: AsyncParsableCommand {
         let loaded = try ModelCatalog.load(model)
         let sampler = try sampling.makeSampler(schedule: loaded.schedule, defaults: loaded.defaults)
         let shape = loaded.denoiser.sampleShape, d = loaded.denoiser.sampleCount
+        if sampler.options.varianceType == .learnedRange, !loaded.denoiser.learnsVariance {
+            throw ValidationError("--variance learned_range needs a model that outputs 2×C channels; \(model) outputs C")
+        }
+        if case .npy = output {} else {
+            guard shape.count == 3, [1, 3].contains(shape[0]) else {
+                throw ValidationError("--out \(out): PNG output needs 1 or 3 channels (C×H×W), the model's samples are "
+                                      + shape.map(String.init).joined(separator: "×") + "; write .npy instead")
+            }
+        }
 
         var initialNoise: [Float]?
         var total = count ?? 16
@@ -62,6 +71,7 @@ struct SampleCommand: AsyncParsableCommand {
             guard array.shape.count == shape.count + 1, Array(array.shape.dropFirst()) == shape else {
                 throw ValidationError("--noise \(noise) has shape \(array.shape), expected N×\(shape.map(String.init).joined(separator: "×"))")
             }
+            guard array.shape[0] >= 1 else { throw ValidationError("--noise \(noise) holds no samples") }
             if let count, count != array.shape[0] {
                 throw ValidationError("--count \(count) differs from the \(array.shape[0]) samples in --noise \(noise)")
             }
@@ -69,8 +79,11 @@ struct SampleCommand: AsyncParsableCommand {
             initialNoise = array.values
         }
 
+        let options = sampler.options
         log("model \(loaded.name), sampler \(sampler.kind), \(sampler.steps.count) steps "
-            + "(\(sampling.spacing)), \(total) samples, seed \(seed), rng \(rng.rawValue)")
+            + "(\(sampling.spacing)), \(total) samples, seed \(seed), rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
+            + (options.clipSampleRange.map { ", x̂₀ clipped to ±\($0)" } ?? "")
+            + (options.thresholding != nil ? ", dynamic thresholding" : ""))
         var samples = [Float]()
         samples.reserveCapacity(total * d)
         let clock = ContinuousClock(), start = clock.now
@@ -82,11 +95,11 @@ struct SampleCommand: AsyncParsableCommand {
             var iterator = run.makeAsyncIterator()
             while let step = try await iterator.next() {
                 progress("samples \(first + 1)-\(first + size)/\(total)  step \(step.step.index + 1)/\(sampler.steps.count)"
-                         + "  t=\(step.step.from)  \(seconds(clock.now - start)) s")
+                         + "  t=\(step.step.from)  \(String(format: "%.1f", seconds(clock.now - start))) s")
             }
             samples += iterator.x
             if !stderrIsTerminal {
-                log("samples \(first + size)/\(total) done, \(seconds(clock.now - start)) s")
+                log("samples \(first + size)/\(total) done, \(String(format: "%.1f", seconds(clock.now - start))) s")
             }
         }
         progressDone()
@@ -147,8 +160,8 @@ enum OutputTarget {
 
 extension RandomKind: ExpressibleByArgument {}
 
-func seconds(_ duration: Duration) -> String {
-    String(format: "%.1f", Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18)
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
 }
 
 /// Progress goes to stderr; on a terminal it rewrites one line.

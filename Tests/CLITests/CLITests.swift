@@ -158,6 +158,39 @@ import TestSupport
         #expect(bench.status == 0 && bench.stdout.contains("gflop_per_image"), "\(bench.stderr)")
     }
 
+    @Test func evalScoresImagesAndFeatures() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Images: two small sets in [-1, 1], scored with the shipped classifier.
+        var source = RandomKind.philox.makeSource(seed: 9)
+        let a = dir.appendingPathComponent("a.npy"), b = dir.appendingPathComponent("b.npy")
+        try NPYArray(shape: [12, 1, 28, 28], values: source.standardNormal(count: 12 * 784).map { max(-1, min(1, $0)) }).write(to: a)
+        try NPYArray(shape: [15, 1, 28, 28], values: source.standardNormal(count: 15 * 784).map { max(-1, min(1, $0 / 2)) }).write(to: b)
+        let r = try Self.run(["eval", a.path, "--reference", b.path, "--metrics", "fid,kid,precision,recall,is", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double] ?? [:]
+        #expect(Set(report.keys) == ["fid", "kid_mean", "kid_std", "precision", "recall", "is_mean", "is_std", "samples", "reference"])
+        #expect(report["samples"] == 12 && report["reference"] == 15 && (report["fid"] ?? -1) > 0)
+        #expect(r.stderr.contains("singular"), "12 samples of 128-d features: a singular covariance is warned about")
+        // Raw features: FID of a set against itself is 0.
+        let f = dir.appendingPathComponent("f.npy")
+        try NPYArray(shape: [40, 4], values: source.standardNormal(count: 160)).write(to: f)
+        let same = try Self.run(["eval", "--features", f.path, "--reference-features", f.path, "--metrics", "fid", "--json"])
+        let fid = (try JSONSerialization.jsonObject(with: Data(same.stdout.utf8)) as? [String: Double])?["fid"] ?? -1
+        #expect(same.status == 0 && abs(fid) < 1e-9, "\(same.stderr)")
+        // Bad input.
+        let bad = try Self.run(["eval", a.path, "--reference", dir.appendingPathComponent("none.npy").path])
+        #expect(bad.status != 0 && bad.stderr.contains("none.npy"), "\(bad.stderr)")
+        let badMetric = try Self.run(["eval", a.path, "--reference", b.path, "--metrics", "fdi"])
+        #expect(badMetric.status != 0 && badMetric.stderr.contains("fdi"), "\(badMetric.stderr)")
+        let wrongShape = try Self.run(["eval", "--features", f.path, "--reference-features", a.path])
+        #expect(wrongShape.status != 0 && wrongShape.stderr.contains("a.npy"), "\(wrongShape.stderr)")
+        // A variance the model cannot provide is refused before sampling.
+        let variance = try Self.run(["sample", "--model", model, "--sampler", "ddpm", "--variance", "learned_range",
+                                     "--out", dir.appendingPathComponent("v.npy").path])
+        #expect(variance.status != 0 && variance.stderr.contains("--variance"), "\(variance.stderr)")
+    }
+
     @Test func missingDatasetSaysHowToInstall() throws {
         let (dir, _) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }

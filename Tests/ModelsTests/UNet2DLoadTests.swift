@@ -147,9 +147,11 @@ import TestSupport
     }
 
     @Test func diffusersDefaultsApply() throws {
-        // DDPMScheduler and DDIMScheduler clip x̂₀ unless the config says otherwise.
+        // Clipping only when the config asks for it (DESIGN.md §3), not diffusers' class default.
         let ddpm = try Self.decode(#"{"_class_name": "DDPMScheduler", "num_train_timesteps": 1000}"#)
-        #expect(try ddpm.samplerOptions(path: "s.json").clipSampleRange == 1)
+        #expect(try ddpm.samplerOptions(path: "s.json").clipSampleRange == nil)
+        let clipping = try Self.decode(#"{"_class_name": "DDPMScheduler", "clip_sample": true, "clip_sample_range": 2}"#)
+        #expect(try clipping.samplerOptions(path: "s.json").clipSampleRange == 2)
         let dpm = try Self.decode(#"{"_class_name": "DPMSolverMultistepScheduler"}"#)
         #expect(try dpm.samplerOptions(path: "s.json").clipSampleRange == nil)
         let explicit = try Self.decode(#"{"_class_name": "DDPMScheduler", "clip_sample": false, "variance_type": "fixed_large"}"#)

@@ -57,8 +57,9 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
                           trainSteps: numTrainTimesteps, rescaleZeroTerminalSNR: rescaleBetasZeroSNR)
     }
 
-    /// The sampler defaults this config asks for. diffusers' DDPM and DDIM schedulers clip x̂₀
-    /// unless told otherwise, so an absent `clip_sample` means clipping for them.
+    /// The sampler defaults this config asks for. x̂₀ is clipped only when the config says
+    /// `clip_sample: true` (diffusers' DDPM/DDIM schedulers would clip when the key is absent;
+    /// DESIGN.md §3 keeps clipping off unless asked for, as the paper's Algorithm 2 does not clip).
     public func samplerOptions(path: String) throws -> SamplerOptions {
         let variance: VarianceType
         switch varianceType ?? "fixed_small" {
@@ -69,8 +70,7 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
             throw UNetLoadError.unsupportedOption(path: path, key: "variance_type", value: other,
                                                   supported: "fixed_small, fixed_large, learned_range")
         }
-        let clips = clipSample ?? ["DDPMScheduler", "DDIMScheduler"].contains(className ?? "DDPMScheduler")
-        return SamplerOptions(varianceType: variance, clipSampleRange: clips ? clipSampleRange : nil,
+        return SamplerOptions(varianceType: variance, clipSampleRange: clipSample == true ? clipSampleRange : nil,
                               thresholding: thresholding ? Thresholding(ratio: dynamicThresholdingRatio,
                                                                         maxValue: sampleMaxValue) : nil)
     }
@@ -137,6 +137,10 @@ public enum DiffusersFolder {
         guard let prediction = PredictionType(rawValue: scheduler.predictionType) else {
             throw UNetLoadError.unsupportedOption(path: schedulerPath, key: "prediction_type", value: scheduler.predictionType,
                                                   supported: "epsilon, sample, v_prediction")
+        }
+        guard config.outChannels == config.inChannels || config.outChannels == 2 * config.inChannels else {
+            throw UNetLoadError.invalidConfig(path: configURL.path, reason: "out_channels \(config.outChannels) must equal in_channels "
+                                              + "(\(config.inChannels)) or twice it (a learned variance) for sampling")
         }
         guard let size = config.sampleSize, size.count == 2 else {
             throw UNetLoadError.invalidConfig(path: configURL.path, reason: "sample_size is missing")
