@@ -16,6 +16,12 @@ final class BufferPool {
         free[count, default: []].append(pointer)
     }
 
+    /// Frees every idle buffer (when the shapes change, e.g. a run's last, smaller batch).
+    func drain() {
+        for pointers in free.values { for pointer in pointers { pointer.deallocate() } }
+        free = [:]
+    }
+
     deinit {
         for pointers in free.values { for pointer in pointers { pointer.deallocate() } }
     }

@@ -157,6 +157,7 @@ public final class UNet2DModel: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let ctx = context
+        if ctx.batch != batch { pool.drain() }
         ctx.batch = batch
         ctx.flops = 0
         ctx.timeEmbedding = silu(timeLinear2(silu(timeLinear1(timestepEmbedding(timesteps), rows: batch)), rows: batch))
