@@ -45,12 +45,10 @@ struct ResnetBlock {
                 for n in 0..<b {
                     let scale = 1 + t[n * 2 * c + ch], shift = t[n * 2 * c + c + ch]
                     let row = h1.data + (ch * b + n) * hw
-                    for i in 0..<hw {
-                        let v = row[i] * scale + shift
-                        row[i] = v / (1 + exp(-v))
-                    }
+                    for i in 0..<hw { row[i] = row[i] * scale + shift }
                 }
             }
+            Kernels.silu(h1.data, count: h1.count)
         } else {
             t.withUnsafeBufferPointer {
                 Kernels.addChannelBias(h1.data, channels: c, batch: b, spatial: hw, perBatch: $0.baseAddress!)
