@@ -93,7 +93,9 @@ struct SamplerArguments: ParsableArguments {
             throw ValidationError("--sampler mix needs --cutoff T_C (a model index) or --skip-steps K_C")
         }
         if let cutoff, cutoff < 0 { throw ValidationError("--cutoff must be a model index ≥ 0, got \(cutoff)") }
-        if let skipSteps, !(0...steps).contains(skipSteps) {
+        if let skipSteps, case .list = spacing, skipSteps < 0 {
+            throw ValidationError("--skip-steps must be ≥ 0, got \(skipSteps)")
+        } else if let skipSteps, !(0...steps).contains(skipSteps) {
             throw ValidationError("--skip-steps must be in 0…\(steps) (the number of steps), got \(skipSteps)")
         }
         if let clipSample, !(clipSample > 0) { throw ValidationError("--clip-sample must be > 0") }
@@ -122,6 +124,15 @@ struct SamplerArguments: ParsableArguments {
         if let clipSample { options.clipSampleRange = clipSample }
         if noClipSample { options.clipSampleRange = nil }
         if thresholding { options.thresholding = Thresholding() }
-        return try Sampler(kind, schedule: schedule, timesteps: timesteps, options: options)
+        do {
+            return try Sampler(kind, schedule: schedule, timesteps: timesteps, options: options)
+        } catch let error as SamplerError {
+            // Name the flag the user typed.
+            switch error {
+            case .invalidCutoff: throw ValidationError("--cutoff: \(error.localizedDescription)")
+            case .invalidSkipSteps: throw ValidationError("--skip-steps: \(error.localizedDescription)")
+            default: throw error
+            }
+        }
     }
 }
