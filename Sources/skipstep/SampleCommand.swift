@@ -55,6 +55,10 @@ struct SampleCommand: AsyncParsableCommand {
         let loaded = try ModelCatalog.load(model)
         let sampler = try sampling.makeSampler(schedule: loaded.schedule, defaults: loaded.defaults)
         let shape = loaded.denoiser.sampleShape, d = loaded.denoiser.sampleCount
+        if loaded.denoiser.predictionType == .epsilon, let first = sampler.timesteps.first, loaded.schedule.alphaBar(first) == 0 {
+            throw ValidationError("the model's schedule has zero terminal SNR (ᾱ[\(first)] = 0), where an ε-prediction "
+                                  + "determines no x̂₀; start below it (e.g. --spacing leading) or use a v-prediction model")
+        }
         if sampler.options.varianceType == .learnedRange, !loaded.denoiser.learnsVariance {
             throw ValidationError("--variance learned_range needs a model that outputs 2×C channels; \(model) outputs C")
         }
