@@ -102,8 +102,7 @@ public final class FashionClassifier: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let ctx = context
-        if ctx.batch != batch { pool.drain() }
-        ctx.batch = batch
+        ctx.begin(batch: batch)
         var a = Activation(pool, channels: c, batch: batch, height: h, width: w)
         x.withUnsafeBufferPointer { Kernels.nchwToCNHW($0.baseAddress!, channels: c, batch: batch, spatial: h * w, output: a.data) }
         var rows: [Float] = []

@@ -67,6 +67,13 @@ final class ForwardContext {
     var flops = 0
 
     init(pool: BufferPool) { self.pool = pool }
+
+    /// Starts a forward pass of `batch` samples; buffers of another batch size are freed first.
+    func begin(batch: Int) {
+        if self.batch != batch { pool.drain() }
+        self.batch = batch
+        flops = 0
+    }
 }
 
 /// Loads weights by an explicit key table: every key the config implies must exist with the

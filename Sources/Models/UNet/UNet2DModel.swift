@@ -157,9 +157,7 @@ public final class UNet2DModel: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let ctx = context
-        if ctx.batch != batch { pool.drain() }
-        ctx.batch = batch
-        ctx.flops = 0
+        ctx.begin(batch: batch)
         ctx.timeEmbedding = silu(timeLinear2(silu(timeLinear1(timestepEmbedding(timesteps), rows: batch)), rows: batch))
 
         let input = Activation(pool, channels: c.inChannels, batch: batch, height: height, width: width)
