@@ -22,8 +22,9 @@ let package = Package(
         .target(name: "Media", dependencies: ["CZlib"]),
         .target(name: "Metrics", dependencies: ["Tensor", "CBLAS"]),
         .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media", "CBLAS"]),
+        .target(name: "Sweep", dependencies: ["Diffusion", "Models", "Media", "Metrics"]),
         .executableTarget(name: "skipstep", dependencies: [
-            "Diffusion", "Models", "Media", "Tensor", "Metrics",
+            "Diffusion", "Models", "Media", "Tensor", "Metrics", "Sweep",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -32,6 +33,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Models", "Diffusion", "Media", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["skipstep", "Diffusion", "Models", "Media", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

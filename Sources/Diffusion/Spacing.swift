@@ -32,6 +32,29 @@ public enum Spacing: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Parses `description`'s forms: uniform, ddim, leading, leading+OFFSET, trailing, linspace,
+    /// dpm-linspace, list:I,J,…; nil for anything else.
+    public init?(parsing text: String) {
+        switch text {
+        case "uniform": self = .uniform
+        case "ddim": self = .ddim
+        case "leading": self = .leading()
+        case "trailing": self = .trailing
+        case "linspace": self = .linspace
+        case "dpm-linspace": self = .dpmLinspace
+        default:
+            if text.hasPrefix("leading+"), let offset = Int(text.dropFirst(8)), offset >= 0 {
+                self = .leading(offset: offset)
+                return
+            }
+            guard text.hasPrefix("list:") else { return nil }
+            let items = text.dropFirst(5).split(separator: ",", omittingEmptySubsequences: false)
+            let values = items.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !items.isEmpty, values.count == items.count else { return nil }
+            self = .list(values)
+        }
+    }
+
     /// The N visited indices for a model with T training steps, strictly decreasing.
     /// For `.list`, `steps` is ignored (the list's length is N).
     public func timesteps(trainSteps t: Int, steps n: Int) throws -> [Int] {

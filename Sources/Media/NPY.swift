@@ -28,33 +28,7 @@ public struct NPYArray: Equatable, Sendable {
     /// for growth, total header length a multiple of 64), then the values as little-endian
     /// float32. Version 2.0 only if the header outgrows version 1.0's 16-bit length, as numpy does.
     public func npyData() -> Data {
-        precondition(shape.allSatisfy { $0 >= 0 }, "NPYArray: negative dimension in \(shape)")
-        let count = shape.reduce(1, *)
-        precondition(count == values.count,
-                     "NPYArray: shape \(shape) holds \(count) values, but there are \(values.count)")
-
-        let shapeText = shape.count == 1
-            ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
-        if let first = shape.first {
-            header += String(repeating: " ", count: max(0, 21 - String(first).count))
-        }
-        var prefixLength = 10
-        let headerLength = header.utf8.count + 1  // + "\n"
-        var padding = 64 - (prefixLength + headerLength) % 64
-        if headerLength + padding > Int(UInt16.max) {
-            prefixLength = 12
-            padding = 64 - (prefixLength + headerLength) % 64
-        }
-
-        var data = Data([0x93] + Array("NUMPY".utf8) + [prefixLength == 10 ? 1 : 2, 0])
-        if prefixLength == 10 {
-            data.appendLittleEndian(UInt16(headerLength + padding))
-        } else {
-            data.appendLittleEndian(UInt32(headerLength + padding))
-        }
-        data.append(contentsOf: Array(header.utf8))
-        data.append(contentsOf: [UInt8](repeating: 0x20, count: padding) + [0x0A])
+        var data = npyHeader(shape: shape, count: values.count, descr: "<f4")
         data.reserveCapacity(data.count + 4 * values.count)
         for value in values { data.appendLittleEndian(value.bitPattern) }
         return data
@@ -62,98 +36,179 @@ public struct NPYArray: Equatable, Sendable {
 
     /// Parses the bytes of a `.npy` file; `path` only names the file in errors.
     static func decode(_ data: Data, path: String) throws -> NPYArray {
-        func malformed(_ expected: String, _ found: String) -> MediaError {
-            .malformed(path: path, format: "NPY", expected: expected, found: found)
+        let (shape, values) = try decodeNPY(data, path: path, Float.self)
+        return NPYArray(shape: shape, values: values)
+    }
+}
+
+/// A float64 array in NumPy's `.npy` format: reads `'<f8'` exactly and `'<f4'` widened; writes
+/// `'<f8'` byte for byte as `np.save` does for a float64 array. For statistics that must not lose
+/// precision (pytorch-fid's `mu` and `sigma`).
+public struct NPYDoubleArray: Equatable, Sendable {
+    public var shape: [Int]
+    public var values: [Double]
+
+    public init(shape: [Int], values: [Double]) {
+        self.shape = shape
+        self.values = values
+    }
+
+    public static func decode(_ data: Data, path: String) throws -> NPYDoubleArray {
+        let (shape, values) = try decodeNPY(data, path: path, Double.self)
+        return NPYDoubleArray(shape: shape, values: values)
+    }
+
+    public func npyData() -> Data {
+        var data = npyHeader(shape: shape, count: values.count, descr: "<f8")
+        data.reserveCapacity(data.count + 8 * values.count)
+        for value in values { data.appendLittleEndian(value.bitPattern) }
+        return data
+    }
+}
+
+/// The element types `.npy` files are read into: float32 and float64 payloads convert with
+/// round-to-nearest-even (as `astype`).
+protocol NPYElement {
+    init(float32Bits: UInt32)
+    init(float64Bits: UInt64)
+}
+
+extension Float: NPYElement {
+    init(float32Bits: UInt32) { self.init(bitPattern: float32Bits) }
+    init(float64Bits: UInt64) { self.init(Double(bitPattern: float64Bits)) }
+}
+
+extension Double: NPYElement {
+    init(float32Bits: UInt32) { self.init(Float(bitPattern: float32Bits)) }
+    init(float64Bits: UInt64) { self.init(bitPattern: float64Bits) }
+}
+
+/// The magic, version and header numpy 2.x writes for a C-order array of `descr` (keys sorted,
+/// shape padded for growth, total header length a multiple of 64; version 2.0 only if the header
+/// outgrows version 1.0's 16-bit length).
+func npyHeader(shape: [Int], count: Int, descr: String) -> Data {
+    precondition(shape.allSatisfy { $0 >= 0 }, "NPY: negative dimension in \(shape)")
+    precondition(shape.reduce(1, *) == count,
+                 "NPY: shape \(shape) holds \(shape.reduce(1, *)) values, but there are \(count)")
+
+    let shapeText = shape.count == 1
+        ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+    var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+    if let first = shape.first {
+        header += String(repeating: " ", count: max(0, 21 - String(first).count))
+    }
+    var prefixLength = 10
+    let headerLength = header.utf8.count + 1  // + "\n"
+    var padding = 64 - (prefixLength + headerLength) % 64
+    if headerLength + padding > Int(UInt16.max) {
+        prefixLength = 12
+        padding = 64 - (prefixLength + headerLength) % 64
+    }
+
+    var data = Data([0x93] + Array("NUMPY".utf8) + [prefixLength == 10 ? 1 : 2, 0])
+    if prefixLength == 10 {
+        data.appendLittleEndian(UInt16(headerLength + padding))
+    } else {
+        data.appendLittleEndian(UInt32(headerLength + padding))
+    }
+    data.append(contentsOf: Array(header.utf8))
+    data.append(contentsOf: [UInt8](repeating: 0x20, count: padding) + [0x0A])
+    return data
+}
+
+/// Parses the bytes of a `.npy` file holding float32 or float64; `path` only names the file in errors.
+func decodeNPY<T: NPYElement>(_ data: Data, path: String, _: T.Type) throws -> (shape: [Int], values: [T]) {
+    func malformed(_ expected: String, _ found: String) -> MediaError {
+        .malformed(path: path, format: "NPY", expected: expected, found: found)
+    }
+    return try data.withUnsafeBytes { raw in
+        let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+        guard raw.count >= 10, raw.prefix(6).elementsEqual(magic) else {
+            throw malformed("magic \\x93NUMPY and a version",
+                            raw.isEmpty ? "an empty file" : "\(hex(raw.prefix(8))) (\(raw.count) bytes)")
         }
-        return try data.withUnsafeBytes { raw in
-            let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
-            guard raw.count >= 10, raw.prefix(6).elementsEqual(magic) else {
-                throw malformed("magic \\x93NUMPY and a version",
-                                raw.isEmpty ? "an empty file" : "\(hex(raw.prefix(8))) (\(raw.count) bytes)")
+        let (major, minor) = (raw[6], raw[7])
+        let headerStart: Int, headerLength: Int
+        switch (major, minor) {
+        case (1, 0):
+            headerStart = 10
+            headerLength = Int(UInt16(raw[8]) | UInt16(raw[9]) << 8)
+        case (2, 0), (3, 0):
+            guard raw.count >= 12 else {
+                throw MediaError.truncated(path: path, format: "NPY", expectedBytes: 12, foundBytes: raw.count)
             }
-            let (major, minor) = (raw[6], raw[7])
-            let headerStart: Int, headerLength: Int
-            switch (major, minor) {
-            case (1, 0):
-                headerStart = 10
-                headerLength = Int(UInt16(raw[8]) | UInt16(raw[9]) << 8)
-            case (2, 0), (3, 0):
-                guard raw.count >= 12 else {
-                    throw MediaError.truncated(path: path, format: "NPY", expectedBytes: 12, foundBytes: raw.count)
-                }
-                headerStart = 12
-                headerLength = (0..<4).reduce(0) { $0 | Int(raw[8 + $1]) << (8 * $1) }
-            default:
-                throw MediaError.unsupported(
-                    path: path, format: "NPY", feature: "format version \(major).\(minor) (read: 1.0, 2.0, 3.0)")
-            }
-            let payloadStart = headerStart + headerLength
-            guard raw.count >= payloadStart else {
-                throw MediaError.truncated(path: path, format: "NPY", expectedBytes: payloadStart, foundBytes: raw.count)
-            }
-
-            let headerBytes = Array(raw[headerStart..<payloadStart])
-            let headerText = String(decoding: headerBytes, as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-            let header: NPYHeader
-            do {
-                header = try NPYHeader(parsing: headerBytes)
-            } catch let error as PythonLiteralError {
-                throw malformed("a header dict {'descr': ..., 'fortran_order': ..., 'shape': (...)}",
-                                "\(headerText) (\(error.message))")
-            }
-
-            guard !header.fortranOrder else {
-                throw MediaError.unsupported(
-                    path: path, format: "NPY", feature: "fortran_order True (only C-order arrays are read)")
-            }
-            let itemSize: Int
-            switch header.descr {
-            case "<f4", "|f4": itemSize = 4
-            case "<f8", "|f8": itemSize = 8
-            case ">f4", ">f8":
-                throw MediaError.unsupported(
-                    path: path, format: "NPY", feature: "big-endian dtype '\(header.descr)' (read: '<f4', '<f8')")
-            default:
-                throw MediaError.unsupported(
-                    path: path, format: "NPY", feature: "dtype '\(header.descr)' (read: '<f4', '<f8')")
-            }
-
-            var count = 1
-            for dimension in header.shape {
-                let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                guard !overflow else { throw malformed("a shape whose size fits in memory", "shape \(header.shape)") }
-                count = product
-            }
-            let (payloadLength, overflow) = count.multipliedReportingOverflow(by: itemSize)
-            let (fileLength, overflow2) = payloadStart.addingReportingOverflow(payloadLength)
-            guard !overflow, !overflow2 else {
-                throw malformed("a shape whose size fits in memory", "shape \(header.shape)")
-            }
-            guard raw.count >= fileLength else {
-                throw MediaError.truncated(path: path, format: "NPY", expectedBytes: fileLength, foundBytes: raw.count)
-            }
-            guard raw.count == fileLength else {
-                throw malformed("\(payloadLength) data bytes for shape \(header.shape) '\(header.descr)'",
-                                "\(raw.count - payloadStart) bytes")
-            }
-
-            let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                if itemSize == 4 {
-                    for i in 0..<count {
-                        let bits = raw.loadUnaligned(fromByteOffset: payloadStart + 4 * i, as: UInt32.self)
-                        buffer[i] = Float(bitPattern: UInt32(littleEndian: bits))
-                    }
-                } else {
-                    for i in 0..<count {
-                        let bits = raw.loadUnaligned(fromByteOffset: payloadStart + 8 * i, as: UInt64.self)
-                        buffer[i] = Float(Double(bitPattern: UInt64(littleEndian: bits)))
-                    }
-                }
-                initialized = count
-            }
-            return NPYArray(shape: header.shape, values: values)
+            headerStart = 12
+            headerLength = (0..<4).reduce(0) { $0 | Int(raw[8 + $1]) << (8 * $1) }
+        default:
+            throw MediaError.unsupported(
+                path: path, format: "NPY", feature: "format version \(major).\(minor) (read: 1.0, 2.0, 3.0)")
         }
+        let payloadStart = headerStart + headerLength
+        guard raw.count >= payloadStart else {
+            throw MediaError.truncated(path: path, format: "NPY", expectedBytes: payloadStart, foundBytes: raw.count)
+        }
+
+        let headerBytes = Array(raw[headerStart..<payloadStart])
+        let headerText = String(decoding: headerBytes, as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let header: NPYHeader
+        do {
+            header = try NPYHeader(parsing: headerBytes)
+        } catch let error as PythonLiteralError {
+            throw malformed("a header dict {'descr': ..., 'fortran_order': ..., 'shape': (...)}",
+                            "\(headerText) (\(error.message))")
+        }
+
+        guard !header.fortranOrder else {
+            throw MediaError.unsupported(
+                path: path, format: "NPY", feature: "fortran_order True (only C-order arrays are read)")
+        }
+        let itemSize: Int
+        switch header.descr {
+        case "<f4", "|f4": itemSize = 4
+        case "<f8", "|f8": itemSize = 8
+        case ">f4", ">f8":
+            throw MediaError.unsupported(
+                path: path, format: "NPY", feature: "big-endian dtype '\(header.descr)' (read: '<f4', '<f8')")
+        default:
+            throw MediaError.unsupported(
+                path: path, format: "NPY", feature: "dtype '\(header.descr)' (read: '<f4', '<f8')")
+        }
+
+        var count = 1
+        for dimension in header.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow else { throw malformed("a shape whose size fits in memory", "shape \(header.shape)") }
+            count = product
+        }
+        let (payloadLength, overflow) = count.multipliedReportingOverflow(by: itemSize)
+        let (fileLength, overflow2) = payloadStart.addingReportingOverflow(payloadLength)
+        guard !overflow, !overflow2 else {
+            throw malformed("a shape whose size fits in memory", "shape \(header.shape)")
+        }
+        guard raw.count >= fileLength else {
+            throw MediaError.truncated(path: path, format: "NPY", expectedBytes: fileLength, foundBytes: raw.count)
+        }
+        guard raw.count == fileLength else {
+            throw malformed("\(payloadLength) data bytes for shape \(header.shape) '\(header.descr)'",
+                            "\(raw.count - payloadStart) bytes")
+        }
+
+        let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if itemSize == 4 {
+                for i in 0..<count {
+                    let bits = raw.loadUnaligned(fromByteOffset: payloadStart + 4 * i, as: UInt32.self)
+                    buffer[i] = T(float32Bits: UInt32(littleEndian: bits))
+                }
+            } else {
+                for i in 0..<count {
+                    let bits = raw.loadUnaligned(fromByteOffset: payloadStart + 8 * i, as: UInt64.self)
+                    buffer[i] = T(float64Bits: UInt64(littleEndian: bits))
+                }
+            }
+            initialized = count
+        }
+        return (header.shape, values)
     }
 }
 

@@ -16,20 +16,8 @@ enum SamplerName: String, CaseIterable, ExpressibleByArgument {
 
 extension Spacing: ExpressibleByArgument {
     public init?(argument: String) {
-        switch argument {
-        case "uniform": self = .uniform
-        case "ddim": self = .ddim
-        case "leading": self = .leading()
-        case "trailing": self = .trailing
-        case "linspace": self = .linspace
-        case "dpm-linspace": self = .dpmLinspace
-        default:
-            guard argument.hasPrefix("list:") else { return nil }
-            let items = argument.dropFirst(5).split(separator: ",", omittingEmptySubsequences: false)
-            let values = items.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !items.isEmpty, values.count == items.count else { return nil }
-            self = .list(values)
-        }
+        guard !argument.hasPrefix("leading+") else { return nil }  // the offset is --steps-offset
+        self.init(parsing: argument)
     }
 
     public static var allValueStrings: [String] {

@@ -1,0 +1,147 @@
+import Foundation
+import Media
+
+/// Everything in a sweep directory that is derived from `results.json` alone: `results.csv`,
+/// `table.md` and the plots. Deterministic, so committed results regenerate these files exactly.
+public enum SweepReport {
+    /// Metric keys in display order; others follow alphabetically.
+    static let preferredOrder = ["fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall",
+                                 "oracle_frechet", "log_density", "fid_exact", "is_mean_exact",
+                                 "oracle_frechet_exact", "log_density_exact", "nonfinite_samples"]
+
+    static func metricKeys(_ results: SweepResults) -> [String] {
+        let keys = Set(results.cells.flatMap(\.metrics.keys))
+        return preferredOrder.filter(keys.contains) + keys.subtracting(preferredOrder).sorted()
+    }
+
+    /// Display name of a cell's method, as in the paper's tables.
+    static func method(_ cell: CellResult) -> String {
+        switch cell.sampler {
+        case "ddpm": "DDPM"
+        case "ddpm-naive": "DDPM (naive stride)"
+        case "skip": "Skipped-step"
+        case "ddim": "DDIM"
+        case "mix": "Mix (t_c = \(cell.cutoff ?? 0))"
+        case "dpmpp-2m": "DPM-Solver++(2M)"
+        default: cell.sampler
+        }
+    }
+
+    /// Shortest round-trip text of a number, as in results.json.
+    static func number(_ value: Double) -> String { "\(value)" }
+
+    public static func csv(_ results: SweepResults) -> String {
+        let keys = metricKeys(results)
+        var lines = [(["sampler", "steps", "nfe", "cutoff", "skip_steps", "count"] + keys
+                      + ["sampling_seconds", "evaluation_seconds"]).joined(separator: ",")]
+        for cell in results.cells {
+            var fields = [cell.sampler, "\(cell.steps)", "\(cell.nfe)", cell.cutoff.map(String.init) ?? "",
+                          cell.skipSteps.map(String.init) ?? "", "\(cell.count)"]
+            fields += keys.map { cell.metrics[$0].map(number) ?? "" }
+            fields += [number(cell.samplingSeconds), number(cell.evaluationSeconds)]
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `table.md`: the paper's Table 1 layout (methods × steps, "IS / FID"), then one table per
+    /// further metric; the best value of each column in bold.
+    public static func markdown(_ results: SweepResults) -> String {
+        let spec = results.spec
+        let steps = spec.steps.sorted(by: >)
+        let rows = rowOrder(results)
+        var out = "# Sweep results: \(spec.model)\n\n"
+        out += "Samplers at equal steps from the same seeds (sample i: seed \(spec.seed) + i, \(spec.rng.rawValue) generator), "
+        out += "\(spec.spacing) spacing. Samples per cell: " + steps.map { "\(spec.count(steps: $0)) at \($0)" }.joined(separator: ", ")
+        out += ". NFE = steps for every sampler.\n"
+        let keys = metricKeys(results)
+        if keys.contains("fid") || keys.contains("is_mean") {
+            out += "\nFeature metrics: the Fashion-MNIST classifier's 128-d features and logits, against \(spec.reference).\n"
+        }
+        if keys.contains("oracle_frechet") {
+            out += "Exact metrics (oracle): `oracle_frechet` is the Fréchet distance in pixel space between the samples' "
+            out += "mean/covariance and the mixture's exact moments; `log_density` the samples' mean log-density under the "
+            out += "mixture. `_exact` columns: the same for as many exact samples (the finite-sample floor).\n"
+        }
+
+        func cell(_ row: String, _ s: Int) -> CellResult? {
+            results.cells.first { method($0) == row && $0.steps == s }
+        }
+        func table(_ title: String, format: (CellResult) -> String?, best: ((CellResult) -> Double?, Bool)?) -> String {
+            var text = "\n## \(title)\n\n| method | " + steps.map { "\($0) steps" }.joined(separator: " | ") + " |\n"
+            text += "|---|" + steps.map { _ in "---|" }.joined() + "\n"
+            var bestValue: [Int: Double] = [:]
+            if let (value, higher) = best {
+                for s in steps {
+                    let values = rows.compactMap { cell($0, s).flatMap(value) }
+                    bestValue[s] = higher ? values.max() : values.min()
+                }
+            }
+            for row in rows {
+                text += "| \(row) |"
+                for s in steps {
+                    guard let c = cell(row, s), let shown = format(c) else { text += " – |"; continue }
+                    let isBest = best.flatMap { $0.0(c) }.map { $0 == bestValue[s] } ?? false
+                    text += isBest ? " **\(shown)** |" : " \(shown) |"
+                }
+                text += "\n"
+            }
+            return text
+        }
+        func fixed(_ key: String, _ digits: Int) -> (CellResult) -> String? {
+            { c in c.metrics[key].map { String(format: "%.\(digits)f", $0) } }
+        }
+
+        if keys.contains("fid") && keys.contains("is_mean") {
+            out += table("IS ↑ / FID ↓ (the layout of the paper's Table 1)", format: { c in
+                guard let i = c.metrics["is_mean"], let f = c.metrics["fid"] else { return nil }
+                return String(format: "%.2f / %.2f", i, f)
+            }, best: ({ $0.metrics["fid"] }, false))
+        }
+        let others: [(String, String, Int, Bool)] = [
+            ("fid", "FID ↓", 3, false), ("is_mean", "IS ↑", 3, true), ("kid_mean", "KID ↓", 5, false),
+            ("precision", "precision ↑", 3, true), ("recall", "recall ↑", 3, true),
+            ("oracle_frechet", "Exact Fréchet distance to the oracle ↓ (pixel space)", 3, false),
+            ("log_density", "Mean log-density under the oracle ↑", 1, true),
+        ]
+        for (key, title, digits, higher) in others where keys.contains(key) {
+            out += table(title, format: fixed(key, digits), best: ({ $0.metrics[key] }, higher))
+        }
+        let floors = [("oracle_frechet_exact", "exact Fréchet distance", 3), ("log_density_exact", "log-density", 1),
+                      ("fid_exact", "FID", 3), ("is_mean_exact", "IS", 3)].filter { keys.contains($0.0) }
+        if !floors.isEmpty {
+            out += "\n## Exact samples of the oracle (the floor), by sample count\n\n| samples | "
+                + floors.map(\.1).joined(separator: " | ") + " |\n|---|" + floors.map { _ in "---|" }.joined() + "\n"
+            for n in Set(results.cells.map(\.count)).sorted(by: >) {
+                guard let c = results.cells.first(where: { $0.count == n }) else { continue }
+                out += "| \(n) |" + floors.map { key, _, digits in
+                    " " + (c.metrics[key].map { String(format: "%.\(digits)f", $0) } ?? "–") + " |"
+                }.joined() + "\n"
+            }
+        }
+        let nonFinite = results.cells.filter { $0.metrics["nonfinite_samples"] != nil }
+        if !nonFinite.isEmpty {
+            out += "\nCells with non-finite samples (not scored): "
+                + nonFinite.map { "\($0.cell.id) (\(Int($0.metrics["nonfinite_samples"]!)))" }.joined(separator: ", ") + "\n"
+        }
+        return out
+    }
+
+    /// Methods in the order of the spec's samplers, Mix once per cutoff.
+    static func rowOrder(_ results: SweepResults) -> [String] {
+        var rows: [String] = []
+        for name in results.spec.samplers {
+            for c in results.cells where c.sampler == name {
+                let m = method(c)
+                if !rows.contains(m) { rows.append(m) }
+            }
+        }
+        return rows
+    }
+
+    /// Writes results.csv and table.md (and the plots) beside results.json.
+    public static func write(_ results: SweepResults, to directory: URL) throws {
+        try AtomicFile.write(Data(csv(results).utf8), to: directory.appendingPathComponent("results.csv"))
+        try AtomicFile.write(Data(markdown(results).utf8), to: directory.appendingPathComponent("table.md"))
+    }
+}

@@ -1,0 +1,312 @@
+import Diffusion
+import Foundation
+import Media
+import Models
+
+/// One row of `results.json` / `results.csv`.
+public struct CellResult: Sendable, Equatable, Codable {
+    public var sampler: String
+    public var steps: Int
+    /// Network evaluations: one per step for every sampler here (DPM-Solver++(2M) reuses the
+    /// previous evaluation instead of making a second one).
+    public var nfe: Int
+    public var cutoff: Int?
+    /// Mix's number of leading skipped-step steps, from the cutoff and the spacing.
+    public var skipSteps: Int?
+    public var count: Int
+    public var metrics: [String: Double]
+    /// Sampling time summed over the cell's chunks (whichever process or shard made them).
+    public var samplingSeconds: Double
+    public var evaluationSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case sampler, steps, nfe, cutoff, skipSteps = "skip_steps", count, metrics
+        case samplingSeconds = "sampling_seconds", evaluationSeconds = "evaluation_seconds"
+    }
+
+    public var cell: SweepCell { SweepCell(sampler: sampler, steps: steps, cutoff: cutoff) }
+}
+
+/// `results.json`: the sweep's specification and one result per cell, in `spec.cells` order.
+public struct SweepResults: Sendable, Equatable, Codable {
+    public var spec: SweepSpec
+    public var cells: [CellResult]
+
+    public init(spec: SweepSpec, cells: [CellResult]) {
+        self.spec = spec
+        self.cells = cells
+    }
+
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try encoder.encode(self) + Data("\n".utf8)
+    }
+
+    public static func read(from url: URL) throws -> SweepResults {
+        do {
+            return try JSONDecoder().decode(SweepResults.self, from: Data(contentsOf: url))
+        } catch {
+            throw SweepError.corrupt(path: url.path, reason: "not a skipstep sweep results.json (\(error.localizedDescription))")
+        }
+    }
+}
+
+/// A sweep directory:
+///
+///     sweep.json                       the SweepSpec
+///     cells/<id>/chunk-<a>-<b>.npy     samples a..<b of the cell (float32, N×C×H×W)
+///     cells/<id>/chunk-<a>-<b>.json    {"seconds": …} spent sampling them
+///     cells/<id>/result.json           the cell's CellResult (only once every chunk exists)
+///     results.json, results.csv, table.md, plots/, grids/
+///
+/// Every file is written to a temporary name and renamed, so an interrupted run leaves only
+/// whole files: a rerun skips finished cells and chunks and redoes the rest.
+public struct SweepDirectory: Sendable {
+    public let url: URL
+
+    public init(_ url: URL) { self.url = url }
+
+    var specURL: URL { url.appendingPathComponent("sweep.json") }
+    public var resultsURL: URL { url.appendingPathComponent("results.json") }
+    func cellURL(_ cell: SweepCell) -> URL { url.appendingPathComponent("cells/\(cell.id)", isDirectory: true) }
+    func chunkURL(_ cell: SweepCell, _ chunk: Range<Int>) -> URL {
+        cellURL(cell).appendingPathComponent("chunk-\(chunk.lowerBound)-\(chunk.upperBound).npy")
+    }
+    func chunkTimeURL(_ cell: SweepCell, _ chunk: Range<Int>) -> URL {
+        cellURL(cell).appendingPathComponent("chunk-\(chunk.lowerBound)-\(chunk.upperBound).json")
+    }
+    func resultURL(_ cell: SweepCell) -> URL { cellURL(cell).appendingPathComponent("result.json") }
+
+    /// Creates the directory with `spec`, or checks that the one there holds the same spec.
+    public func prepare(_ spec: SweepSpec) throws {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: specURL.path) {
+            let existing = try Self.readSpec(specURL)
+            guard existing == spec else {
+                throw SweepError.mismatchedSpec(directory: url.path, field: Self.firstDifference(existing, spec))
+            }
+            return
+        }
+        try manager.createDirectory(at: url, withIntermediateDirectories: true)
+        try AtomicFile.write(Self.encode(spec), to: specURL)
+    }
+
+    public func readSpec() throws -> SweepSpec { try Self.readSpec(specURL) }
+
+    static func readSpec(_ url: URL) throws -> SweepSpec {
+        do {
+            return try JSONDecoder().decode(SweepSpec.self, from: Data(contentsOf: url))
+        } catch {
+            throw SweepError.corrupt(path: url.path, reason: "not a skipstep sweep.json (\(error.localizedDescription))")
+        }
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return try encoder.encode(value) + Data("\n".utf8)
+    }
+
+    /// The name of the first field in which two specs differ, for the error message.
+    static func firstDifference(_ a: SweepSpec, _ b: SweepSpec) -> String {
+        let fields: [(String, Bool)] = [
+            ("model", a.model == b.model), ("samplers", a.samplers == b.samplers), ("steps", a.steps == b.steps),
+            ("cutoffs", a.cutoffs == b.cutoffs), ("count", a.count == b.count),
+            ("count-for", a.countForSteps == b.countForSteps), ("seed", a.seed == b.seed),
+            ("batch", a.batch == b.batch), ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing),
+            ("metrics", a.metrics == b.metrics), ("reference", a.reference == b.reference),
+        ]
+        return fields.first(where: { !$0.1 })?.0 ?? "unknown"
+    }
+
+    func hasChunk(_ cell: SweepCell, _ chunk: Range<Int>) -> Bool {
+        FileManager.default.fileExists(atPath: chunkURL(cell, chunk).path)
+            && FileManager.default.fileExists(atPath: chunkTimeURL(cell, chunk).path)
+    }
+
+    func readChunkSeconds(_ cell: SweepCell, _ chunk: Range<Int>) throws -> Double {
+        let url = chunkTimeURL(cell, chunk)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Double],
+              let seconds = object["seconds"] else {
+            throw SweepError.corrupt(path: url.path, reason: "expected {\"seconds\": number}")
+        }
+        return seconds
+    }
+
+    func readResult(_ cell: SweepCell) -> CellResult? {
+        guard let data = try? Data(contentsOf: resultURL(cell)) else { return nil }
+        return try? JSONDecoder().decode(CellResult.self, from: data)
+    }
+}
+
+/// Runs a sweep (or one shard of it) in a directory, resumably.
+public struct SweepRunner {
+    public let spec: SweepSpec
+    public let directory: SweepDirectory
+    public let shard: Shard
+    public var log: (String) -> Void = { _ in }
+    public var progress: (String) -> Void = { _ in }
+    /// When false (a merge), a missing chunk is an error instead of being sampled.
+    public var sampleMissing = true
+
+    public init(spec: SweepSpec, directory: SweepDirectory, shard: Shard = .whole) {
+        self.spec = spec
+        self.directory = directory
+        self.shard = shard
+    }
+
+    /// Samples every missing chunk this shard owns; then, for the whole sweep (one shard), scores
+    /// every cell without a result and writes `results.json`, which it returns (nil for a shard).
+    /// - Parameters:
+    ///   - model: loaded once, when first needed.
+    ///   - evaluator: made once, when a cell first needs scoring.
+    public func run(model loadModel: () throws -> LoadedModel,
+                    evaluator makeEvaluator: (LoadedModel) throws -> SweepEvaluator) async throws -> SweepResults? {
+        try spec.validate()
+        try directory.prepare(spec)
+        var model: LoadedModel?
+        func loaded() throws -> LoadedModel {
+            if let model { return model }
+            let m = try loadModel()
+            model = m
+            return m
+        }
+
+        // Work still to do, in sample-steps, for the ETA.
+        let cells = spec.cells
+        let todo = cells.flatMap { cell in
+            spec.chunks(of: cell).enumerated().filter { shard.owns(chunk: $0.offset) && !directory.hasChunk(cell, $0.element) }
+                .map { (cell, $0.element) }
+        }
+        if !sampleMissing, let (cell, chunk) = todo.first {
+            throw SweepError.incomplete("\(cell.id): chunk \(chunk.lowerBound)-\(chunk.upperBound) is in none of the shard "
+                                        + "directories (\(todo.count) chunks missing in all); run the missing shard first")
+        }
+        let totalWork = todo.reduce(0) { $0 + $1.1.count * $1.0.steps }
+        var doneWork = 0
+        let clock = ContinuousClock(), start = clock.now
+        if !todo.isEmpty {
+            log("sweep \(directory.url.path): \(cells.count) cells, \(todo.count) chunks to sample"
+                + (shard.count > 1 ? " (shard \(shard))" : "") + ", \(totalWork) sample-steps")
+        }
+        for (cell, chunk) in todo {
+            let m = try loaded()
+            let began = clock.now
+            let samples = try await sample(cell, chunk, model: m) { stepsDone in
+                let work = doneWork + chunk.count * stepsDone
+                let elapsed = seconds(clock.now - start)
+                let eta = work > 0 ? elapsed / Double(work) * Double(totalWork - work) : 0
+                progress(String(format: "%@ samples %d-%d  %.1f%%  elapsed %@  ETA %@", cell.id, chunk.lowerBound,
+                                chunk.upperBound, 100 * Double(work) / Double(max(totalWork, 1)),
+                                Self.clockText(elapsed), Self.clockText(eta)))
+            }
+            let spent = seconds(clock.now - began)
+            try FileManager.default.createDirectory(at: directory.cellURL(cell), withIntermediateDirectories: true)
+            try NPYArray(shape: [chunk.count] + m.denoiser.sampleShape, values: samples).write(to: directory.chunkURL(cell, chunk))
+            try AtomicFile.write(SweepDirectory.encode(["seconds": spent]), to: directory.chunkTimeURL(cell, chunk))
+            doneWork += chunk.count * cell.steps
+        }
+        guard shard.count == 1 else {
+            log("shard \(shard) done; combine the shard directories with `skipstep sweep merge`")
+            return nil
+        }
+
+        var evaluator: SweepEvaluator?
+        var results: [CellResult] = []
+        for cell in cells {
+            try Task.checkCancellation()
+            if let done = directory.readResult(cell) {
+                results.append(done)
+                continue
+            }
+            let chunks = spec.chunks(of: cell)
+            let missing = chunks.filter { !directory.hasChunk(cell, $0) }
+            guard missing.isEmpty else {
+                throw SweepError.incomplete("\(cell.id): chunks \(missing.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")) are missing")
+            }
+            let m = try loaded()
+            if evaluator == nil { evaluator = try makeEvaluator(m) }
+            progress("\(cell.id): scoring")
+            let began = clock.now
+            var samples: [Float] = []
+            var samplingSeconds = 0.0
+            for chunk in chunks {
+                samples += try NPYArray.read(from: directory.chunkURL(cell, chunk)).values
+                samplingSeconds += try directory.readChunkSeconds(cell, chunk)
+            }
+            let n = chunks.last?.upperBound ?? 0
+            let metrics = try evaluator!.evaluate(samples, count: n)
+            let sampler = try makeSampler(cell, model: m)
+            let result = CellResult(sampler: cell.sampler, steps: cell.steps, nfe: sampler.steps.count, cutoff: cell.cutoff,
+                                    skipSteps: cell.cutoff == nil ? nil : sampler.steps.count(where: { $0.method == .skip }),
+                                    count: n, metrics: metrics, samplingSeconds: samplingSeconds,
+                                    evaluationSeconds: seconds(clock.now - began))
+            try AtomicFile.write(SweepDirectory.encode(result), to: directory.resultURL(cell))
+            log("\(cell.id): " + metrics.keys.sorted().map { "\($0) \(String(format: "%.4g", metrics[$0]!))" }.joined(separator: ", "))
+            results.append(result)
+        }
+        let all = SweepResults(spec: spec, cells: results)
+        try AtomicFile.write(all.jsonData(), to: directory.resultsURL)
+        return all
+    }
+
+    func makeSampler(_ cell: SweepCell, model: LoadedModel) throws -> Sampler {
+        guard let spacing = Spacing(parsing: spec.spacing) else { throw SweepError.invalidSpec("--spacing \(spec.spacing)") }
+        return try Sampler(cell.kind, schedule: model.schedule,
+                           timesteps: spacing.timesteps(trainSteps: model.schedule.trainSteps, steps: cell.steps),
+                           options: model.defaults)
+    }
+
+    /// Samples `chunk` of `cell`: sample i from its own generator seeded with seed + i.
+    func sample(_ cell: SweepCell, _ chunk: Range<Int>, model: LoadedModel,
+                onStep: (Int) -> Void) async throws -> [Float] {
+        let sampler = try makeSampler(cell, model: model)
+        let generators = chunk.map { spec.rng.makeSource(seed: spec.seed &+ UInt64($0)) }
+        var run = Denoising(sampler: sampler, denoiser: model.denoiser, generators: generators)
+        var done = 0
+        while try await run.next() != nil {
+            done += 1
+            onStep(done)
+        }
+        return run.x
+    }
+
+    static func clockText(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s / 60 % 60) : String(format: "%dm%02ds", s / 60, s % 60)
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}
+
+/// Combines the shard directories of one sweep.
+public enum SweepMerge {
+    /// Copies every chunk found in `shards` into `output` (which must be new or hold the same sweep)
+    /// and returns the common spec; the caller then scores `output` as an unsharded sweep.
+    public static func merge(_ shards: [SweepDirectory], into output: SweepDirectory) throws -> SweepSpec {
+        guard let first = shards.first else { throw SweepError.incomplete("no shard directories given") }
+        let spec = try first.readSpec()
+        for shard in shards.dropFirst() {
+            let other = try shard.readSpec()
+            guard other == spec else {
+                throw SweepError.mismatchedSpec(directory: shard.url.path, field: SweepDirectory.firstDifference(spec, other))
+            }
+        }
+        try output.prepare(spec)
+        let manager = FileManager.default
+        for cell in spec.cells {
+            for chunk in spec.chunks(of: cell) where !output.hasChunk(cell, chunk) {
+                guard let source = shards.first(where: { $0.hasChunk(cell, chunk) }) else { continue }
+                try manager.createDirectory(at: output.cellURL(cell), withIntermediateDirectories: true)
+                for (from, to) in [(source.chunkURL(cell, chunk), output.chunkURL(cell, chunk)),
+                                   (source.chunkTimeURL(cell, chunk), output.chunkTimeURL(cell, chunk))] {
+                    try AtomicFile.write(Data(contentsOf: from), to: to)
+                }
+            }
+        }
+        return spec
+    }
+}

@@ -1,0 +1,180 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+import Models
+import Sweep
+
+struct SweepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Run samplers × step counts × cutoffs from the same seeds, score every cell, write tables and plots.",
+        subcommands: [SweepRunCommand.self, SweepMergeCommand.self, SweepReportCommand.self],
+        defaultSubcommand: SweepRunCommand.self)
+}
+
+struct SweepRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run (or resume) a sweep into a directory.",
+        discussion: """
+            Every cell (sampler, steps, and for mix each cutoff) draws --count samples; sample i uses its own \
+            generator seeded with --seed + i, so all cells start from the same x_T. Cells are stored in chunks of \
+            --batch samples under DIR/cells; a rerun keeps finished chunks and cells and redoes the rest, so an \
+            interrupted sweep resumes where it stopped. With --shard i/n a process samples chunks j with \
+            j mod n = i of every cell and stops; `skipstep sweep merge` combines the shard directories and scores \
+            them, with results identical to an unsharded run. Outputs: results.json, results.csv, table.md, \
+            plots/ and grids/.
+            Example: skipstep sweep --model fashion-gmm --samplers ddpm-naive,skip,ddim,mix --steps 10,25,50,100 \
+            --cutoffs 291 --count 1000 --out sweeps/oracle
+            """)
+
+    @Option(help: ArgumentHelp("The model (as `sample --model`).", valueName: "name|path"))
+    var model: String = ModelCatalog.defaultModelName
+
+    @Option(help: "Samplers, comma separated: ddpm, ddpm-naive, skip, ddim, mix, dpmpp-2m.")
+    var samplers: String = "ddpm,ddpm-naive,skip,ddim,mix,dpmpp-2m"
+
+    @Option(help: "Step counts, comma separated.")
+    var steps: String = "10,25,50,100"
+
+    @Option(help: "Mix cutoffs t_c (model indices), comma separated; Mix runs once per cutoff.")
+    var cutoffs: String = "291"
+
+    @Option(help: "Samples per cell.")
+    var count: Int = 1000
+
+    @Option(name: .customLong("count-for"), help: ArgumentHelp(
+        "Samples per cell at one step count, e.g. 1000=500 (repeatable).", valueName: "steps=count"))
+    var countFor: [String] = []
+
+    @Option(help: "Seed of sample 0; sample i uses seed + i.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Samples per network call and per stored chunk (fixed for the life of a sweep).")
+    var batch: Int = 250
+
+    @Option(help: "Random generator: philox or torch.")
+    var rng: RandomKind = .philox
+
+    @Option(help: "Timestep spacing (as `sample --spacing`).")
+    var spacing: String = "uniform"
+
+    @Option(help: "Feature-space metrics, comma separated: fid, is, kid, precision, recall ('' for none).")
+    var metrics: String = "fid,is"
+
+    @Option(help: ArgumentHelp("Reference images for the feature metrics.", valueName: "fashion-mnist:SPLIT"))
+    var reference: String = "fashion-mnist:test"
+
+    @Option(help: ArgumentHelp("This process's part: chunks j with j mod n = i of every cell.", valueName: "i/n"))
+    var shard: String?
+
+    @Option(help: ArgumentHelp("The classifier folder for the feature metrics.", valueName: "dir"))
+    var classifier: String?
+
+    @Option(help: ArgumentHelp("The sweep directory (created, or resumed if it holds the same sweep).", valueName: "dir"))
+    var out: String
+
+    func spec() throws -> SweepSpec {
+        func list(_ text: String, _ flag: String) throws -> [Int] {
+            try text.split(separator: ",").map {
+                guard let value = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--\(flag): '\($0)' is not an integer")
+                }
+                return value
+            }
+        }
+        var countForSteps: [String: Int] = [:]
+        for item in countFor {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, let s = Int(parts[0]), let n = Int(parts[1]) else {
+                throw ValidationError("--count-for \(item): expected STEPS=COUNT, e.g. 1000=500")
+            }
+            countForSteps[String(s)] = n
+        }
+        let spec = SweepSpec(
+            model: model, samplers: samplers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            steps: try list(steps, "steps"), cutoffs: try list(cutoffs, "cutoffs"), count: count,
+            countForSteps: countForSteps, seed: seed, batch: batch, rng: rng, spacing: spacing,
+            metrics: metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
+            reference: reference)
+        do { try spec.validate() } catch { throw ValidationError(error.localizedDescription) }
+        return spec
+    }
+
+    func validate() throws {
+        _ = try spec()
+        if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.localizedDescription) } }
+    }
+
+    func run() async throws {
+        let spec = try spec()
+        let directory = SweepDirectory(URL(fileURLWithPath: out))
+        let part = try shard.map(Shard.init(parsing:)) ?? .whole
+        log("sweep: model \(spec.model), \(spec.cells.count) cells, seed \(spec.seed), rng \(spec.rng.rawValue)")
+        try await runSweep(spec, in: directory, shard: part, classifier: classifier, sampleMissing: true)
+    }
+}
+
+/// Runs or finishes a sweep and writes its report; shared by `sweep run` and `sweep merge`.
+func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, classifier: String?,
+              sampleMissing: Bool) async throws {
+    var runner = SweepRunner(spec: spec, directory: directory, shard: shard)
+    runner.log = { log($0) }
+    runner.progress = { progress($0) }
+    runner.sampleMissing = sampleMissing
+    let results = try await runner.run(
+        model: { try ModelCatalog.load(spec.model) },
+        evaluator: { model in
+            try SweepEvaluator(spec: spec, model: model,
+                               classifierDirectory: spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier),
+                               log: { log($0) })
+        })
+    progressDone()
+    if let results {
+        try SweepReport.write(results, to: directory.url)
+        log("wrote \(directory.url.path)/results.json, results.csv, table.md")
+    }
+}
+
+struct SweepMergeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Combine shard directories of one sweep into one directory and score it.",
+        discussion: "Example: skipstep sweep merge shards/0 shards/1 --out sweeps/oracle")
+
+    @Argument(help: ArgumentHelp("Shard directories made by `sweep run --shard i/n` with the same options.", valueName: "dir"))
+    var shards: [String]
+
+    @Option(help: ArgumentHelp("The classifier folder for the feature metrics.", valueName: "dir"))
+    var classifier: String?
+
+    @Option(help: ArgumentHelp("The merged sweep directory.", valueName: "dir"))
+    var out: String
+
+    func validate() throws {
+        guard !shards.isEmpty else { throw ValidationError("give at least one shard directory") }
+    }
+
+    func run() async throws {
+        let directory = SweepDirectory(URL(fileURLWithPath: out))
+        let spec = try SweepMerge.merge(shards.map { SweepDirectory(URL(fileURLWithPath: $0)) }, into: directory)
+        log("merged \(shards.count) shard directories into \(out)")
+        try await runSweep(spec, in: directory, shard: .whole, classifier: classifier, sampleMissing: false)
+    }
+}
+
+struct SweepReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Regenerate results.csv, table.md and the plots of a sweep from its results.json.")
+
+    @Argument(help: ArgumentHelp("The sweep directory.", valueName: "dir"))
+    var directory: String
+
+    func run() throws {
+        let url = URL(fileURLWithPath: directory)
+        let results = try SweepResults.read(from: url.appendingPathComponent("results.json"))
+        try SweepReport.write(results, to: url)
+        log("wrote \(directory)/results.csv, table.md")
+    }
+}

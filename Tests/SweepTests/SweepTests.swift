@@ -1,0 +1,182 @@
+import Diffusion
+import Foundation
+import Media
+import Models
+import Sweep
+import Testing
+import TestSupport
+
+/// Sweeps on a small Gaussian-mixture oracle (1×2×3, two components) with exact metrics only.
+@Suite struct SweepTests {
+    static func workspace() throws -> (directory: URL, model: String) {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("skipstep-sweep-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let d = 6
+        func covariance(_ scale: Double) -> [Double] {
+            (0..<(d * d)).map { i in i / d == i % d ? scale * (1 + Double(i % d) / 10) : (abs(i / d - i % d) == 1 ? 0.02 : 0) }
+        }
+        let mixture = try GaussianMixture(components: [
+            .init(weight: 0.3, mean: [0.5, -0.5, 0.2, 0, 0.1, -0.2], covariance: covariance(0.05)),
+            .init(weight: 0.7, mean: [-0.4, 0.3, 0, 0.6, -0.1, 0.2], covariance: covariance(0.1)),
+        ], sampleShape: [1, 2, 3])
+        let model = directory.appendingPathComponent("tiny.safetensors")
+        try mixture.save(to: model)
+        return (directory, model.path)
+    }
+
+    static func spec(_ model: String, count: Int = 22, batch: Int = 5) -> SweepSpec {
+        SweepSpec(model: model, samplers: ["ddpm-naive", "skip", "ddim", "mix"], steps: [5, 20], cutoffs: [300, 700],
+                  count: count, countForSteps: ["20": count - 4], seed: 7, batch: batch, metrics: [])
+    }
+
+    static func run(_ spec: SweepSpec, _ url: URL, shard: Shard = .whole, sampleMissing: Bool = true,
+                    progress: @escaping (String) -> Void = { _ in }) async throws -> SweepResults? {
+        var runner = SweepRunner(spec: spec, directory: SweepDirectory(url), shard: shard)
+        runner.sampleMissing = sampleMissing
+        runner.progress = progress
+        return try await runner.run(model: { try ModelCatalog.load(spec.model) },
+                                    evaluator: { try SweepEvaluator(spec: spec, model: $0, classifierDirectory: nil, log: { _ in }) })
+    }
+
+    /// Results with the wall-clock fields zeroed: everything else must be bit-identical.
+    static func timeless(_ results: SweepResults?) -> SweepResults? {
+        guard var results else { return nil }
+        for i in results.cells.indices {
+            results.cells[i].samplingSeconds = 0
+            results.cells[i].evaluationSeconds = 0
+        }
+        return results
+    }
+
+    static func chunkBytes(_ url: URL, _ spec: SweepSpec) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for cell in spec.cells {
+            for chunk in spec.chunks(of: cell) {
+                let name = "cells/\(cell.id)/chunk-\(chunk.lowerBound)-\(chunk.upperBound).npy"
+                out[name] = try Data(contentsOf: url.appendingPathComponent(name))
+            }
+        }
+        return out
+    }
+
+    @Test func cellsAndChunks() throws {
+        let spec = Self.spec("m")
+        #expect(spec.cells.map(\.id) == ["ddpm-naive-5", "skip-5", "ddim-5", "mix-5-tc300", "mix-5-tc700",
+                                         "ddpm-naive-20", "skip-20", "ddim-20", "mix-20-tc300", "mix-20-tc700"])
+        #expect(spec.chunks(of: SweepCell(sampler: "skip", steps: 5)) == [0..<5, 5..<10, 10..<15, 15..<20, 20..<22])
+        #expect(spec.chunks(of: SweepCell(sampler: "skip", steps: 20)).last == 15..<18)
+        let shards = (0..<3).map { i in (0..<5).filter { Shard(index: i, count: 3).owns(chunk: $0) } }
+        #expect(shards == [[0, 3], [1, 4], [2]])
+        #expect(throws: SweepError.self) { try Shard(parsing: "2/2") }
+        #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["skip", "fast"], steps: [5], cutoffs: [], count: 10).validate() }
+        #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["mix"], steps: [5], cutoffs: [], count: 10).validate() }
+    }
+
+    @Test func shardsMergedEqualAnUnshardedRun() async throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = Self.spec(model)
+        let whole = try await Self.run(spec, dir.appendingPathComponent("whole"))
+        #expect(whole?.cells.count == spec.cells.count)
+        for i in 0..<2 {
+            let partial = try await Self.run(spec, dir.appendingPathComponent("shard\(i)"), shard: Shard(index: i, count: 2))
+            #expect(partial == nil)
+        }
+        // One shard alone is not enough: the merge names a missing chunk.
+        let lonely = SweepDirectory(dir.appendingPathComponent("lonely"))
+        _ = try SweepMerge.merge([SweepDirectory(dir.appendingPathComponent("shard0"))], into: lonely)
+        await #expect(throws: SweepError.self) { try await Self.run(spec, lonely.url, sampleMissing: false) }
+
+        let merged = SweepDirectory(dir.appendingPathComponent("merged"))
+        let mergedSpec = try SweepMerge.merge([1, 0].map { SweepDirectory(dir.appendingPathComponent("shard\($0)")) }, into: merged)
+        #expect(mergedSpec == spec)
+        let result = try await Self.run(spec, merged.url, sampleMissing: false)
+        #expect(Self.timeless(result) == Self.timeless(whole))
+        #expect(try Self.chunkBytes(merged.url, spec) == Self.chunkBytes(dir.appendingPathComponent("whole"), spec))
+
+        // Shards of a different sweep are refused.
+        var other = spec
+        other.seed = 8
+        _ = try await Self.run(other, dir.appendingPathComponent("other"), shard: Shard(index: 1, count: 2))
+        #expect(throws: SweepError.self) {
+            try SweepMerge.merge([SweepDirectory(dir.appendingPathComponent("shard0")), SweepDirectory(dir.appendingPathComponent("other"))],
+                                 into: SweepDirectory(dir.appendingPathComponent("bad")))
+        }
+    }
+
+    @Test func anInterruptedSweepResumesToTheSameResults() async throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = Self.spec(model)
+        let reference = try await Self.run(spec, dir.appendingPathComponent("a"))
+
+        // Cancel a run part-way, in its 9th chunk (the fourth of the cell skip-5), as an interrupt would.
+        let url = dir.appendingPathComponent("b")
+        let interrupted = Task {
+            var steps = 0
+            return try await Self.run(spec, url, progress: { _ in
+                steps += 1
+                if steps == 5 * 5 + 3 * 5 + 2 { withUnsafeCurrentTask { $0?.cancel() } }
+            })
+        }
+        let outcome = await interrupted.result
+        #expect(throws: CancellationError.self) { try outcome.get() }
+        #expect(!FileManager.default.fileExists(atPath: url.appendingPathComponent("results.json").path))
+        #expect(FileManager.default.fileExists(atPath: url.appendingPathComponent("cells/skip-5/chunk-10-15.npy").path))
+        #expect(!FileManager.default.fileExists(atPath: url.appendingPathComponent("cells/skip-5/chunk-15-20.npy").path))
+        // A chunk without its timing file (killed between the two writes) is redone.
+        let chunk = url.appendingPathComponent("cells/ddpm-naive-5/chunk-0-5.json")
+        try? FileManager.default.removeItem(at: chunk)
+
+        let resumed = try await Self.run(spec, url)
+        #expect(Self.timeless(resumed) == Self.timeless(reference))
+        #expect(try Self.chunkBytes(url, spec) == Self.chunkBytes(dir.appendingPathComponent("a"), spec))
+        // Finished cells are kept: a third run samples nothing and returns the same results.
+        let again = try await Self.run(spec, url)
+        #expect(again == resumed)
+
+        // The directory refuses a different sweep, naming the field.
+        var changed = spec
+        changed.count = 30
+        await #expect(throws: SweepError.mismatchedSpec(directory: url.path, field: "count")) { try await Self.run(changed, url) }
+    }
+
+    @Test func exactMetricsSeeTheNaiveStrideFail() async throws {
+        // Remark 3 of the paper at few steps: naive strided DDPM is much further from the data than
+        // skipped-step.
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = SweepSpec(model: model, samplers: ["ddpm-naive", "skip"], steps: [10], cutoffs: [], count: 400,
+                             seed: 1, batch: 200, metrics: [])
+        let results = try #require(try await Self.run(spec, dir.appendingPathComponent("s")))
+        let naive = try #require(results.cells.first { $0.sampler == "ddpm-naive" }?.metrics)
+        let skip = try #require(results.cells.first { $0.sampler == "skip" }?.metrics)
+        let floor = try #require(skip["oracle_frechet_exact"])
+        #expect(naive["oracle_frechet_exact"] == floor)
+        let skipFrechet = try #require(skip["oracle_frechet"]), naiveFrechet = try #require(naive["oracle_frechet"])
+        #expect(naiveFrechet > 10 * skipFrechet)
+        let skipDensity = try #require(skip["log_density"]), naiveDensity = try #require(naive["log_density"])
+        #expect(naiveDensity < skipDensity)
+    }
+
+    @Test func reportIsDeterministicAndComplete() async throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let spec = Self.spec(model)
+        let results = try #require(try await Self.run(spec, dir.appendingPathComponent("r")))
+        let read = try SweepResults.read(from: dir.appendingPathComponent("r/results.json"))
+        #expect(read == results)
+        let csv = SweepReport.csv(read)
+        let lines = csv.split(separator: "\n")
+        #expect(lines.count == 1 + spec.cells.count)
+        #expect(lines[0].hasPrefix("sampler,steps,nfe,cutoff,skip_steps,count,oracle_frechet,log_density"))
+        let table = SweepReport.markdown(read)
+        #expect(table.contains("| Mix (t_c = 300) |"))
+        #expect(table.contains("| method | 20 steps | 5 steps |"))
+        #expect(SweepReport.markdown(read) == table && SweepReport.csv(read) == csv)
+        // Mix's k_c follows from t_c and the spacing: uniform 5 steps visit 999, 749, 500, 250, 0.
+        #expect(read.cells.first { $0.cell.id == "mix-5-tc300" }?.skipSteps == 3)
+        #expect(read.cells.first { $0.cell.id == "mix-5-tc700" }?.skipSteps == 2)
+    }
+}
