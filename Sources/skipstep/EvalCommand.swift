@@ -14,11 +14,16 @@ struct EvalCommand: AsyncParsableCommand {
         abstract: "Score samples against reference images: FID, KID, precision/recall and Inception Score.",
         discussion: """
             SAMPLES and --reference are a .npy file (float32 N×C×H×W in [-1, 1], as `skipstep sample` writes), \
-            a folder of PNG files, or fashion-mnist:test / fashion-mnist:train. Features come from the \
-            Fashion-MNIST classifier (its 128-d penultimate layer; IS from its logits), shipped in \
-            models/fashion-classifier. With --features and --reference-features the metrics are computed on \
-            raw N×D feature matrices (.npy) and no network is run.
+            a folder of PNG files, or fashion-mnist:test / fashion-mnist:train. Features come from --network: \
+            fmnist (default) is the Fashion-MNIST classifier shipped in models/fashion-classifier (its 128-d \
+            penultimate layer; IS from its 10 logits; 1×28×28 images); inception is pytorch-fid's FID Inception \
+            (2048-d pool3 features, IS from its 1008 logits; any size, 1 channel repeated to 3, resized to \
+            299×299 as pytorch-fid does), whose weights are pytorch-fid's pt_inception-2015-12-05-6726825d.pth \
+            converted once with tools/convert_inception.py (--weights FILE, else $SKIPSTEP_INCEPTION_WEIGHTS, else \
+            the file the converter writes by default in ~/.cache/skipstep). With --features and \
+            --reference-features the metrics are computed on raw N×D feature matrices (.npy) and no network is run.
             Example: skipstep eval samples.npy --reference fashion-mnist:test --metrics fid,kid,is
+            Example: skipstep eval samples.npy --reference fashion-mnist:test --network inception --metrics fid
             """)
 
     @Argument(help: ArgumentHelp("The generated samples: .npy, a folder of PNGs, or fashion-mnist:SPLIT.", valueName: "samples"))
@@ -33,7 +38,11 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("N×D reference features (.npy).", valueName: "file.npy"))
     var referenceFeatures: String?
 
-    @Option(help: ArgumentHelp("The classifier folder (config.json + model.safetensors).", valueName: "dir"))
+    @Option(help: "Feature network: fmnist (Fashion-MNIST classifier) or inception (pytorch-fid's FID Inception).")
+    var network: FeatureNetworkName = .fmnist
+
+    @Option(help: ArgumentHelp("fmnist: the classifier folder (config.json + model.safetensors); inception: the "
+                               + "safetensors file made by tools/convert_inception.py.", valueName: "path"))
     var weights: String?
 
     @Option(parsing: .upToNextOption, help: "Metrics to compute (comma or space separated): fid, kid, precision, recall, is.")
@@ -78,10 +87,11 @@ struct EvalCommand: AsyncParsableCommand {
             y = try Self.featureMatrix(referenceFeatures, name: "reference")
             if wanted.contains(.is) { log("note: IS needs logits; it is skipped with --features") }
         } else {
-            let network = try FashionClassifier(directory: try Self.classifierDirectory(weights))
+            let network = try self.network.load(weights: weights)
             let generated = try Self.embed(samples ?? "", with: network, name: "generated")
             x = generated.features
             logits = generated.logits
+            if wanted.contains(.is), logits == nil { log("note: IS needs logits; the network's weights have none") }
             y = try Self.embed(reference ?? "", with: network, name: "reference").features
         }
 
@@ -148,14 +158,17 @@ struct EvalCommand: AsyncParsableCommand {
         return try Features(array.values, dimension: array.shape[1], name: name)
     }
 
-    /// Images in model space ([-1, 1], N×C×H×W) from a .npy, a PNG folder or fashion-mnist:SPLIT.
-    static func images(_ source: String, shape: [Int]) throws -> [Float] {
-        let d = shape.reduce(1, *)
+    /// Images in model space ([-1, 1], N×C×H×W) from a .npy, a PNG folder or fashion-mnist:SPLIT, and
+    /// their C×H×W: `shape` when given (else an error), otherwise the source's own (1 or 3 channels).
+    static func images(_ source: String, shape required: [Int]?) throws -> (values: [Float], shape: [Int]) {
         if source.hasPrefix("fashion-mnist:") {
             guard let split = FashionMNIST.Split(rawValue: String(source.dropFirst("fashion-mnist:".count))) else {
                 throw ValidationError("\(source): expected fashion-mnist:test or fashion-mnist:train")
             }
-            return try FashionMNIST.load(split: split).images.bytes.map { Float($0) / 127.5 - 1 }
+            guard required == nil || required == [1, 28, 28] else {
+                throw ValidationError("\(source): 1×28×28 images, the network needs \(Self.format(required ?? []))")
+            }
+            return (try FashionMNIST.load(split: split).images.bytes.map { Float($0) / 127.5 - 1 }, [1, 28, 28])
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
@@ -165,36 +178,50 @@ struct EvalCommand: AsyncParsableCommand {
             let files = try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.lowercased().hasSuffix(".png") }.sorted()
             guard !files.isEmpty else { throw ValidationError("\(source): the folder holds no .png files") }
             var values: [Float] = []
+            var shape = required
             for file in files {
                 let image = try Image8.readPNG(from: URL(fileURLWithPath: source).appendingPathComponent(file))
-                guard image.channels == shape[0], image.height == shape[1], image.width == shape[2] else {
-                    throw ValidationError("\(source)/\(file): \(image.channels)×\(image.height)×\(image.width), expected \(shape.map(String.init).joined(separator: "×"))")
+                let own = [image.channels, image.height, image.width]
+                if shape == nil { shape = try Self.anyImageShape(own, source: "\(source)/\(file)") }
+                guard own == shape else {
+                    throw ValidationError("\(source)/\(file): \(Self.format(own)), expected \(Self.format(shape ?? []))")
                 }
                 values += image.pixels.map { Float($0) / 127.5 - 1 }
             }
-            return values
+            return (values, shape ?? [])
         }
         let array = try NPYArray.read(from: URL(fileURLWithPath: source))
-        guard array.shape.count == 4, Array(array.shape.dropFirst()) == shape, array.values.count % d == 0 else {
-            throw ValidationError("\(source): shape \(array.shape), expected N×\(shape.map(String.init).joined(separator: "×"))")
+        let own = Array(array.shape.dropFirst())
+        guard array.shape.count == 4, required == nil || own == required else {
+            throw ValidationError("\(source): shape \(array.shape), expected N×\(Self.format(required ?? [1, 28, 28]))")
         }
-        return array.values
+        return (array.values, try required ?? Self.anyImageShape(own, source: source))
     }
 
-    static func embed(_ source: String, with network: FashionClassifier, name: String) throws -> (features: Features, logits: Features) {
-        let x = try images(source, shape: network.inputShape)
-        let d = network.inputShape.reduce(1, *), n = x.count / d
+    /// `shape` when it is an image shape a size-agnostic network takes (1 or 3 channels).
+    static func anyImageShape(_ shape: [Int], source: String) throws -> [Int] {
+        guard shape.count == 3, shape[0] == 1 || shape[0] == 3, shape[1] > 0, shape[2] > 0 else {
+            throw ValidationError("\(source): \(Self.format(shape)) images; the network takes 1 or 3 channels")
+        }
+        return shape
+    }
+
+    static func format(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "×") }
+
+    static func embed(_ source: String, with network: any FeatureNetwork, name: String) throws -> (features: Features, logits: Features?) {
+        let (x, shape) = try images(source, shape: network.requiredShape)
+        let d = shape.reduce(1, *), n = x.count / d
         guard n >= 2 else { throw ValidationError("\(source): at least 2 images are needed, got \(n)") }
         var features: [Float] = [], logits: [Float] = []
-        for start in stride(from: 0, to: n, by: 500) {
-            let count = min(500, n - start)
-            let out = try network(Array(x[(start * d)..<((start + count) * d)]), batch: count)
+        for start in stride(from: 0, to: n, by: network.chunk) {
+            let count = min(network.chunk, n - start)
+            let out = try network.features(of: Array(x[(start * d)..<((start + count) * d)]), batch: count, shape: shape)
             features += out.features
-            logits += out.logits
+            logits += out.logits ?? []
             progress("\(name): features \(start + count)/\(n)")
         }
         progressDone()
         return (try Features(features, dimension: network.featureDimension, name: name),
-                try Features(logits, dimension: network.classes.count, name: name))
+                try network.logitDimension.map { try Features(logits, dimension: $0, name: name) })
     }
 }
