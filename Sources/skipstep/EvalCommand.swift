@@ -23,7 +23,11 @@ struct EvalCommand: AsyncParsableCommand {
             the file the converter writes by default in ~/.cache/skipstep). With --features and \
             --reference-features the metrics are computed on raw N×D feature matrices (.npy) and no network is run.
             Example: skipstep eval samples.npy --reference fashion-mnist:test --metrics fid,kid,is
+            SAMPLES or --reference may also be a statistics file (.npz with mu and sigma, pytorch-fid's format): \
+            then only FID is computed. --save-stats FILE.npz writes the statistics of SAMPLES in that format \
+            (pytorch-fid's --save-stats); no --reference is needed then.
             Example: skipstep eval samples.npy --reference fashion-mnist:test --network inception --metrics fid
+            Example: skipstep eval fashion-mnist:train --save-stats train.npz && skipstep eval s.npy --reference train.npz
             """)
 
     @Argument(help: ArgumentHelp("The generated samples: .npy, a folder of PNGs, or fashion-mnist:SPLIT.", valueName: "samples"))
@@ -54,16 +58,31 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "KID subset size (capped at the smaller set).")
     var kidSubsetSize: Int = 1000
 
+    @Option(help: ArgumentHelp("Write the mean and covariance of SAMPLES' features here (.npz, mu and sigma in "
+                               + "float64, as pytorch-fid --save-stats).", valueName: "file.npz"))
+    var saveStats: String?
+
+    @Flag(help: "Also report the fraction of SAMPLES the network assigns to each class (class_K, argmax of the logits).")
+    var classHistogram = false
+
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     func validate() throws {
         if features != nil || referenceFeatures != nil {
-            guard features != nil, referenceFeatures != nil, samples == nil, reference == nil else {
-                throw ValidationError("give --features with --reference-features, and no SAMPLES or --reference")
+            guard features != nil, referenceFeatures != nil || saveStats != nil, samples == nil, reference == nil else {
+                throw ValidationError("give --features with --reference-features (or --save-stats FILE.npz), and no SAMPLES or --reference")
             }
         } else {
-            guard samples != nil, reference != nil else { throw ValidationError("give SAMPLES and --reference REF") }
+            guard samples != nil, reference != nil || saveStats != nil else {
+                throw ValidationError("give SAMPLES and --reference REF (or --save-stats FILE.npz)")
+            }
+        }
+        if let saveStats {
+            guard saveStats.hasSuffix(".npz") else { throw ValidationError("--save-stats \(saveStats): expected a path ending in .npz") }
+            guard samples.map({ !$0.hasSuffix(".npz") }) ?? true else {
+                throw ValidationError("--save-stats: SAMPLES is already a statistics file")
+            }
         }
         _ = try requestedMetrics()
     }
@@ -78,49 +97,90 @@ struct EvalCommand: AsyncParsableCommand {
         })
     }
 
+    /// One side of the comparison: features (and logits) when the source had images or features,
+    /// and always the Gaussian statistics FID needs.
+    struct Side {
+        var features: Features?
+        var logits: Features?
+        var statistics: GaussianStatistics
+        var count: Int?
+    }
+
     func run() async throws {
         let wanted = try requestedMetrics()
-        let x: Features, y: Features
-        var logits: Features?
-        if let features, let referenceFeatures {
-            x = try Self.featureMatrix(features, name: "generated")
-            y = try Self.featureMatrix(referenceFeatures, name: "reference")
-            if wanted.contains(.is) { log("note: IS needs logits; it is skipped with --features") }
-        } else {
-            let network = try self.network.load(weights: weights)
-            let generated = try Self.embed(samples ?? "", with: network, name: "generated")
-            x = generated.features
-            logits = generated.logits
-            if wanted.contains(.is), logits == nil { log("note: IS needs logits; the network's weights have none") }
-            y = try Self.embed(reference ?? "", with: network, name: "reference").features
+        var loadedNetwork: (any FeatureNetwork)?
+        func network() throws -> any FeatureNetwork {
+            if let loadedNetwork { return loadedNetwork }
+            let loaded = try self.network.load(weights: weights)
+            loadedNetwork = loaded
+            return loaded
+        }
+        func side(_ source: String?, features path: String?, name: String) throws -> Side {
+            if let path {
+                return try Self.side(Self.featureMatrix(path, name: name), logits: nil)
+            }
+            let source = source ?? ""
+            if source.hasSuffix(".npz") { return try Self.readStatistics(source, name: name) }
+            let embedded = try Self.embed(source, with: network(), name: name)
+            return try Self.side(embedded.features, logits: embedded.logits)
+        }
+
+        let x = try side(samples, features: features, name: "generated")
+        if let saveStats {
+            try Self.writeStatistics(x.statistics, to: saveStats)
+            log("wrote \(saveStats) (mu \(x.statistics.dimension), sigma \(x.statistics.dimension)×\(x.statistics.dimension), from \(x.count ?? 0) samples)")
+            if reference == nil && referenceFeatures == nil { return }
+        }
+        let y = try side(reference, features: referenceFeatures, name: "reference")
+        guard x.statistics.dimension == y.statistics.dimension else {
+            throw ValidationError("the samples have \(x.statistics.dimension)-d features, the reference \(y.statistics.dimension)-d "
+                                  + "(statistics from another network?)")
         }
 
         var report: [String: Double] = [:]
         var warnings: [String] = []
         if wanted.contains(.fid) {
-            let fid = try Metrics.frechetDistance(x, y)
+            let fid = try Metrics.frechetDistance(x.statistics, y.statistics)
             report["fid"] = fid.value
             warnings += fid.warnings.map(\.description)
         }
-        if wanted.contains(.kid) {
-            let size = min(kidSubsetSize, x.count, y.count)
-            let kid = try Metrics.kernelDistance(x, y, subsetCount: kidSubsets, subsetSize: size)
-            report["kid_mean"] = kid.mean
-            report["kid_std"] = kid.std
+        let featureMetrics = wanted.intersection([.kid, .precision, .recall])
+        if !featureMetrics.isEmpty, x.features == nil || y.features == nil {
+            log("note: \(featureMetrics.map(\.rawValue).sorted().joined(separator: ", ")) need features; skipped with .npz statistics")
         }
-        if wanted.contains(.precision) || wanted.contains(.recall) {
-            let pr = try Metrics.precisionRecall(real: y, generated: x)
-            if wanted.contains(.precision) { report["precision"] = pr.precision }
-            if wanted.contains(.recall) { report["recall"] = pr.recall }
+        if let xf = x.features, let yf = y.features {
+            if wanted.contains(.kid) {
+                let size = min(kidSubsetSize, xf.count, yf.count)
+                let kid = try Metrics.kernelDistance(xf, yf, subsetCount: kidSubsets, subsetSize: size)
+                report["kid_mean"] = kid.mean
+                report["kid_std"] = kid.std
+            }
+            if wanted.contains(.precision) || wanted.contains(.recall) {
+                let pr = try Metrics.precisionRecall(real: yf, generated: xf)
+                if wanted.contains(.precision) { report["precision"] = pr.precision }
+                if wanted.contains(.recall) { report["recall"] = pr.recall }
+            }
         }
-        if wanted.contains(.is), let logits {
-            let score = try Metrics.inceptionScore(logits: logits)
-            report["is_mean"] = score.mean
-            report["is_std"] = score.std
+        if wanted.contains(.is) {
+            if let logits = x.logits {
+                let score = try Metrics.inceptionScore(logits: logits)
+                report["is_mean"] = score.mean
+                report["is_std"] = score.std
+            } else {
+                log("note: IS needs the network's logits; skipped (\(features != nil ? "--features" : samples?.hasSuffix(".npz") == true ? ".npz statistics" : "the network's weights have none"))")
+            }
+        }
+        if classHistogram, let logits = x.logits {
+            var counts = [Int](repeating: 0, count: logits.dimension)
+            for i in 0..<logits.count {
+                let row = logits.values[(i * logits.dimension)..<((i + 1) * logits.dimension)]
+                counts[row.indices.max { row[$0] < row[$1] }! - i * logits.dimension] += 1
+            }
+            for (k, c) in counts.enumerated() { report[String(format: "class_%02d", k)] = Double(c) / Double(logits.count) }
         }
         for warning in warnings { log("warning: \(warning)") }
-        report["samples"] = Double(x.count)
-        report["reference"] = Double(y.count)
+        if let n = x.count { report["samples"] = Double(n) }
+        if let n = y.count { report["reference"] = Double(n) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -130,24 +190,47 @@ struct EvalCommand: AsyncParsableCommand {
         }
     }
 
-    /// `$SKIPSTEP_CLASSIFIER_DIR`, else models/fashion-classifier beside the source tree the binary
-    /// was built in, else in the working directory.
+    static func side(_ features: Features, logits: Features?) throws -> Side {
+        var statistics = FeatureStatistics(dimension: features.dimension, name: features.name)
+        try statistics.add(features)
+        return Side(features: features, logits: logits, statistics: try statistics.gaussian(), count: features.count)
+    }
+
+    /// pytorch-fid's statistics file: `mu` (D) and `sigma` (D×D), float32 or float64.
+    static func readStatistics(_ path: String, name: String) throws -> Side {
+        let archive = try NPZArchive.read(from: URL(fileURLWithPath: path))
+        let mu = try archive.doubleArray("mu", path: path), sigma = try archive.doubleArray("sigma", path: path)
+        let d = mu.values.count
+        guard mu.shape == [d], d > 0, sigma.shape == [d, d] else {
+            throw ValidationError("\(path): expected mu of shape (D,) and sigma of shape (D, D), got \(mu.shape) and \(sigma.shape)")
+        }
+        let statistics = try GaussianStatistics(mean: mu.values, covariance: sigma.values, name: "\(name) (\(path))")
+        return Side(features: nil, logits: nil, statistics: statistics, count: nil)
+    }
+
+    static func writeStatistics(_ statistics: GaussianStatistics, to path: String) throws {
+        let d = statistics.dimension
+        try NPZArchive(members: [
+            "mu": NPYDoubleArray(shape: [d], values: statistics.mean).npyData(),
+            "sigma": NPYDoubleArray(shape: [d, d], values: statistics.covariance).npyData(),
+        ]).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// `--weights`, else `$SKIPSTEP_CLASSIFIER_DIR`, else the shipped models/fashion-classifier
+    /// (`ModelCatalog.shippedDirectory`).
     static func classifierDirectory(_ explicit: String?) throws -> URL {
-        var candidates: [URL] = []
-        if let explicit { candidates.append(URL(fileURLWithPath: explicit)) } else {
-            if let dir = ProcessInfo.processInfo.environment["SKIPSTEP_CLASSIFIER_DIR"] {
-                candidates.append(URL(fileURLWithPath: dir))
+        if let dir = explicit ?? ProcessInfo.processInfo.environment["SKIPSTEP_CLASSIFIER_DIR"] {
+            let url = URL(fileURLWithPath: dir)
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
+                throw ValidationError("\(dir) holds no classifier (config.json); make one with tools/train_classifier.py")
             }
-            // .build/<config>/skipstep → the package root.
-            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("../../../models/fashion-classifier").standardized)
-            candidates.append(URL(fileURLWithPath: "models/fashion-classifier"))
+            return url
         }
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path) }) {
-            return found
+        do {
+            return try ModelCatalog.shippedDirectory("fashion-classifier")
+        } catch {
+            throw ValidationError("\(error.localizedDescription); or pass --weights DIR (make one with tools/train_classifier.py)")
         }
-        throw ValidationError("no classifier found (looked in \(candidates.map(\.path).joined(separator: ", "))); "
-                              + "pass --weights DIR (make one with tools/train_classifier.py)")
     }
 
     static func featureMatrix(_ path: String, name: String) throws -> Features {
