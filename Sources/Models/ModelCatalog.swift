@@ -12,11 +12,15 @@ public struct LoadedModel: Sendable {
 public enum ModelCatalogError: Error, LocalizedError, Equatable {
     case notFound(String)
     case unsupported(String)
+    case shippedModelMissing(name: String, searched: [String])
 
     public var errorDescription: String? {
         switch self {
         case .notFound(let path):
             "model '\(path)' is neither a built-in model (\(ModelCatalog.builtIn.joined(separator: ", "))) nor an existing file"
+        case let .shippedModelMissing(name, searched):
+            "the shipped model folder \(name) was not found (looked in \(searched.joined(separator: ", "))); run from the "
+                + "repository, or set $\(ModelCatalog.modelsDirectoryVariable) to its models/ directory"
         case .unsupported(let path):
             "model '\(path)': expected a diffusers model folder or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
         }
@@ -25,9 +29,30 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
 
 /// Resolves `--model` names and paths.
 public enum ModelCatalog {
-    /// The embedded default: the Fashion-MNIST oracle until a trained network ships.
-    public static let defaultModelName = "fashion-gmm"
-    public static let builtIn = ["fashion-gmm"]
+    /// The embedded default: the DDPM UNet trained on Fashion-MNIST by tools/train_unet.py.
+    public static let defaultModelName = "fashion-ddpm"
+    public static let builtIn = ["fashion-ddpm", "fashion-gmm"]
+    /// Folders of the repository's models/ directory behind the built-in names.
+    public static let shippedFolders = ["fashion-ddpm": "fashion-ddpm-28"]
+    public static let modelsDirectoryVariable = "SKIPSTEP_MODELS_DIR"
+
+    /// A folder of the repository's models/ directory: under `$SKIPSTEP_MODELS_DIR`, beside the
+    /// source tree the binary was built in (.build/<triple>/<config>/skipstep → ../../../models),
+    /// or under models/ in the working directory; the first that exists.
+    public static func shippedDirectory(_ folder: String) throws -> URL {
+        var candidates: [URL] = []
+        if let dir = ProcessInfo.processInfo.environment[modelsDirectoryVariable] {
+            candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(folder))
+        }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        candidates.append(executable.deletingLastPathComponent().appendingPathComponent("../../../models/\(folder)").standardized)
+        candidates.append(URL(fileURLWithPath: "models/\(folder)"))
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path)
+                                                  || FileManager.default.fileExists(atPath: $0.appendingPathComponent("model_index.json").path) }) {
+            return found
+        }
+        throw ModelCatalogError.shippedModelMissing(name: folder, searched: candidates.map(\.path))
+    }
 
     /// The oracle's schedule: the DDPM paper's, T = 1000, linear β from 1e-4 to 0.02.
     public static func oracleSchedule() throws -> NoiseSchedule { try NoiseSchedule(.linear()) }
@@ -35,6 +60,10 @@ public enum ModelCatalog {
     public static func load(_ nameOrPath: String) throws -> LoadedModel {
         let mixture: GaussianMixture
         switch nameOrPath {
+        case let name where shippedFolders[name] != nil:
+            var model = try DiffusersFolder.load(shippedDirectory(shippedFolders[name]!))
+            model.name = name
+            return model
         case "fashion-gmm":
             mixture = try GaussianMixture.fashionGMM()
         default:

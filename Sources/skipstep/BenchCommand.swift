@@ -14,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
             threads) in the same session: these machines are shared and noisy.
             """)
 
-    @Option(help: ArgumentHelp("A diffusers model folder (or fashion-gmm).", valueName: "dir"))
+    @Option(help: ArgumentHelp("A diffusers model folder, or fashion-ddpm / fashion-gmm.", valueName: "dir"))
     var model: String = ModelCatalog.defaultModelName
 
     @Option(help: "Samples per forward pass.")

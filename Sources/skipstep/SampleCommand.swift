@@ -16,7 +16,8 @@ struct SampleCommand: AsyncParsableCommand {
             """)
 
     @Option(help: ArgumentHelp(
-        "The model: fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST), a diffusers "
+        "The model: fashion-ddpm (the default: a DDPM UNet trained on Fashion-MNIST, models/fashion-ddpm-28), "
+            + "fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST), a diffusers "
             + "UNet2DModel folder (pipeline or model folder), or a Gaussian mixture saved as .safetensors.",
         valueName: "name|path"))
     var model: String = ModelCatalog.defaultModelName
@@ -44,7 +45,12 @@ struct SampleCommand: AsyncParsableCommand {
             + "(one PNG per sample).", valueName: "path"))
     var out: String
 
+    @Flag(help: ArgumentHelp("Mixture models only: draw exact samples from the mixture itself, no sampler (the "
+                             + "quality floor samplers are judged against). Sample i uses the generator seeded with seed + i."))
+    var exact = false
+
     func validate() throws {
+        if exact, noise != nil { throw ValidationError("--exact draws from the mixture itself: it takes no --noise") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
@@ -83,6 +89,16 @@ struct SampleCommand: AsyncParsableCommand {
             initialNoise = array.values
         }
 
+        if exact {
+            guard let oracle = loaded.denoiser as? GaussianMixtureDenoiser else {
+                throw ValidationError("--exact: \(model) is a network, not a Gaussian mixture; exact samples exist only for "
+                                      + "fashion-gmm and mixture .safetensors files")
+            }
+            log("model \(loaded.name), \(total) exact samples, seed \(seed), rng \(rng.rawValue)")
+            try output.write(oracle.mixture.samples(count: total, seed: seed, kind: rng), count: total, shape: shape)
+            log("wrote \(out)")
+            return
+        }
         let options = sampler.options
         log("model \(loaded.name), sampler \(sampler.kind), \(sampler.steps.count) steps "
             + "(\(sampling.spacing)), \(total) samples, seed \(seed), rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
@@ -177,12 +193,19 @@ func log(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-func progress(_ message: String) {
+/// When stderr is not a terminal (a log file, a batch job), `logEvery` seconds makes every such
+/// message at least that long after the last one a log line instead.
+func progress(_ message: String, logEvery: Double? = nil) {
     if stderrIsTerminal {
         FileHandle.standardError.write(Data(("\r\u{1B}[2K" + message).utf8))
         progressLineOpen = true
+    } else if let logEvery, lastProgressLog.map({ seconds(ContinuousClock.now - $0) >= logEvery }) ?? true {
+        lastProgressLog = .now
+        log(message)
     }
 }
+
+private nonisolated(unsafe) var lastProgressLog: ContinuousClock.Instant?
 
 func progressDone() {
     if progressLineOpen {

@@ -18,5 +18,5 @@ struct SkipStep: AsyncParsableCommand {
             the model's unchanged noise predictor; Mix runs it while t ≥ t_c and DDIM below t_c.
             Timesteps are model indices 0…T−1 (the paper's t is index + 1).
             """,
-        subcommands: [SampleCommand.self, ScheduleCommand.self, BenchCommand.self, EvalCommand.self, SweepCommand.self])
+        subcommands: [SampleCommand.self, ScheduleCommand.self, BenchCommand.self, EvalCommand.self, SweepCommand.self, PlotCommand.self])
 }
