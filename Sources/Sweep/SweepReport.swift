@@ -139,9 +139,75 @@ public enum SweepReport {
         return rows
     }
 
-    /// Writes results.csv and table.md (and the plots) beside results.json.
+    /// (file stem, plot) pairs: quality against NFE for each metric (log NFE axis; a log metric axis
+    /// for the distances), and, when Mix ran at two or more cutoffs, each metric against t_c with
+    /// one line per step count (the paper's Figure 4).
+    public static func plots(_ results: SweepResults) -> [(String, LinePlot)] {
+        let keys = metricKeys(results)
+        let metrics: [(key: String, label: String, logScale: Bool)] = [
+            ("fid", "FID (classifier features)", true), ("is_mean", "IS (classifier logits)", false),
+            ("oracle_frechet", "exact Fréchet distance to the oracle", true), ("log_density", "mean log-density under the oracle", false),
+        ].filter { keys.contains($0.0) }
+        var out: [(String, LinePlot)] = []
+        for metric in metrics {
+            let series = rowOrder(results).map { row in
+                let cells = results.cells.filter { method($0) == row }.sorted { $0.nfe < $1.nfe }
+                return LinePlot.Series(row, points: cells.compactMap { c in c.metrics[metric.key].map { (x: Double(c.nfe), y: $0) } })
+            }
+            out.append(("nfe-\(metric.key)", LinePlot(
+                title: "\(metric.label) vs NFE — \(results.spec.model)", xLabel: "NFE (network evaluations)", yLabel: metric.label,
+                xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series,
+                legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
+        }
+        let mixCells = results.cells.filter { $0.sampler == "mix" }
+        if Set(mixCells.compactMap(\.cutoff)).count >= 2 {
+            for metric in metrics {
+                let series = Set(mixCells.map(\.steps)).sorted().map { s in
+                    LinePlot.Series("Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
+                        .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } })
+                }
+                out.append(("cutoff-\(metric.key)", LinePlot(
+                    title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t >= t_c)",
+                    yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series,
+                    legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
+            }
+        }
+        return out
+    }
+
+    /// Writes results.csv, table.md and plots/*.svg and *.png beside results.json.
     public static func write(_ results: SweepResults, to directory: URL) throws {
         try AtomicFile.write(Data(csv(results).utf8), to: directory.appendingPathComponent("results.csv"))
         try AtomicFile.write(Data(markdown(results).utf8), to: directory.appendingPathComponent("table.md"))
+        let plotDirectory = directory.appendingPathComponent("plots", isDirectory: true)
+        try FileManager.default.createDirectory(at: plotDirectory, withIntermediateDirectories: true)
+        for (stem, plot) in plots(results) {
+            try AtomicFile.write(Data(plot.svg().utf8), to: plotDirectory.appendingPathComponent(stem + ".svg"))
+            try AtomicFile.write(plot.rasterized().pngData(), to: plotDirectory.appendingPathComponent(stem + ".png"))
+        }
+    }
+
+    /// grids/steps-S.png: for each step count, one row per method with the first samples of its
+    /// cell (the same seeds in every row), from the cells' preview.npy.
+    public static func writeGrids(_ results: SweepResults, directory: SweepDirectory, scale: Int = 2) throws {
+        let gridDirectory = directory.url.appendingPathComponent("grids", isDirectory: true)
+        try FileManager.default.createDirectory(at: gridDirectory, withIntermediateDirectories: true)
+        for s in results.spec.steps.sorted() {
+            var rows: [(label: String, images: [Image8])] = []
+            for row in rowOrder(results) {
+                guard let c = results.cells.first(where: { method($0) == row && $0.steps == s }),
+                      FileManager.default.fileExists(atPath: directory.previewURL(c.cell).path) else { continue }
+                let array = try NPYArray.read(from: directory.previewURL(c.cell))
+                guard array.shape.count == 4, [1, 3].contains(array.shape[1]) else { return }
+                let (ch, h, w) = (array.shape[1], array.shape[2], array.shape[3]), d = ch * h * w
+                let images = (0..<array.shape[0]).map {
+                    Image8.fromModelSpace(array.values[($0 * d)..<(($0 + 1) * d)], channels: ch, height: h, width: w)
+                }
+                rows.append((row, images))
+            }
+            guard !rows.isEmpty else { continue }
+            try AtomicFile.write(Image8.labeledGrid(rows: rows, scale: scale).pngData(),
+                                 to: gridDirectory.appendingPathComponent("steps-\(s).png"))
+        }
     }
 }

@@ -57,11 +57,14 @@ public struct SweepResults: Sendable, Equatable, Codable {
 ///     sweep.json                       the SweepSpec
 ///     cells/<id>/chunk-<a>-<b>.npy     samples a..<b of the cell (float32, N×C×H×W)
 ///     cells/<id>/chunk-<a>-<b>.json    {"seconds": …} spent sampling them
+///     cells/<id>/preview.npy           its first 10 samples (for the grids)
 ///     cells/<id>/result.json           the cell's CellResult (only once every chunk exists)
 ///     results.json, results.csv, table.md, plots/, grids/
 ///
 /// Every file is written to a temporary name and renamed, so an interrupted run leaves only
-/// whole files: a rerun skips finished cells and chunks and redoes the rest.
+/// whole files: a rerun skips finished cells and chunks and redoes the rest. A cell with a
+/// result.json is finished even when its chunks are gone, so a committed sweep keeps only
+/// sweep.json, the results and previews, and resumes on another machine.
 public struct SweepDirectory: Sendable {
     public let url: URL
 
@@ -77,6 +80,8 @@ public struct SweepDirectory: Sendable {
         cellURL(cell).appendingPathComponent("chunk-\(chunk.lowerBound)-\(chunk.upperBound).json")
     }
     func resultURL(_ cell: SweepCell) -> URL { cellURL(cell).appendingPathComponent("result.json") }
+    public func previewURL(_ cell: SweepCell) -> URL { cellURL(cell).appendingPathComponent("preview.npy") }
+    public static let previewCount = 10
 
     /// Creates the directory with `spec`, or checks that the one there holds the same spec.
     public func prepare(_ spec: SweepSpec) throws {
@@ -156,8 +161,9 @@ public struct SweepRunner {
         self.shard = shard
     }
 
-    /// Samples every missing chunk this shard owns; then, for the whole sweep (one shard), scores
-    /// every cell without a result and writes `results.json`, which it returns (nil for a shard).
+    /// Samples every missing chunk this shard owns, cell by cell; for the whole sweep (one shard) it
+    /// scores each cell without a result as soon as its chunks are complete, then writes
+    /// `results.json` and returns it (nil for a shard).
     /// - Parameters:
     ///   - model: loaded once, when first needed.
     ///   - evaluator: made once, when a cell first needs scoring.
@@ -175,7 +181,7 @@ public struct SweepRunner {
 
         // Work still to do, in sample-steps, for the ETA.
         let cells = spec.cells
-        let todo = cells.flatMap { cell in
+        let todo = cells.filter { directory.readResult($0) == nil }.flatMap { cell in
             spec.chunks(of: cell).enumerated().filter { shard.owns(chunk: $0.offset) && !directory.hasChunk(cell, $0.element) }
                 .map { (cell, $0.element) }
         }
@@ -190,31 +196,34 @@ public struct SweepRunner {
             log("sweep \(directory.url.path): \(cells.count) cells, \(todo.count) chunks to sample"
                 + (shard.count > 1 ? " (shard \(shard))" : "") + ", \(totalWork) sample-steps")
         }
-        for (cell, chunk) in todo {
-            let m = try loaded()
-            let began = clock.now
-            let samples = try await sample(cell, chunk, model: m) { stepsDone in
-                let work = doneWork + chunk.count * stepsDone
-                let elapsed = seconds(clock.now - start)
-                let eta = work > 0 ? elapsed / Double(work) * Double(totalWork - work) : 0
-                progress(String(format: "%@ samples %d-%d  %.1f%%  elapsed %@  ETA %@", cell.id, chunk.lowerBound,
-                                chunk.upperBound, 100 * Double(work) / Double(max(totalWork, 1)),
-                                Self.clockText(elapsed), Self.clockText(eta)))
-            }
-            let spent = seconds(clock.now - began)
-            try FileManager.default.createDirectory(at: directory.cellURL(cell), withIntermediateDirectories: true)
-            try NPYArray(shape: [chunk.count] + m.denoiser.sampleShape, values: samples).write(to: directory.chunkURL(cell, chunk))
-            try AtomicFile.write(SweepDirectory.encode(["seconds": spent]), to: directory.chunkTimeURL(cell, chunk))
-            doneWork += chunk.count * cell.steps
-        }
-        guard shard.count == 1 else {
-            log("shard \(shard) done; combine the shard directories with `skipstep sweep merge`")
-            return nil
-        }
-
         var evaluator: SweepEvaluator?
         var results: [CellResult] = []
         for cell in cells {
+            for (_, chunk) in todo.filter({ $0.0 == cell }) {
+                let m = try loaded()
+                let began = clock.now
+                let samples = try await sample(cell, chunk, model: m) { stepsDone in
+                    let work = doneWork + chunk.count * stepsDone
+                    let elapsed = seconds(clock.now - start)
+                    let eta = work > 0 ? elapsed / Double(work) * Double(totalWork - work) : 0
+                    progress(String(format: "%@ samples %d-%d  %.1f%%  elapsed %@  ETA %@", cell.id, chunk.lowerBound,
+                                    chunk.upperBound, 100 * Double(work) / Double(max(totalWork, 1)),
+                                    Self.clockText(elapsed), Self.clockText(eta)))
+                }
+                let spent = seconds(clock.now - began)
+                try FileManager.default.createDirectory(at: directory.cellURL(cell), withIntermediateDirectories: true)
+                let shape = m.denoiser.sampleShape
+                try NPYArray(shape: [chunk.count] + shape, values: samples).write(to: directory.chunkURL(cell, chunk))
+                if chunk.lowerBound == 0 {
+                    let n = min(SweepDirectory.previewCount, chunk.count), d = shape.reduce(1, *)
+                    try NPYArray(shape: [n] + shape, values: Array(samples[0..<(n * d)])).write(to: directory.previewURL(cell))
+                }
+                try AtomicFile.write(SweepDirectory.encode(["seconds": spent]), to: directory.chunkTimeURL(cell, chunk))
+                doneWork += chunk.count * cell.steps
+            }
+            // A shard only samples; the whole sweep scores each cell as soon as it is complete, so
+            // an interrupted sweep keeps every finished cell's result.
+            guard shard.count == 1 else { continue }
             try Task.checkCancellation()
             if let done = directory.readResult(cell) {
                 results.append(done)
@@ -243,8 +252,15 @@ public struct SweepRunner {
                                     count: n, metrics: metrics, samplingSeconds: samplingSeconds,
                                     evaluationSeconds: seconds(clock.now - began))
             try AtomicFile.write(SweepDirectory.encode(result), to: directory.resultURL(cell))
-            log("\(cell.id): " + metrics.keys.sorted().map { "\($0) \(String(format: "%.4g", metrics[$0]!))" }.joined(separator: ", "))
+            let elapsed = seconds(clock.now - start)
+            let eta = doneWork > 0 ? elapsed / Double(doneWork) * Double(totalWork - doneWork) : 0
+            log("\(cell.id): " + metrics.keys.sorted().map { "\($0) \(String(format: "%.4g", metrics[$0]!))" }.joined(separator: ", ")
+                + (totalWork > 0 ? "  [\(Self.clockText(elapsed)) elapsed, ETA \(Self.clockText(eta))]" : ""))
             results.append(result)
+        }
+        guard shard.count == 1 else {
+            log("shard \(shard) done; combine the shard directories with `skipstep sweep merge`")
+            return nil
         }
         let all = SweepResults(spec: spec, cells: results)
         try AtomicFile.write(all.jsonData(), to: directory.resultsURL)
@@ -301,8 +317,10 @@ public enum SweepMerge {
             for chunk in spec.chunks(of: cell) where !output.hasChunk(cell, chunk) {
                 guard let source = shards.first(where: { $0.hasChunk(cell, chunk) }) else { continue }
                 try manager.createDirectory(at: output.cellURL(cell), withIntermediateDirectories: true)
-                for (from, to) in [(source.chunkURL(cell, chunk), output.chunkURL(cell, chunk)),
-                                   (source.chunkTimeURL(cell, chunk), output.chunkTimeURL(cell, chunk))] {
+                var files = [(source.chunkURL(cell, chunk), output.chunkURL(cell, chunk)),
+                             (source.chunkTimeURL(cell, chunk), output.chunkTimeURL(cell, chunk))]
+                if chunk.lowerBound == 0 { files.insert((source.previewURL(cell), output.previewURL(cell)), at: 0) }
+                for (from, to) in files {
                     try AtomicFile.write(Data(contentsOf: from), to: to)
                 }
             }

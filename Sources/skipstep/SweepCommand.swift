@@ -120,7 +120,7 @@ func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, cla
               sampleMissing: Bool) async throws {
     var runner = SweepRunner(spec: spec, directory: directory, shard: shard)
     runner.log = { log($0) }
-    runner.progress = { progress($0) }
+    runner.progress = { progress($0, logEvery: 60) }
     runner.sampleMissing = sampleMissing
     let results = try await runner.run(
         model: { try ModelCatalog.load(spec.model) },
@@ -132,7 +132,8 @@ func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, cla
     progressDone()
     if let results {
         try SweepReport.write(results, to: directory.url)
-        log("wrote \(directory.url.path)/results.json, results.csv, table.md")
+        try SweepReport.writeGrids(results, directory: directory)
+        log("wrote \(directory.url.path)/results.json, results.csv, table.md, plots/, grids/")
     }
 }
 
@@ -175,6 +176,6 @@ struct SweepReportCommand: ParsableCommand {
         let url = URL(fileURLWithPath: directory)
         let results = try SweepResults.read(from: url.appendingPathComponent("results.json"))
         try SweepReport.write(results, to: url)
-        log("wrote \(directory)/results.csv, table.md")
+        log("wrote \(directory)/results.csv, table.md, plots/")
     }
 }

@@ -191,6 +191,106 @@ import TestSupport
         #expect(variance.status != 0 && variance.stderr.contains("--variance"), "\(variance.stderr)")
     }
 
+    @Test func exactSamplesComeFromTheMixtureItself() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("exact.npy")
+        let r = try Self.run(["sample", "--model", model, "--exact", "--count", "7", "--seed", "3", "--out", out.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let written = try NPYArray.read(from: out)
+        let mixture = try GaussianMixture.load(from: URL(fileURLWithPath: model))
+        #expect(written.shape == [7, 1, 2, 3])
+        #expect(written.values == mixture.samples(count: 7, seed: 3))
+        let network = try Self.run(["sample", "--model", Fixtures.url("unet/one_channel_28").path, "--exact",
+                                    "--out", dir.appendingPathComponent("n.npy").path])
+        #expect(network.status != 0 && network.stderr.contains("--exact"), "\(network.stderr)")
+    }
+
+    @Test func evalReadsAndWritesPytorchFIDStatistics() throws {
+        let (dir, _) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        struct Golden: Decodable { var fid_a_b: Double }
+        let golden = try Fixtures.json(Golden.self, "metrics/npz/golden.json")
+        func fixture(_ name: String) -> String { Fixtures.url("metrics/npz/" + name).path }
+        func fid(_ r: Result) -> Double {
+            (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double])?["fid"] ?? .nan
+        }
+        // pytorch-fid's own file against the one skipstep wrote: pytorch-fid's FID between them.
+        let files = try Self.run(["eval", fixture("pytorch_fid_a.npz"), "--reference", fixture("skipstep_b.npz"), "--json"])
+        #expect(files.status == 0, "\(files.stderr)")
+        #expect(abs(fid(files) - golden.fid_a_b) <= 1e-6 * golden.fid_a_b, "\(files.stdout)")
+        // Statistics saved now from the features equal the committed file's FID, and mixing a
+        // statistics file with raw features gives the same number.
+        let saved = dir.appendingPathComponent("b.npz").path
+        let save = try Self.run(["eval", "--features", fixture("features_b.npy"), "--save-stats", saved])
+        #expect(save.status == 0, "\(save.stderr)")
+        let again = try Self.run(["eval", saved, "--reference", fixture("numpy_stored_a.npz"), "--json"])
+        #expect(again.status == 0 && abs(fid(again) - golden.fid_a_b) <= 1e-6 * golden.fid_a_b, "\(again.stderr)")
+        // Statistics carry no samples: metrics other than FID are skipped, and the note names them.
+        let kid = try Self.run(["eval", fixture("pytorch_fid_a.npz"), "--reference", saved, "--metrics", "fid,kid", "--json"])
+        #expect(kid.status == 0 && kid.stderr.contains("kid need features") && !kid.stdout.contains("kid"), "\(kid.stderr)")
+    }
+
+    @Test func plotDrawsCSVColumns() throws {
+        let (dir, _) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = dir.appendingPathComponent("log.csv")
+        try Data("step,loss,lr\n10,0.9,1e-4\n20,,2e-4\n30,0.5,3e-4\n".utf8).write(to: csv)
+        let svg = dir.appendingPathComponent("loss.svg"), png = dir.appendingPathComponent("loss.png")
+        let r = try Self.run(["plot", csv.path, "--x", "step", "--y", "loss,lr", "--log-y", "--out", svg.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let text = try String(contentsOf: svg, encoding: .utf8)
+        #expect(text.hasPrefix("<svg") || text.hasPrefix("<?xml"))
+        #expect(text.contains(">loss<") && text.contains(">lr<"))
+        #expect(try Self.run(["plot", csv.path, "--x", "step", "--y", "loss", "--out", png.path]).status == 0)
+        #expect(try Data(contentsOf: png).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        let missing = try Self.run(["plot", csv.path, "--x", "step", "--y", "los", "--out", svg.path])
+        #expect(missing.status != 0 && missing.stderr.contains("'los'") && missing.stderr.contains("log.csv"), "\(missing.stderr)")
+    }
+
+    @Test func aKilledSweepRerunFinishesWithTheSameResults() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(_ out: URL) -> [String] {
+            ["sweep", "--model", model, "--samplers", "skip,ddim", "--steps", "100,1000", "--count", "40", "--batch", "4",
+             "--metrics", "", "--out", out.path]
+        }
+        /// results.json without the wall-clock fields.
+        func results(_ out: URL) throws -> [[String: AnyHashable]] {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("results.json")))
+            let cells = (json as? [String: Any])?["cells"] as? [[String: Any]] ?? []
+            return cells.map { cell in
+                var row = cell.filter { !$0.key.hasSuffix("seconds") && $0.key != "metrics" }.compactMapValues { $0 as? AnyHashable }
+                row["metrics"] = cell["metrics"] as? [String: Double]
+                return row
+            }
+        }
+        let straight = dir.appendingPathComponent("straight")
+        let reference = try Self.run(arguments(straight))
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        // SIGKILL the process once the last cell has its first chunk: no chance to clean up.
+        let killed = dir.appendingPathComponent("killed")
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments(killed)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let marker = killed.appendingPathComponent("cells/ddim-1000/chunk-0-4.npy").path
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: marker), process.isRunning, Date() < deadline { usleep(2_000) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the sweep finished before it could be killed")
+        #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("results.json").path))
+
+        let rerun = try Self.run(arguments(killed))
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try results(killed) == results(straight))
+        #expect(try results(straight).count == 4)
+        #expect(try results(straight).allSatisfy { ($0["metrics"] as? [String: Double])?["oracle_frechet"] != nil })
+    }
+
     @Test func missingDatasetSaysHowToInstall() throws {
         let (dir, _) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }

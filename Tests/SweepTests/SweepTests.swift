@@ -125,9 +125,12 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: url.appendingPathComponent("results.json").path))
         #expect(FileManager.default.fileExists(atPath: url.appendingPathComponent("cells/skip-5/chunk-10-15.npy").path))
         #expect(!FileManager.default.fileExists(atPath: url.appendingPathComponent("cells/skip-5/chunk-15-20.npy").path))
+        // Cells are scored as soon as they are complete, so the finished ones keep their results.
+        #expect(FileManager.default.fileExists(atPath: url.appendingPathComponent("cells/ddpm-naive-5/result.json").path))
+        #expect(!FileManager.default.fileExists(atPath: url.appendingPathComponent("cells/skip-5/result.json").path))
         // A chunk without its timing file (killed between the two writes) is redone.
-        let chunk = url.appendingPathComponent("cells/ddpm-naive-5/chunk-0-5.json")
-        try? FileManager.default.removeItem(at: chunk)
+        let chunk = url.appendingPathComponent("cells/skip-5/chunk-10-15.json")
+        try FileManager.default.removeItem(at: chunk)
 
         let resumed = try await Self.run(spec, url)
         #expect(Self.timeless(resumed) == Self.timeless(reference))
