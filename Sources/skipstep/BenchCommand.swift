@@ -1,17 +1,22 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import Metrics
 import Models
 import Tensor
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the network: evaluations per second, GFLOP/s and peak memory.",
+        abstract: "Time the network (evaluations per second, GFLOP/s, peak memory), or FID on N×D features.",
         discussion: """
             Runs warm-up forward passes, then --runs timed ones on a random batch, and reports the median, \
             minimum and maximum time per forward pass. Compare with tools/bench_torch_unet.py (PyTorch, same \
             threads) in the same session: these machines are shared and noisy.
+            With --fid N×D no network runs: each run computes FID between two sets of N random D-dimensional \
+            features (both sets' mean and covariance in Float64, then the Fréchet distance); compare with \
+            tools/bench_fid.py (pytorch-fid's numpy/scipy path).
+            Example: skipstep bench --fid 10000x2048 --runs 5
             """)
 
     @Option(help: ArgumentHelp("A diffusers model folder, or fashion-ddpm / fashion-gmm.", valueName: "dir"))
@@ -29,14 +34,29 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Model time index passed to the network.")
     var timestep: Int = 500
 
+    @Option(help: ArgumentHelp("Time FID on two random N×D feature sets instead of a network.", valueName: "NxD"))
+    var fid: String?
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     func validate() throws {
         guard batch >= 1, runs >= 1, warmup >= 0 else { throw ValidationError("--batch and --runs must be ≥ 1, --warmup ≥ 0") }
+        _ = try fidShape()
+    }
+
+    /// `--fid`'s N and D.
+    func fidShape() throws -> (count: Int, dimension: Int)? {
+        guard let fid else { return nil }
+        let parts = fid.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).map { Int($0) }
+        guard parts.count == 2, let n = parts[0], let d = parts[1], n >= 2, d >= 1 else {
+            throw ValidationError("--fid \(fid): expected N×D (or NxD) with N ≥ 2 and D ≥ 1, e.g. 10000x2048")
+        }
+        return (n, d)
     }
 
     func run() async throws {
+        if let shape = try fidShape() { return try benchFID(count: shape.count, dimension: shape.dimension) }
         let loaded = try ModelCatalog.load(model)
         guard (0..<loaded.schedule.trainSteps).contains(timestep) else {
             throw ValidationError("--timestep must be in 0..<\(loaded.schedule.trainSteps)")
@@ -54,8 +74,7 @@ struct BenchCommand: AsyncParsableCommand {
             progress("run \(i + 1)/\(warmup + runs)")
         }
         progressDone()
-        times.sort()
-        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        let median = Self.median(&times)
         let flopsPerImage = (denoiser as? UNet2DDenoiser).map { Double($0.model.lastForwardFLOPs) / Double(batch) }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -76,6 +95,59 @@ struct BenchCommand: AsyncParsableCommand {
                 print(String(format: "%.3f GFLOP per image, %.1f GFLOP/s", gflop, rate))
             }
             print(String(format: "peak RSS %.0f MiB, OpenBLAS kernel %@", report.peakRSSMiB, report.blasCore))
+        }
+    }
+
+    static func median(_ times: inout [Double]) -> Double {
+        times.sort()
+        return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+    }
+
+    func benchFID(count n: Int, dimension d: Int) throws {
+        // Standard normals with a per-column offset: full-rank covariances, means that differ from 0.
+        var source = RandomKind.philox.makeSource(seed: 0)
+        func features(_ name: String) throws -> Features {
+            try Features(source.standardNormal(count: n * d).enumerated().map { i, z in z + 0.5 * Float(i % d) / Float(d) },
+                         dimension: d, name: name)
+        }
+        let (x, y) = (try features("a"), try features("b"))
+        let clock = ContinuousClock()
+        var times: [Double] = [], value = 0.0
+        for i in 0..<(warmup + runs) {
+            let start = clock.now
+            value = try Metrics.frechetDistance(x, y).value
+            if i >= warmup { times.append(seconds(clock.now - start)) }
+            progress("run \(i + 1)/\(warmup + runs)")
+        }
+        progressDone()
+        let median = Self.median(&times)
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        if json {
+            let report: [String: AnyEncodable] = [
+                "fid_features": .string("\(n)x\(d)"), "runs": .int(runs), "median_s": .double(median), "min_s": .double(times[0]),
+                "max_s": .double(times[times.count - 1]), "fid": .double(value), "peak_rss_mib": .double(Double(usage.ru_maxrss) / 1024),
+                "blas_core": .string(BLASRuntime.coreName),
+            ]
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(String(format: "FID of %d×%d features: median %.3f s (min %.3f, max %.3f) over %d runs; FID %.6f",
+                         n, d, median, times[0], times[times.count - 1], runs, value))
+            print(String(format: "peak RSS %.0f MiB, OpenBLAS kernel %@", Double(usage.ru_maxrss) / 1024, BLASRuntime.coreName))
+        }
+    }
+
+    enum AnyEncodable: Encodable {
+        case string(String), int(Int), double(Double)
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .string(let v): try c.encode(v)
+            case .int(let v): try c.encode(v)
+            case .double(let v): try c.encode(v)
+            }
         }
     }
 

@@ -295,6 +295,9 @@ struct EvalCommand: AsyncParsableCommand {
         let (x, shape) = try images(source, shape: network.requiredShape)
         let d = shape.reduce(1, *), n = x.count / d
         guard n >= 2 else { throw ValidationError("\(source): at least 2 images are needed, got \(n)") }
+        if let bad = x.firstIndex(where: { !$0.isFinite }) {
+            throw ValidationError("\(source): image \(bad / d) holds \(x[bad]) (NaN or infinite pixels cannot be scored)")
+        }
         var features: [Float] = [], logits: [Float] = []
         for start in stride(from: 0, to: n, by: network.chunk) {
             let count = min(network.chunk, n - start)

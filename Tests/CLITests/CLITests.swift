@@ -183,6 +183,12 @@ import TestSupport
         #expect(bad.status != 0 && bad.stderr.contains("none.npy"), "\(bad.stderr)")
         let badMetric = try Self.run(["eval", a.path, "--reference", b.path, "--metrics", "fdi"])
         #expect(badMetric.status != 0 && badMetric.stderr.contains("fdi"), "\(badMetric.stderr)")
+        var withNaN = try NPYArray.read(from: a)
+        withNaN.values[3 * 784 + 100] = .nan
+        let nanFile = dir.appendingPathComponent("nan.npy")
+        try withNaN.write(to: nanFile)
+        let nan = try Self.run(["eval", nanFile.path, "--reference", b.path])
+        #expect(nan.status != 0 && nan.stderr.contains("nan.npy: image 3 holds nan"), "\(nan.stderr)")
         let wrongShape = try Self.run(["eval", "--features", f.path, "--reference-features", a.path])
         #expect(wrongShape.status != 0 && wrongShape.stderr.contains("a.npy"), "\(wrongShape.stderr)")
         // A variance the model cannot provide is refused before sampling.
@@ -289,6 +295,17 @@ import TestSupport
         #expect(try results(killed) == results(straight))
         #expect(try results(straight).count == 4)
         #expect(try results(straight).allSatisfy { ($0["metrics"] as? [String: Double])?["oracle_frechet"] != nil })
+    }
+
+    @Test func benchTimesFIDOnRandomFeatures() throws {
+        let r = try Self.run(["bench", "--fid", "300x8", "--runs", "2", "--warmup", "0", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(report["fid_features"] as? String == "300x8" && report["runs"] as? Int == 2)
+        // Two sets from one distribution: a small positive FID.
+        #expect(((report["fid"] as? Double) ?? -1) > 0 && ((report["fid"] as? Double) ?? 1) < 1)
+        let bad = try Self.run(["bench", "--fid", "300"])
+        #expect(bad.status != 0 && bad.stderr.contains("--fid 300"), "\(bad.stderr)")
     }
 
     @Test func missingDatasetSaysHowToInstall() throws {
