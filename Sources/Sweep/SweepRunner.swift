@@ -139,7 +139,7 @@ public struct SweepDirectory: Sendable {
         return seconds
     }
 
-    func readResult(_ cell: SweepCell) -> CellResult? {
+    public func readResult(_ cell: SweepCell) -> CellResult? {
         guard let data = try? Data(contentsOf: resultURL(cell)) else { return nil }
         return try? JSONDecoder().decode(CellResult.self, from: data)
     }

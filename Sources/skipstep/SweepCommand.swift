@@ -1,6 +1,7 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import Media
 import Models
 import Sweep
 
@@ -167,15 +168,32 @@ struct SweepMergeCommand: AsyncParsableCommand {
 struct SweepReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Regenerate results.csv, table.md and the plots of a sweep from its results.json.")
+        abstract: "Regenerate results.csv, table.md, the plots and grids of a sweep from its results.json.",
+        discussion: """
+            With --collect, results.json is first rebuilt from the cells scored so far (cells/*/result.json), \
+            so a sweep that is still running, or was stopped, can publish what it has; it lists only those \
+            cells, and rerunning the sweep completes it.
+            """)
 
     @Argument(help: ArgumentHelp("The sweep directory.", valueName: "dir"))
     var directory: String
 
+    @Flag(help: "Rebuild results.json from the cells scored so far before reporting.")
+    var collect = false
+
     func run() throws {
-        let url = URL(fileURLWithPath: directory)
-        let results = try SweepResults.read(from: url.appendingPathComponent("results.json"))
-        try SweepReport.write(results, to: url)
-        log("wrote \(directory)/results.csv, table.md, plots/")
+        let sweep = SweepDirectory(URL(fileURLWithPath: directory))
+        let results: SweepResults
+        if collect {
+            let spec = try sweep.readSpec()
+            results = SweepResults(spec: spec, cells: spec.cells.compactMap(sweep.readResult))
+            try AtomicFile.write(results.jsonData(), to: sweep.resultsURL)
+            log("collected \(results.cells.count) of \(spec.cells.count) cells into \(directory)/results.json")
+        } else {
+            results = try SweepResults.read(from: sweep.resultsURL)
+        }
+        try SweepReport.write(results, to: sweep.url)
+        try SweepReport.writeGrids(results, directory: sweep)
+        log("wrote \(directory)/results.csv, table.md, plots/, grids/")
     }
 }

@@ -290,6 +290,13 @@ import TestSupport
         #expect(process.terminationReason == .uncaughtSignal, "the sweep finished before it could be killed")
         #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("results.json").path))
 
+        // What was scored before the kill can be published: skip-100, ddim-100 and skip-1000.
+        let collected = try Self.run(["sweep", "report", killed.path, "--collect"])
+        #expect(collected.status == 0, "\(collected.stderr)")
+        #expect(try results(killed).map { "\($0["sampler"] as? String ?? "")-\($0["steps"] as? Int ?? 0)" } == ["skip-100", "ddim-100", "skip-1000"])
+        #expect(try results(killed) == Array(results(straight).prefix(3)))
+        #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("table.md").path))
+
         let rerun = try Self.run(arguments(killed))
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(try results(killed) == results(straight))
