@@ -181,5 +181,26 @@ import TestSupport
         // Mix's k_c follows from t_c and the spacing: uniform 5 steps visit 999, 749, 500, 250, 0.
         #expect(read.cells.first { $0.cell.id == "mix-5-tc300" }?.skipSteps == 3)
         #expect(read.cells.first { $0.cell.id == "mix-5-tc700" }?.skipSteps == 2)
+
+        // The plots: quality against NFE, and against t_c (Mix ran at two cutoffs); written twice
+        // from results.json alone, byte for byte the same.
+        let stems = SweepReport.plots(read).map(\.0)
+        #expect(stems == ["nfe-oracle_frechet", "nfe-log_density", "cutoff-oracle_frechet", "cutoff-log_density"])
+        func files(_ name: String) throws -> [String: Data] {
+            let out = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try SweepReport.write(read, to: out)
+            let names = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("plots").path)
+            var all = try Dictionary(uniqueKeysWithValues: names.map { ("plots/" + $0, try Data(contentsOf: out.appendingPathComponent("plots/" + $0))) })
+            for name in ["table.md", "results.csv"] { all[name] = try Data(contentsOf: out.appendingPathComponent(name)) }
+            return all
+        }
+        let first = try files("report-1")
+        #expect(first.count == 2 + 2 * stems.count)
+        #expect(try files("report-2") == first)
+        // A cutoff plot has one line per step count, over the cutoffs.
+        let cutoffPlot = try #require(SweepReport.plots(read).first { $0.0 == "cutoff-oracle_frechet" }?.1)
+        #expect(cutoffPlot.series.map(\.name) == ["Mix, 5 steps", "Mix, 20 steps"])
+        #expect(cutoffPlot.series[0].points.map(\.x) == [300, 700])
     }
 }
