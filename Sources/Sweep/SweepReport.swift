@@ -158,7 +158,7 @@ public enum SweepReport {
             let series = rowOrder(results).map { row in
                 let cells = results.cells.filter { method($0) == row }.sorted { $0.nfe < $1.nfe }
                 return LinePlot.Series(row, points: cells.compactMap { c in c.metrics[metric.key].map { (x: Double(c.nfe), y: $0) } })
-            }
+            } + floorSeries(results.cells, metric.key) { c in [Double(c.nfe)] }
             out.append(("nfe-\(metric.key)", LinePlot(
                 title: "\(metric.label) vs NFE — \(results.spec.model)", xLabel: "NFE (network evaluations)", yLabel: metric.label,
                 xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series,
@@ -170,6 +170,9 @@ public enum SweepReport {
                 let series = Set(mixCells.map(\.steps)).sorted().map { s in
                     LinePlot.Series("Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
                         .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } })
+                } + floorSeries(mixCells, metric.key) { _ in
+                    let cutoffs = mixCells.compactMap(\.cutoff)
+                    return [Double(cutoffs.min()!), Double(cutoffs.max()!)]
                 }
                 out.append(("cutoff-\(metric.key)", LinePlot(
                     title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t >= t_c)",
@@ -178,6 +181,18 @@ public enum SweepReport {
             }
         }
         return out
+    }
+
+    /// The finite-sample floor of an exact metric (`key_exact`: the same statistic for as many exact
+    /// samples of the oracle): one series per sample count, at the x positions `xs` gives for each
+    /// cell of that count; none when the metric has no floor.
+    static func floorSeries(_ cells: [CellResult], _ key: String, xs: (CellResult) -> [Double]) -> [LinePlot.Series] {
+        let withFloor = cells.filter { $0.metrics[key + "_exact"] != nil }
+        return Set(withFloor.map(\.count)).sorted(by: >).map { n in
+            var floor: [Double: Double] = [:]
+            for c in withFloor where c.count == n { for x in xs(c) { floor[x] = c.metrics[key + "_exact"]! } }
+            return LinePlot.Series("exact samples (\(n))", points: floor.sorted { $0.key < $1.key }.map { (x: $0.key, y: $0.value) })
+        }
     }
 
     /// Writes results.csv, table.md and plots/*.svg and *.png beside results.json.
