@@ -209,4 +209,34 @@ import TestSupport
         let nfePlot = try #require(SweepReport.plots(read).first { $0.0 == "nfe-oracle_frechet" }?.1)
         #expect(nfePlot.series.suffix(2).map { $0.points.map(\.x) } == [[5], [20]])
     }
+
+    /// The sweeps committed under docs/results: each results.json regenerates its table.md,
+    /// results.csv and plots byte for byte, and every table row quoted in docs/RESULTS.md is a row
+    /// of one of those tables.
+    @Test func committedSweepsRegenerateExactly() throws {
+        let root = Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent()
+        let results = root.appendingPathComponent("docs/results", isDirectory: true)
+        let sweeps = try FileManager.default.contentsOfDirectory(atPath: results.path).sorted()
+            .map { results.appendingPathComponent($0, isDirectory: true) }
+            .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("results.json").path) }
+        #expect(sweeps.count >= 2)
+        var tableRows = Set<Substring>()
+        for dir in sweeps {
+            let read = try SweepResults.read(from: dir.appendingPathComponent("results.json"))
+            let table = try String(contentsOf: dir.appendingPathComponent("table.md"), encoding: .utf8)
+            #expect(SweepReport.markdown(read) == table, "\(dir.lastPathComponent)/table.md")
+            #expect(try SweepReport.csv(read) == String(contentsOf: dir.appendingPathComponent("results.csv"), encoding: .utf8))
+            for (stem, plot) in SweepReport.plots(read) {
+                let base = dir.appendingPathComponent("plots/" + stem)
+                #expect(try Data(plot.svg().utf8) == Data(contentsOf: base.appendingPathExtension("svg")), "\(stem).svg")
+                #expect(try plot.rasterized().pngData() == Data(contentsOf: base.appendingPathExtension("png")), "\(stem).png")
+            }
+            tableRows.formUnion(table.split(separator: "\n").filter { $0.hasPrefix("| ") })
+        }
+        let quoted = try String(contentsOf: root.appendingPathComponent("docs/RESULTS.md"), encoding: .utf8)
+            .split(separator: "\n").filter { $0.hasPrefix("| ") }
+        #expect(!quoted.isEmpty)
+        let unknown = quoted.filter { !tableRows.contains($0) }
+        #expect(unknown.isEmpty, "docs/RESULTS.md quotes rows that no sweep table has: \(unknown)")
+    }
 }
