@@ -14,7 +14,8 @@ struct EvalCommand: AsyncParsableCommand {
         abstract: "Score samples against reference images: FID, KID, precision/recall and Inception Score.",
         discussion: """
             SAMPLES and --reference are a .npy file (float32 N×C×H×W in [-1, 1], as `skipstep sample` writes), \
-            a folder of PNG files, or fashion-mnist:test / fashion-mnist:train. Features come from --network: \
+            a folder of PNG files, or fashion-mnist:test / fashion-mnist:train (a slice of images A..<B: \
+            fashion-mnist:train[A:B]). Features come from --network: \
             fmnist (default) is the Fashion-MNIST classifier shipped in models/fashion-classifier (its 128-d \
             penultimate layer; IS from its 10 logits; 1×28×28 images); inception is pytorch-fid's FID Inception \
             (2048-d pool3 features, IS from its 1008 logits; any size, 1 channel repeated to 3, resized to \
@@ -241,17 +242,38 @@ struct EvalCommand: AsyncParsableCommand {
         return try Features(array.values, dimension: array.shape[1], name: name)
     }
 
+    /// `fashion-mnist:SPLIT` or `fashion-mnist:SPLIT[A:B]` (images A..<B, as a Python slice without
+    /// negative or omitted bounds).
+    static func datasetSource(_ source: String) throws -> (FashionMNIST.Split, Range<Int>?) {
+        var rest = Substring(source.dropFirst("fashion-mnist:".count)), slice: Range<Int>?
+        if let open = rest.firstIndex(of: "[") {
+            let bounds = rest[rest.index(after: open)...].dropLast().split(separator: ":", omittingEmptySubsequences: false)
+            guard rest.hasSuffix("]"), bounds.count == 2, let a = Int(bounds[0]), let b = Int(bounds[1]), 0 <= a, a < b else {
+                throw ValidationError("\(source): expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]")
+            }
+            slice = a..<b
+            rest = rest[..<open]
+        }
+        guard let split = FashionMNIST.Split(rawValue: String(rest)) else {
+            throw ValidationError("\(source): expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")
+        }
+        return (split, slice)
+    }
+
     /// Images in model space ([-1, 1], N×C×H×W) from a .npy, a PNG folder or fashion-mnist:SPLIT, and
     /// their C×H×W: `shape` when given (else an error), otherwise the source's own (1 or 3 channels).
     static func images(_ source: String, shape required: [Int]?) throws -> (values: [Float], shape: [Int]) {
         if source.hasPrefix("fashion-mnist:") {
-            guard let split = FashionMNIST.Split(rawValue: String(source.dropFirst("fashion-mnist:".count))) else {
-                throw ValidationError("\(source): expected fashion-mnist:test or fashion-mnist:train")
-            }
+            let (split, slice) = try datasetSource(source)
             guard required == nil || required == [1, 28, 28] else {
                 throw ValidationError("\(source): 1×28×28 images, the network needs \(Self.format(required ?? []))")
             }
-            return (try FashionMNIST.load(split: split).images.bytes.map { Float($0) / 127.5 - 1 }, [1, 28, 28])
+            let images = try FashionMNIST.load(split: split).images, count = images.shape[0], d = images.bytes.count / count
+            let range = slice ?? 0..<count
+            guard range.upperBound <= count else {
+                throw ValidationError("\(source): fashion-mnist:\(split.rawValue) has \(count) images, the slice ends at \(range.upperBound)")
+            }
+            return (images.bytes[(range.lowerBound * d)..<(range.upperBound * d)].map { Float($0) / 127.5 - 1 }, [1, 28, 28])
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {

@@ -197,6 +197,22 @@ import TestSupport
         #expect(variance.status != 0 && variance.stderr.contains("--variance"), "\(variance.stderr)")
     }
 
+    @Test func evalTakesSlicesOfFashionMNIST() throws {
+        // The same 300 test images on both sides: FID 0 up to rounding (the 128-d covariance of 300
+        // images is singular); disjoint slices: a positive FID.
+        let same = try Self.run(["eval", "fashion-mnist:test[0:300]", "--reference", "fashion-mnist:test[0:300]", "--metrics", "fid", "--json"])
+        let sameReport = try JSONSerialization.jsonObject(with: Data(same.stdout.utf8)) as? [String: Double] ?? [:]
+        #expect(same.status == 0 && sameReport["samples"] == 300 && abs(sameReport["fid"] ?? 1) < 1e-3, "\(same.stderr)")
+        let other = try Self.run(["eval", "fashion-mnist:test[300:600]", "--reference", "fashion-mnist:test[0:300]", "--metrics", "fid", "--json"])
+        let otherReport = try JSONSerialization.jsonObject(with: Data(other.stdout.utf8)) as? [String: Double] ?? [:]
+        #expect(other.status == 0 && (otherReport["fid"] ?? 0) > 0.01, "\(other.stderr)")
+        for (source, message) in [("fashion-mnist:test[5:2]", "0 ≤ A < B"), ("fashion-mnist:test[0:20000]", "has 10000 images"),
+                                  ("fashion-mnist:valid", "fashion-mnist:test or fashion-mnist:train")] {
+            let bad = try Self.run(["eval", source, "--reference", "fashion-mnist:test[0:300]"])
+            #expect(bad.status != 0 && bad.stderr.contains(source) && bad.stderr.contains(message), "\(bad.stderr)")
+        }
+    }
+
     @Test func exactSamplesComeFromTheMixtureItself() throws {
         let (dir, model) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
