@@ -54,6 +54,9 @@ public enum SweepReport {
         out += "Samplers at equal steps from the same seeds (sample i: seed \(spec.seed) + i, \(spec.rng.rawValue) generator), "
         out += "\(spec.spacing) spacing. Samples per cell: " + steps.map { "\(spec.count(steps: $0)) at \($0)" }.joined(separator: ", ")
         out += ". NFE = steps for every sampler.\n"
+        if results.cells.count < spec.cells.count {
+            out += "\nPartial: \(results.cells.count) of \(spec.cells.count) cells scored so far; – marks the others.\n"
+        }
         let keys = metricKeys(results)
         if keys.contains("fid") || keys.contains("is_mean") {
             out += "\nFeature metrics: the Fashion-MNIST classifier's 128-d features and logits, against \(spec.reference).\n"

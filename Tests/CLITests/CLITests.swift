@@ -311,7 +311,9 @@ import TestSupport
         #expect(collected.status == 0, "\(collected.stderr)")
         #expect(try results(killed).map { "\($0["sampler"] as? String ?? "")-\($0["steps"] as? Int ?? 0)" } == ["skip-100", "ddim-100", "skip-1000"])
         #expect(try results(killed) == Array(results(straight).prefix(3)))
-        #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("table.md").path))
+        let partialTable = try String(contentsOf: killed.appendingPathComponent("table.md"), encoding: .utf8)
+        #expect(partialTable.contains("Partial: 3 of 4 cells scored so far"))
+        #expect(try !String(contentsOf: straight.appendingPathComponent("table.md"), encoding: .utf8).contains("Partial"))
 
         let rerun = try Self.run(arguments(killed))
         #expect(rerun.status == 0, "\(rerun.stderr)")
