@@ -65,4 +65,58 @@ public enum FashionMNIST {
         }
         return (images, labels.bytes)
     }
+
+    /// Part of the data set, named `fashion-mnist:SPLIT` or `fashion-mnist:SPLIT[A:B]` (images A..<B,
+    /// as a Python slice without negative or omitted bounds).
+    public struct Selection: Sendable, Equatable, CustomStringConvertible {
+        public static let prefix = "fashion-mnist:"
+        public var split: Split
+        /// nil: the whole split.
+        public var range: Range<Int>?
+
+        public init(split: Split, range: Range<Int>? = nil) {
+            self.split = split
+            self.range = range
+        }
+
+        /// Whether `name` means the data set rather than a file (it starts with `fashion-mnist:`).
+        public static func isSelection(_ name: String) -> Bool { name.hasPrefix(prefix) }
+
+        public init(parsing name: String) throws {
+            guard Self.isSelection(name) else {
+                throw MediaError.invalidSelection(name: name, reason: "expected fashion-mnist:test or fashion-mnist:train")
+            }
+            var rest = Substring(name.dropFirst(Self.prefix.count))
+            if let open = rest.firstIndex(of: "[") {
+                let bounds = rest[rest.index(after: open)...].dropLast().split(separator: ":", omittingEmptySubsequences: false)
+                guard rest.hasSuffix("]"), bounds.count == 2, let a = Int(bounds[0]), let b = Int(bounds[1]), 0 <= a, a < b else {
+                    throw MediaError.invalidSelection(
+                        name: name, reason: "expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]")
+                }
+                range = a..<b
+                rest = rest[..<open]
+            }
+            guard let split = Split(rawValue: String(rest)) else {
+                throw MediaError.invalidSelection(
+                    name: name, reason: "expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")
+            }
+            self.split = split
+        }
+
+        public var description: String {
+            Self.prefix + split.rawValue + (range.map { "[\($0.lowerBound):\($0.upperBound)]" } ?? "")
+        }
+
+        /// The selected images in model space (pixel/127.5 − 1 ∈ [−1, 1]), N×28×28 values.
+        public func modelSpaceImages(directory: String? = nil) throws -> [Float] {
+            let images = try FashionMNIST.load(split: split, directory: directory).images
+            let count = images.shape[0], d = images.bytes.count / count
+            let range = range ?? 0..<count
+            guard range.upperBound <= count else {
+                throw MediaError.invalidSelection(
+                    name: description, reason: "fashion-mnist:\(split.rawValue) has \(count) images, the slice ends at \(range.upperBound)")
+            }
+            return images.bytes[(range.lowerBound * d)..<(range.upperBound * d)].map { Float($0) / 127.5 - 1 }
+        }
+    }
 }

@@ -16,6 +16,8 @@ public enum MediaError: Error, LocalizedError, Equatable {
     case truncated(path: String, format: String, expectedBytes: Int, foundBytes: Int)
     /// A data set's files are not in the directory where they were looked for.
     case datasetMissing(name: String, directory: String, missingFiles: [String], hint: String)
+    /// A name that should select part of a data set does not (`reason` says what was expected).
+    case invalidSelection(name: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -32,6 +34,8 @@ public enum MediaError: Error, LocalizedError, Equatable {
                 + "the file holds \(foundBytes)"
         case let .datasetMissing(name, directory, missingFiles, hint):
             return "\(name) not found in \(directory) (missing \(missingFiles.joined(separator: ", "))); \(hint)"
+        case let .invalidSelection(name, reason):
+            return "\(name): \(reason)"
         }
     }
 }

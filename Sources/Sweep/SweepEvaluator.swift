@@ -43,12 +43,9 @@ public final class SweepEvaluator: @unchecked Sendable {
                                          + "\(model.denoiser.sampleShape); pass --metrics '' for exact metrics only")
         }
         classifier = network
-        guard spec.reference.hasPrefix("fashion-mnist:"),
-              let split = FashionMNIST.Split(rawValue: String(spec.reference.dropFirst("fashion-mnist:".count))) else {
-            throw SweepError.invalidSpec("--reference \(spec.reference): expected fashion-mnist:test or fashion-mnist:train")
-        }
-        log("reference features: \(spec.reference)")
-        let images = try FashionMNIST.load(split: split).images.bytes.map { Float($0) / 127.5 - 1 }
+        let selection = try spec.referenceSelection()
+        log("reference features: \(selection)")
+        let images = try selection.modelSpaceImages()
         reference = try Self.embed(images, with: network).features
     }
 

@@ -168,15 +168,13 @@ public enum SweepReport {
                 legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
         }
         let mixCells = results.cells.filter { $0.sampler == "mix" }
-        if Set(mixCells.compactMap(\.cutoff)).count >= 2 {
+        let cutoffs = mixCells.compactMap(\.cutoff)
+        if Set(cutoffs).count >= 2, let first = cutoffs.min(), let last = cutoffs.max() {
             for metric in metrics {
                 let series = Set(mixCells.map(\.steps)).sorted().map { s in
                     LinePlot.Series("Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
                         .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } })
-                } + floorSeries(mixCells, metric.key) { _ in
-                    let cutoffs = mixCells.compactMap(\.cutoff)
-                    return [Double(cutoffs.min()!), Double(cutoffs.max()!)]
-                }
+                } + floorSeries(mixCells, metric.key) { _ in [Double(first), Double(last)] }
                 out.append(("cutoff-\(metric.key)", LinePlot(
                     title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t >= t_c)",
                     yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series,

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Media
 
 /// One cell of a sweep: a sampler at a number of steps (and, for Mix, a cutoff t_c).
 public struct SweepCell: Sendable, Hashable, Codable {
@@ -106,6 +107,16 @@ public struct SweepSpec: Sendable, Equatable, Codable {
         guard Spacing(parsing: spacing) != nil else { throw SweepError.invalidSpec("--spacing: unknown spacing '\(spacing)'") }
         for metric in metrics where !Self.metricNames.contains(metric) {
             throw SweepError.invalidSpec("--metrics: unknown metric '\(metric)' (expected \(Self.metricNames.joined(separator: ", ")))")
+        }
+        if !metrics.isEmpty { _ = try referenceSelection() }
+    }
+
+    /// The reference images `reference` names.
+    public func referenceSelection() throws -> FashionMNIST.Selection {
+        do {
+            return try FashionMNIST.Selection(parsing: reference)
+        } catch let error as MediaError {
+            throw SweepError.invalidSpec("--reference \(error.localizedDescription)")
         }
     }
 

@@ -242,39 +242,17 @@ struct EvalCommand: AsyncParsableCommand {
         return try Features(array.values, dimension: array.shape[1], name: name)
     }
 
-    /// `fashion-mnist:SPLIT` or `fashion-mnist:SPLIT[A:B]` (images A..<B, as a Python slice without
-    /// negative or omitted bounds).
-    static func datasetSource(_ source: String) throws -> (FashionMNIST.Split, Range<Int>?) {
-        var rest = Substring(source.dropFirst("fashion-mnist:".count)), slice: Range<Int>?
-        if let open = rest.firstIndex(of: "[") {
-            let bounds = rest[rest.index(after: open)...].dropLast().split(separator: ":", omittingEmptySubsequences: false)
-            guard rest.hasSuffix("]"), bounds.count == 2, let a = Int(bounds[0]), let b = Int(bounds[1]), 0 <= a, a < b else {
-                throw ValidationError("\(source): expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]")
-            }
-            slice = a..<b
-            rest = rest[..<open]
-        }
-        guard let split = FashionMNIST.Split(rawValue: String(rest)) else {
-            throw ValidationError("\(source): expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")
-        }
-        return (split, slice)
-    }
-
     /// Images in model space ([-1, 1], N×C×H×W) from a .npy, a PNG folder or fashion-mnist:SPLIT, and
     /// their C×H×W: `shape` when given (else an error), otherwise the source's own (1 or 3 channels).
     static func images(_ source: String, shape required: [Int]?) throws -> (values: [Float], shape: [Int]) {
-        if source.hasPrefix("fashion-mnist:") {
-            let (split, slice) = try datasetSource(source)
+        if FashionMNIST.Selection.isSelection(source) {
+            let selection = try FashionMNIST.Selection(parsing: source)
             guard required == nil || required == [1, 28, 28] else {
                 throw ValidationError("\(source): 1×28×28 images, the network needs \(Self.format(required ?? []))")
             }
-            let images = try FashionMNIST.load(split: split).images, count = images.shape[0], d = images.bytes.count / count
-            let range = slice ?? 0..<count
-            guard range.upperBound <= count else {
-                throw ValidationError("\(source): fashion-mnist:\(split.rawValue) has \(count) images, the slice ends at \(range.upperBound)")
-            }
-            return (images.bytes[(range.lowerBound * d)..<(range.upperBound * d)].map { Float($0) / 127.5 - 1 }, [1, 28, 28])
+            return (try selection.modelSpaceImages(), [1, 28, 28])
         }
+
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
             throw ValidationError("\(source) does not exist")

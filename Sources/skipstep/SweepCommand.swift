@@ -63,7 +63,8 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: "Feature-space metrics, comma separated: fid, is, kid, precision, recall ('' for none).")
     var metrics: String = "fid,is"
 
-    @Option(help: ArgumentHelp("Reference images for the feature metrics.", valueName: "fashion-mnist:SPLIT"))
+    @Option(help: ArgumentHelp("Reference images for the feature metrics: fashion-mnist:SPLIT, optionally sliced [A:B].",
+                                valueName: "fashion-mnist:SPLIT"))
     var reference: String = "fashion-mnist:test"
 
     @Option(help: ArgumentHelp("This process's part: chunks j with j mod n = i of every cell.", valueName: "i/n"))

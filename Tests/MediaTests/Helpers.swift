@@ -24,6 +24,7 @@ extension MediaError {
         case .unsupported: "unsupported"
         case .truncated: "truncated"
         case .datasetMissing: "datasetMissing"
+        case .invalidSelection: "invalidSelection"
         }
     }
 

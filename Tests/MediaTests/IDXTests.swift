@@ -113,6 +113,28 @@ import Testing
         #expect(error?.message.contains("labels 0…9, found 10 at index 1") == true, "\(error?.message ?? "")")
     }
 
+    @Test func selectionsNameSplitsAndSlices() throws {
+        typealias Selection = FashionMNIST.Selection
+        #expect(try Selection(parsing: "fashion-mnist:test") == Selection(split: .test))
+        #expect(try Selection(parsing: "fashion-mnist:train[10:2010]") == Selection(split: .train, range: 10..<2010))
+        #expect(Selection(split: .train, range: 10..<2010).description == "fashion-mnist:train[10:2010]")
+        #expect(!Selection.isSelection("samples.npy") && Selection.isSelection("fashion-mnist:x"))
+        for (name, reason) in [("fashion-mnist:valid", "expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])"),
+                               ("fashion-mnist:test[5:2]", "expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]"),
+                               ("fashion-mnist:test[:5]", "expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]"),
+                               ("test.npy", "expected fashion-mnist:test or fashion-mnist:train")] {
+            #expect(throws: MediaError.invalidSelection(name: name, reason: reason)) { try Selection(parsing: name) }
+        }
+        let whole = try Selection(split: .test).modelSpaceImages()
+        let slice = try Selection(split: .test, range: 9990..<10000).modelSpaceImages()
+        #expect(whole.count == 10000 * 784 && Array(whole.suffix(10 * 784)) == slice)
+        #expect(whole.min() == -1 && whole.max() == 1)
+        #expect(throws: MediaError.invalidSelection(name: "fashion-mnist:test[0:10001]",
+                                                    reason: "fashion-mnist:test has 10000 images, the slice ends at 10001")) {
+            try Selection(split: .test, range: 0..<10001).modelSpaceImages()
+        }
+    }
+
     @Test func directoryPrecedence() {
         let variable = FashionMNIST.directoryVariable
         #expect(variable == "SKIPSTEP_FASHION_MNIST_DIR")

@@ -71,6 +71,15 @@ import TestSupport
         #expect(throws: SweepError.self) { try Shard(parsing: "2/2") }
         #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["skip", "fast"], steps: [5], cutoffs: [], count: 10).validate() }
         #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["mix"], steps: [5], cutoffs: [], count: 10).validate() }
+        let sliced = SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10, reference: "fashion-mnist:train[0:2000]")
+        #expect(try sliced.referenceSelection() == FashionMNIST.Selection(split: .train, range: 0..<2000))
+        let badReference = SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10, reference: "test.npy")
+        #expect(throws: SweepError.invalidSpec("--reference test.npy: expected fashion-mnist:test or fashion-mnist:train")) {
+            try badReference.validate()
+        }
+        var exactOnly = badReference
+        exactOnly.metrics = []  // no feature metrics: the reference is not read
+        try exactOnly.validate()
     }
 
     @Test func shardsMergedEqualAnUnshardedRun() async throws {
