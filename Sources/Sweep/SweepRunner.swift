@@ -83,18 +83,25 @@ public struct SweepDirectory: Sendable {
     public func previewURL(_ cell: SweepCell) -> URL { cellURL(cell).appendingPathComponent("preview.npy") }
     public static let previewCount = 10
 
-    /// Creates the directory with `spec`, or checks that the one there holds the same spec.
-    public func prepare(_ spec: SweepSpec) throws {
+    /// Creates the directory with `spec`, or checks that the one there holds the same sweep. A sweep
+    /// may grow: a spec that keeps every sampler, step count and cutoff of the old one and changes
+    /// nothing else replaces sweep.json, and only the new cells are computed.
+    /// - Returns: whether the sweep grew.
+    @discardableResult
+    public func prepare(_ spec: SweepSpec) throws -> Bool {
         let manager = FileManager.default
         if manager.fileExists(atPath: specURL.path) {
             let existing = try Self.readSpec(specURL)
-            guard existing == spec else {
-                throw SweepError.mismatchedSpec(directory: url.path, field: Self.firstDifference(existing, spec))
+            if existing == spec { return false }
+            if let field = Self.firstDifference(existing, spec, growing: true) {
+                throw SweepError.mismatchedSpec(directory: url.path, field: field)
             }
-            return
+            try AtomicFile.write(Self.encode(spec), to: specURL)
+            return true
         }
         try manager.createDirectory(at: url, withIntermediateDirectories: true)
         try AtomicFile.write(Self.encode(spec), to: specURL)
+        return false
     }
 
     public func readSpec() throws -> SweepSpec { try Self.readSpec(specURL) }
@@ -113,16 +120,20 @@ public struct SweepDirectory: Sendable {
         return try encoder.encode(value) + Data("\n".utf8)
     }
 
-    /// The name of the first field in which two specs differ, for the error message.
-    static func firstDifference(_ a: SweepSpec, _ b: SweepSpec) -> String {
+    /// The name of the first field in which `new` differs from `old`, or nil when they are the same
+    /// sweep. `growing`: `new` may add samplers, step counts (with their --count-for) and cutoffs.
+    static func firstDifference(_ old: SweepSpec, _ new: SweepSpec, growing: Bool = false) -> String? {
+        func same<T: Hashable>(_ a: [T], _ b: [T]) -> Bool { growing ? Set(b).isSuperset(of: a) : a == b }
+        let oldSteps = Set(old.steps.map(String.init))
+        let countFor = growing ? new.countForSteps.filter { oldSteps.contains($0.key) } : new.countForSteps
         let fields: [(String, Bool)] = [
-            ("model", a.model == b.model), ("samplers", a.samplers == b.samplers), ("steps", a.steps == b.steps),
-            ("cutoffs", a.cutoffs == b.cutoffs), ("count", a.count == b.count),
-            ("count-for", a.countForSteps == b.countForSteps), ("seed", a.seed == b.seed),
-            ("batch", a.batch == b.batch), ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing),
-            ("metrics", a.metrics == b.metrics), ("reference", a.reference == b.reference),
+            ("model", old.model == new.model), ("samplers", same(old.samplers, new.samplers)),
+            ("steps", same(old.steps, new.steps)), ("cutoffs", same(old.cutoffs, new.cutoffs)),
+            ("count", old.count == new.count), ("count-for", old.countForSteps == countFor), ("seed", old.seed == new.seed),
+            ("batch", old.batch == new.batch), ("rng", old.rng == new.rng), ("spacing", old.spacing == new.spacing),
+            ("metrics", old.metrics == new.metrics), ("reference", old.reference == new.reference),
         ]
-        return fields.first(where: { !$0.1 })?.0 ?? "unknown"
+        return fields.first(where: { !$0.1 })?.0
     }
 
     func hasChunk(_ cell: SweepCell, _ chunk: Range<Int>) -> Bool {
@@ -170,7 +181,7 @@ public struct SweepRunner {
     public func run(model loadModel: () throws -> LoadedModel,
                     evaluator makeEvaluator: (LoadedModel) throws -> SweepEvaluator) async throws -> SweepResults? {
         try spec.validate()
-        try directory.prepare(spec)
+        if try directory.prepare(spec) { log("\(directory.url.path): the sweep grows to \(spec.cells.count) cells") }
         var model: LoadedModel?
         func loaded() throws -> LoadedModel {
             if let model { return model }
@@ -307,8 +318,8 @@ public enum SweepMerge {
         let spec = try first.readSpec()
         for shard in shards.dropFirst() {
             let other = try shard.readSpec()
-            guard other == spec else {
-                throw SweepError.mismatchedSpec(directory: shard.url.path, field: SweepDirectory.firstDifference(spec, other))
+            if let field = SweepDirectory.firstDifference(spec, other) {
+                throw SweepError.mismatchedSpec(directory: shard.url.path, field: field)
             }
         }
         try output.prepare(spec)

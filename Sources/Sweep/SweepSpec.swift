@@ -178,7 +178,8 @@ public enum SweepError: Error, LocalizedError, Equatable {
         switch self {
         case .invalidSpec(let message): message
         case let .mismatchedSpec(directory, field):
-            "\(directory) holds a different sweep (its sweep.json differs in \(field)); use another --out or delete it"
+            "\(directory) holds a different sweep (its sweep.json differs in \(field)); a sweep can grow by "
+                + "adding samplers, steps or cutoffs, nothing else may change: use another --out or delete it"
         case .incomplete(let message): message
         case let .corrupt(path, reason): "\(path): \(reason)"
         }

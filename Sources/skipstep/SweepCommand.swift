@@ -21,7 +21,8 @@ struct SweepRunCommand: AsyncParsableCommand {
             Every cell (sampler, steps, and for mix each cutoff) draws --count samples; sample i uses its own \
             generator seeded with --seed + i, so all cells start from the same x_T. Cells are stored in chunks of \
             --batch samples under DIR/cells; a rerun keeps finished chunks and cells and redoes the rest, so an \
-            interrupted sweep resumes where it stopped. With --shard i/n a process samples chunks j with \
+            interrupted sweep resumes where it stopped. A sweep can grow: rerun it with more samplers, steps or \
+            cutoffs (and every other option the same) and only the new cells are computed. With --shard i/n a process samples chunks j with \
             j mod n = i of every cell and stops; `skipstep sweep merge` combines the shard directories and scores \
             them, with results identical to an unsharded run. Outputs: results.json, results.csv, table.md, \
             plots/ and grids/.
@@ -73,7 +74,7 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The classifier folder for the feature metrics.", valueName: "dir"))
     var classifier: String?
 
-    @Option(help: ArgumentHelp("The sweep directory (created, or resumed if it holds the same sweep).", valueName: "dir"))
+    @Option(help: ArgumentHelp("The sweep directory (created, or resumed or grown if it holds the same sweep).", valueName: "dir"))
     var out: String
 
     func spec() throws -> SweepSpec {

@@ -154,6 +154,36 @@ import TestSupport
         await #expect(throws: SweepError.mismatchedSpec(directory: url.path, field: "count")) { try await Self.run(changed, url) }
     }
 
+    @Test func aSweepGrowsByItsNewCellsOnly() async throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("s")
+        let small = SweepSpec(model: model, samplers: ["skip", "mix"], steps: [5], cutoffs: [300], count: 10,
+                              seed: 3, batch: 5, metrics: [])
+        let first = try #require(try await Self.run(small, url))
+
+        var grown = small
+        grown.samplers = ["skip", "ddim", "mix"]
+        grown.steps = [10, 5]
+        grown.cutoffs = [700, 300]
+        grown.countForSteps = ["10": 6]
+        let after = try #require(try await Self.run(grown, url))
+        // The old cells are kept as they were (same timings: not recomputed) ...
+        for cell in first.cells { #expect(after.cells.contains(cell)) }
+        // ... and the grown sweep equals the same sweep run from scratch.
+        let fresh = try await Self.run(grown, dir.appendingPathComponent("fresh"))
+        #expect(Self.timeless(after) == Self.timeless(fresh))
+        #expect(try SweepDirectory(url).readSpec() == grown)
+
+        // Dropping cells or changing how the old ones were made is refused.
+        var shrunk = grown
+        shrunk.samplers = ["mix"]
+        await #expect(throws: SweepError.mismatchedSpec(directory: url.path, field: "samplers")) { try await Self.run(shrunk, url) }
+        var recounted = grown
+        recounted.countForSteps["5"] = 8
+        await #expect(throws: SweepError.mismatchedSpec(directory: url.path, field: "count-for")) { try await Self.run(recounted, url) }
+    }
+
     @Test func exactMetricsSeeTheNaiveStrideFail() async throws {
         // Remark 3 of the paper at few steps: naive strided DDPM is much further from the data than
         // skipped-step.
