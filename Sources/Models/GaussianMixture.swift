@@ -304,7 +304,10 @@ public struct GaussianMixture: Sendable {
 
     /// One exact sample from one stream: a single `fillStandardNormal` call of `D + 1` values;
     /// the first picks the component (`u = Φ(z₀)`, the first k with `u < π_1 + … + π_k`), the rest
-    /// are `z` in `x = μ_k + U_k √Λ_k z`.
+    /// are `z` in `x = μ_k + Σ_k^{1/2} z` with the symmetric square root `Σ^{1/2} = U √Λ Uᵀ`. Unlike
+    /// `U √Λ`, it does not depend on the basis the eigensolver picks inside a repeated eigenvalue
+    /// (fashion-gmm's constant border pixels give every Σ_k the eigenvalue 1e-3 many times over), so
+    /// the same seed gives the same samples, to rounding, on every CPU and BLAS kernel.
     public func sample(using source: inout some RandomSource) -> [Double] {
         var draws = [Float](repeating: 0, count: dimension + 1)
         draws.withUnsafeMutableBufferPointer { source.fillStandardNormal($0) }
@@ -348,13 +351,14 @@ public struct GaussianMixture: Sendable {
         var out = [Double](repeating: 0, count: count * n)
         for (k, rows) in members.enumerated() where !rows.isEmpty {
             let spectrum = spectra[k]
-            // Z √Λ (rows × D), then X = (Z √Λ) U_kᵀ + μ_k.
-            var scaled = [Double](repeating: 0, count: rows.count * n)
+            // X = ((Z U_k) √Λ_k) U_kᵀ + μ_k, i.e. Z Σ_k^{1/2} + μ_k (rows × D).
+            var z = [Double](repeating: 0, count: rows.count * n)
             for (r, i) in rows.enumerated() {
-                for j in 0..<n {
-                    scaled[r * n + j] = Double(draws[i * stride + 1 + j]) * spectrum.eigenvalues[j].squareRoot()
-                }
+                for j in 0..<n { z[r * n + j] = Double(draws[i * stride + 1 + j]) }
             }
+            var scaled = Linalg.matmul(z, .none, spectrum.eigenvectors, .none, m: rows.count, n: n, k: n)
+            let roots = spectrum.eigenvalues.map { $0.squareRoot() }
+            for r in 0..<rows.count { for j in 0..<n { scaled[r * n + j] *= roots[j] } }
             let x = Linalg.matmul(scaled, .none, spectrum.eigenvectors, .transpose, m: rows.count, n: n, k: n)
             let mean = components[k].mean
             for (r, i) in rows.enumerated() {

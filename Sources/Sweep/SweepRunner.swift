@@ -154,6 +154,24 @@ public struct SweepDirectory: Sendable {
         guard let data = try? Data(contentsOf: resultURL(cell)) else { return nil }
         return try? JSONDecoder().decode(CellResult.self, from: data)
     }
+
+    /// Recomputes the oracle's finite-sample floors (the `…_exact` metrics) of every scored cell
+    /// without resampling it: they depend only on the model, the seed and the count, so this brings a
+    /// sweep scored before a change in how exact samples are drawn up to date. Returns the number of
+    /// cells whose result changed.
+    public func refreshFloors(with evaluator: SweepEvaluator) throws -> Int {
+        guard let mixture = evaluator.mixture else { return 0 }
+        var changed = 0
+        for cell in try readSpec().cells {
+            guard var result = readResult(cell), result.metrics.keys.contains(where: { $0.hasSuffix("_exact") }) else { continue }
+            let metrics = result.metrics.merging(try evaluator.exactSampleMetrics(count: result.count, mixture: mixture)) { $1 }
+            guard metrics != result.metrics else { continue }
+            result.metrics = metrics
+            try AtomicFile.write(Self.encode(result), to: resultURL(cell))
+            changed += 1
+        }
+        return changed
+    }
 }
 
 /// Runs a sweep (or one shard of it) in a directory, resumably.

@@ -217,9 +217,9 @@ struct EvalCommand: AsyncParsableCommand {
         ]).write(to: URL(fileURLWithPath: path))
     }
 
-    /// `--weights`, else `$SKIPSTEP_CLASSIFIER_DIR`, else the shipped models/fashion-classifier
-    /// (`ModelCatalog.shippedDirectory`).
-    static func classifierDirectory(_ explicit: String?) throws -> URL {
+    /// `--weights` (or the command's `flag`), else `$SKIPSTEP_CLASSIFIER_DIR`, else the shipped
+    /// models/fashion-classifier (`ModelCatalog.shippedDirectory`).
+    static func classifierDirectory(_ explicit: String?, flag: String = "--weights") throws -> URL {
         if let dir = explicit ?? ProcessInfo.processInfo.environment["SKIPSTEP_CLASSIFIER_DIR"] {
             let url = URL(fileURLWithPath: dir)
             guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
@@ -230,7 +230,7 @@ struct EvalCommand: AsyncParsableCommand {
         do {
             return try ModelCatalog.shippedDirectory("fashion-classifier")
         } catch {
-            throw ValidationError("\(error.localizedDescription); or pass --weights DIR (make one with tools/train_classifier.py)")
+            throw ValidationError("\(error.localizedDescription); or pass \(flag) DIR (make one with tools/train_classifier.py)")
         }
     }
 

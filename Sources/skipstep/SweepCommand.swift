@@ -105,7 +105,9 @@ struct SweepRunCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        _ = try spec()
+        let spec = try spec()
+        // Found now, not when the first cell is scored hours later.
+        if !spec.metrics.isEmpty { _ = try EvalCommand.classifierDirectory(classifier, flag: "--classifier") }
         if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.localizedDescription) } }
     }
 
@@ -129,7 +131,7 @@ func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, cla
         model: { try ModelCatalog.load(spec.model) },
         evaluator: { model in
             try SweepEvaluator(spec: spec, model: model,
-                               classifierDirectory: spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier),
+                               classifierDirectory: spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier, flag: "--classifier"),
                                log: { log($0) })
         })
     progressDone()
@@ -174,7 +176,9 @@ struct SweepReportCommand: ParsableCommand {
         discussion: """
             With --collect, results.json is first rebuilt from the cells scored so far (cells/*/result.json), \
             so a sweep that is still running, or was stopped, can publish what it has; it lists only those \
-            cells, and rerunning the sweep completes it.
+            cells, and rerunning the sweep completes it. With --refresh-floors (oracle sweeps), the exact-sample \
+            floors of every scored cell are recomputed first, without resampling the cells, and results.json is \
+            rebuilt.
             """)
 
     @Argument(help: ArgumentHelp("The sweep directory.", valueName: "dir"))
@@ -183,10 +187,23 @@ struct SweepReportCommand: ParsableCommand {
     @Flag(help: "Rebuild results.json from the cells scored so far before reporting.")
     var collect = false
 
+    @Flag(help: "Recompute the oracle's exact-sample floors (…_exact metrics) of the scored cells; implies --collect.")
+    var refreshFloors = false
+
+    @Option(help: ArgumentHelp("The classifier folder for the feature metrics (with --refresh-floors).", valueName: "dir"))
+    var classifier: String?
+
     func run() throws {
         let sweep = SweepDirectory(URL(fileURLWithPath: directory))
         let results: SweepResults
-        if collect {
+        if refreshFloors {
+            let spec = try sweep.readSpec()
+            let evaluator = try SweepEvaluator(
+                spec: spec, model: try ModelCatalog.load(spec.model),
+                classifierDirectory: spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier, flag: "--classifier"), log: { log($0) })
+            log("refreshed the exact-sample floors of \(try sweep.refreshFloors(with: evaluator)) cells")
+        }
+        if collect || refreshFloors {
             let spec = try sweep.readSpec()
             results = SweepResults(spec: spec, cells: spec.cells.compactMap(sweep.readResult))
             try AtomicFile.write(results.jsonData(), to: sweep.resultsURL)

@@ -215,6 +215,32 @@ struct GaussianMixtureTests {
         }
     }
 
+    @Test("Exact samples use the symmetric square root, whatever basis a repeated eigenvalue gets")
+    func samplingUsesTheSymmetricSquareRoot() throws {
+        // Σ = I + u uᵀ has the eigenvalue 1 three times; Σ^{1/2} = I + (√(1+|u|²) − 1)/|u|² · u uᵀ.
+        let u: [Double] = [1, 2, 0, -1], mean: [Double] = [0.5, -1, 2, 0]
+        let uu = u.reduce(0) { $0 + $1 * $1 }
+        let covariance: [Double] = (0..<16).map { k -> Double in
+            let (i, j) = (k / 4, k % 4)
+            return (i == j ? 1 : 0) + u[i] * u[j]
+        }
+        let mixture = try GaussianMixture(components: [.init(weight: 1, mean: mean, covariance: covariance)],
+                                          sampleShape: [4])
+        let samples = mixture.samples(count: 5, seed: 99)
+        let c = ((1 + uu).squareRoot() - 1) / uu
+        for i in 0..<5 {
+            var source = RandomKind.philox.makeSource(seed: 99 + UInt64(i))
+            var draws = [Float](repeating: 0, count: 5)
+            draws.withUnsafeMutableBufferPointer { source.fillStandardNormal($0) }
+            let z = draws.dropFirst().map(Double.init)
+            let uz: Double = zip(u, z).reduce(0) { $0 + $1.0 * $1.1 }
+            for j in 0..<4 {
+                let expected = mean[j] + z[j] + c * u[j] * uz
+                #expect(abs(Double(samples[i * 4 + j]) - expected) < 1e-5, "sample \(i)[\(j)]: \(samples[i * 4 + j]) vs \(expected)")
+            }
+        }
+    }
+
     @Test("A sample depends only on its own stream, not on the batch")
     func samplingStreams() throws {
         let mixture = try GMMGoldens.golden("d3k3").mixture()

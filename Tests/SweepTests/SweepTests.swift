@@ -184,6 +184,27 @@ import TestSupport
         await #expect(throws: SweepError.mismatchedSpec(directory: url.path, field: "count-for")) { try await Self.run(recounted, url) }
     }
 
+    @Test func floorsAreRefreshedWithoutResampling() async throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("s")
+        let spec = SweepSpec(model: model, samplers: ["skip", "ddim"], steps: [5, 10], cutoffs: [], count: 12,
+                             countForSteps: ["10": 8], seed: 5, batch: 4, metrics: [])
+        let results = try #require(try await Self.run(spec, url))
+        let directory = SweepDirectory(url)
+        // Stale floors (as from an older way of drawing exact samples) in two cells.
+        for cell in results.cells.prefix(2) {
+            var stale = cell
+            stale.metrics["oracle_frechet_exact"] = 0
+            stale.metrics["log_density_exact"] = 0
+            try JSONEncoder().encode(stale).write(to: url.appendingPathComponent("cells/\(cell.cell.id)/result.json"))
+        }
+        let evaluator = try SweepEvaluator(spec: spec, model: ModelCatalog.load(model), classifierDirectory: nil, log: { _ in })
+        #expect(try directory.refreshFloors(with: evaluator) == 2)
+        #expect(spec.cells.compactMap(directory.readResult) == results.cells)
+        #expect(try directory.refreshFloors(with: evaluator) == 0)
+    }
+
     @Test func exactMetricsSeeTheNaiveStrideFail() async throws {
         // Remark 3 of the paper at few steps: naive strided DDPM is much further from the data than
         // skipped-step.
