@@ -53,26 +53,28 @@ extension LinePlot {
         }
         svg += "</g>\n"
 
+        let dash = " stroke-dasharray=\"\(LinePlot.dash.on) \(LinePlot.dash.off)\""
         for (index, series) in series.enumerated() {
-            let color = LinePlot.color(ofSeries: index).hex
+            let color = color(of: index).hex
             svg += "<g clip-path=\"url(#frame)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\""
-                + " stroke-linejoin=\"round\">\n"
+                + " stroke-linejoin=\"round\"\(series.dashed ? dash : "")>\n"
             for run in layout.runs(of: series) where run.count >= 2 {
                 svg += "<polyline points=\"" + run.map { n($0.x) + "," + n($0.y) }.joined(separator: " ") + "\"/>\n"
             }
             svg += "</g>\n"
-            for p in layout.runs(of: series).joined() where layout.insideFrame(p) { svg += marker(index, p, color) }
+            for p in layout.runs(of: series).joined() where series.markers && layout.insideFrame(p) { svg += marker(index, p, color) }
         }
 
         if let box = layout.legend {
             svg += "<g>\n" + rect(Double(box.x), Double(box.y), Double(box.width), Double(box.height),
                                   " fill=\"#FFFFFF\" stroke=\"\(PlotColor.legendBorder.hex)\" stroke-width=\"1\"") + "\n"
             for (index, series) in series.enumerated() {
-                let color = LinePlot.color(ofSeries: index).hex
+                let color = color(of: index).hex
                 let middle = Double(box.y) + gap + (Double(index) + 0.5) * Double(layout.lineHeight)
                 let (start, end) = (Double(box.x) + 2 * gap, Double(box.x) + 2 * gap + Double(3 * layout.charWidth))
-                svg += "<g stroke=\"\(color)\" stroke-width=\"2\">" + line(start, middle, end, middle).dropLast() + "</g>\n"
-                svg += marker(index, ((start + end) / 2, middle), color)
+                svg += "<g stroke=\"\(color)\" stroke-width=\"2\"\(series.dashed ? dash : "")>"
+                    + line(start, middle, end, middle).dropLast() + "</g>\n"
+                if series.markers { svg += marker(index, ((start + end) / 2, middle), color) }
                 svg += text(series.name, end + gap, middle + 4, anchor: "start", extra: " fill=\"\(black)\"")
             }
             svg += "</g>\n"

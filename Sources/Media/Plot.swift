@@ -41,14 +41,23 @@ public struct LinePlot: Sendable {
         case log10
     }
 
-    /// A named list of points.
+    /// A named list of points, drawn as a line with a marker on each point.
     public struct Series: Sendable {
         public var name: String
         public var points: [(x: Double, y: Double)]
+        /// nil: the palette colour of the series' index.
+        public var color: PlotColor?
+        /// A dashed line (6 on, 4 off), e.g. for a reference level.
+        public var dashed = false
+        public var markers = true
 
-        public init(_ name: String, points: [(x: Double, y: Double)]) {
+        public init(_ name: String, points: [(x: Double, y: Double)], color: PlotColor? = nil,
+                    dashed: Bool = false, markers: Bool = true) {
             self.name = name
             self.points = points
+            self.color = color
+            self.dashed = dashed
+            self.markers = markers
         }
 
         /// Pairs `x[i]` with `y[i]`; the arrays must have the same length.
@@ -96,10 +105,16 @@ public struct LinePlot: Sendable {
         self.legend = legend
     }
 
-    /// The colour of series `index`.
+    /// The palette colour of series `index`.
     public static func color(ofSeries index: Int) -> PlotColor {
         palette[index % palette.count]
     }
+
+    /// The colour series `index` is drawn in.
+    func color(of index: Int) -> PlotColor { series[index].color ?? Self.color(ofSeries: index) }
+
+    /// The on and off lengths of a dashed line, in pixels.
+    static let dash = (on: 6, off: 4)
 }
 
 // MARK: - Axes

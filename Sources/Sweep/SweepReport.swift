@@ -171,10 +171,25 @@ public enum SweepReport {
         let cutoffs = mixCells.compactMap(\.cutoff)
         if Set(cutoffs).count >= 2, let first = cutoffs.min(), let last = cutoffs.max() {
             for metric in metrics {
-                let series = Set(mixCells.map(\.steps)).sorted().map { s in
-                    LinePlot.Series("Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
-                        .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } })
-                } + floorSeries(mixCells, metric.key) { _ in [Double(first), Double(last)] }
+                // Each step count's Mix line, followed by DDIM at those steps as a dashed level in
+                // the same colour when the sweep has it (t_c above every step's start is DDIM).
+                let steps = Set(mixCells.map(\.steps)).sorted()
+                let series = steps.enumerated().flatMap { i, s -> [LinePlot.Series] in
+                    let color = LinePlot.color(ofSeries: i)
+                    let mix = LinePlot.Series(
+                        "Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
+                            .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } },
+                        color: color)
+                    guard let ddim = results.cells.first(where: { $0.sampler == "ddim" && $0.steps == s })?.metrics[metric.key] else {
+                        return [mix]
+                    }
+                    return [mix, LinePlot.Series("DDIM, \(s) steps", points: [(Double(first), ddim), (Double(last), ddim)],
+                                                 color: color, dashed: true, markers: false)]
+                } + floorSeries(mixCells, metric.key) { _ in [Double(first), Double(last)] }.enumerated().map { j, floor in
+                    var floor = floor
+                    floor.color = LinePlot.color(ofSeries: steps.count + j)
+                    return floor
+                }
                 out.append(("cutoff-\(metric.key)", LinePlot(
                     title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t >= t_c)",
                     yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series,

@@ -136,6 +136,30 @@ import Testing
         #expect(Self.pixels(of: LinePlot.color(ofSeries: 0), in: image).count == 37)  // a disc
     }
 
+    @Test func aDashedReferenceLineTakesItsColourAndLeavesGaps() throws {
+        // A dashed level without markers, in series 0's colour though it is series 1.
+        let color = LinePlot.color(ofSeries: 0)
+        let plot = LinePlot(xRange: 0...10, yRange: 0...10,
+                            series: [.init("level", points: [(0, 5), (10, 5)], color: color, dashed: true, markers: false)],
+                            legend: .none)
+        let svg = plot.svg()
+        #expect(svg.contains("stroke=\"\(color.hex)\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-dasharray=\"6 4\""))
+        #expect(!svg.contains("<circle") && !svg.contains("fill=\"\(color.hex)\""))
+        let image = plot.rasterized(width: 400, height: 300)
+        let pixels = Self.pixels(of: color, in: image)
+        let xs = Set(pixels.map(\.x)).sorted()
+        let layout = PlotLayout(plot, width: 400, height: 300, charWidth: 12, lineHeight: 16)
+        // Dashes of 6 steps (7 columns with the 2-px brush) and gaps of 3 columns across the frame, 2 px thick.
+        var dashes: [(start: Int, length: Int)] = []
+        for x in xs {
+            if let last = dashes.last, x == last.start + last.length { dashes[dashes.count - 1].length += 1 } else { dashes.append((x, 1)) }
+        }
+        #expect(dashes.first?.start == layout.left && (dashes.last.map { $0.start + $0.length } ?? 0) >= layout.right - 10)
+        #expect(dashes.dropLast().allSatisfy { $0.length == 7 }, "dash lengths \(dashes.map(\.length))")
+        #expect(zip(dashes, dashes.dropFirst()).allSatisfy { $1.start - ($0.start + $0.length) == 3 })
+        #expect(Set(pixels.map(\.y)).count == 2)
+    }
+
     @Test func logAxisSpacesDecadesEqually() throws {
         let plot = LinePlot(xScale: .log10, xRange: 10...1000, yRange: 0...1, series: [
             .init("10", points: [(10, 0.5)]), .init("100", points: [(100, 0.5)]), .init("1000", points: [(1000, 0.5)]),

@@ -258,13 +258,19 @@ import TestSupport
         let first = try files("report-1")
         #expect(first.count == 2 + 2 * stems.count)
         #expect(try files("report-2") == first)
-        // A cutoff plot has one line per step count over the cutoffs, and the floor: the exact
-        // metric of as many exact samples, level across them, once per sample count.
+        // A cutoff plot has one line per step count over the cutoffs, DDIM at those steps as a
+        // dashed level in the same colour, and the floor: the exact metric of as many exact
+        // samples, level across them, once per sample count.
         let cutoffPlot = try #require(SweepReport.plots(read).first { $0.0 == "cutoff-oracle_frechet" }?.1)
-        #expect(cutoffPlot.series.map(\.name) == ["Mix, 5 steps", "Mix, 20 steps", "exact samples (22)", "exact samples (18)"])
+        #expect(cutoffPlot.series.map(\.name) == ["Mix, 5 steps", "DDIM, 5 steps", "Mix, 20 steps", "DDIM, 20 steps",
+                                                   "exact samples (22)", "exact samples (18)"])
         #expect(cutoffPlot.series[0].points.map(\.x) == [300, 700])
+        let ddim20 = try #require(read.cells.first { $0.sampler == "ddim" && $0.steps == 20 }?.metrics["oracle_frechet"])
+        #expect(cutoffPlot.series[3].points.map(\.x) == [300, 700] && cutoffPlot.series[3].points.map(\.y) == [ddim20, ddim20])
+        #expect(cutoffPlot.series[3].dashed && !cutoffPlot.series[3].markers && cutoffPlot.series[3].color == cutoffPlot.series[2].color)
+        #expect(Set(cutoffPlot.series.compactMap(\.color)).count == 4)
         let floor18 = try #require(read.cells.first { $0.steps == 20 }?.metrics["oracle_frechet_exact"])
-        #expect(cutoffPlot.series[3].points.map(\.x) == [300, 700] && cutoffPlot.series[3].points.map(\.y) == [floor18, floor18])
+        #expect(cutoffPlot.series[5].points.map(\.x) == [300, 700] && cutoffPlot.series[5].points.map(\.y) == [floor18, floor18])
         // Against NFE, each floor is drawn at the step counts sampled with its count.
         let nfePlot = try #require(SweepReport.plots(read).first { $0.0 == "nfe-oracle_frechet" }?.1)
         #expect(nfePlot.series.suffix(2).map { $0.points.map(\.x) } == [[5], [20]])
