@@ -8,6 +8,9 @@ public enum FashionMNIST {
 
         /// The file-name prefix of the split ("train" or "t10k").
         public var filePrefix: String { self == .train ? "train" : "t10k" }
+
+        /// The number of images in the published split (`load` checks only the files' own shape).
+        public var imageCount: Int { self == .train ? 60000 : 10000 }
     }
 
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
@@ -82,10 +85,11 @@ public enum FashionMNIST {
         /// Whether `name` means the data set rather than a file (it starts with `fashion-mnist:`).
         public static func isSelection(_ name: String) -> Bool { name.hasPrefix(prefix) }
 
+        static let expected = "expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])"
+
+        /// Parses a name; a slice must end within the split's published size.
         public init(parsing name: String) throws {
-            guard Self.isSelection(name) else {
-                throw MediaError.invalidSelection(name: name, reason: "expected fashion-mnist:test or fashion-mnist:train")
-            }
+            guard Self.isSelection(name) else { throw MediaError.invalidSelection(name: name, reason: Self.expected) }
             var rest = Substring(name.dropFirst(Self.prefix.count))
             if let open = rest.firstIndex(of: "[") {
                 let bounds = rest[rest.index(after: open)...].dropLast().split(separator: ":", omittingEmptySubsequences: false)
@@ -96,11 +100,13 @@ public enum FashionMNIST {
                 range = a..<b
                 rest = rest[..<open]
             }
-            guard let split = Split(rawValue: String(rest)) else {
-                throw MediaError.invalidSelection(
-                    name: name, reason: "expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")
-            }
+            guard let split = Split(rawValue: String(rest)) else { throw MediaError.invalidSelection(name: name, reason: Self.expected) }
             self.split = split
+            if let range, range.upperBound > split.imageCount { throw Self.beyondEnd(name, split, split.imageCount, range) }
+        }
+
+        static func beyondEnd(_ name: String, _ split: Split, _ count: Int, _ range: Range<Int>) -> MediaError {
+            .invalidSelection(name: name, reason: "fashion-mnist:\(split.rawValue) has \(count) images, the slice ends at \(range.upperBound)")
         }
 
         public var description: String {
@@ -112,10 +118,7 @@ public enum FashionMNIST {
             let images = try FashionMNIST.load(split: split, directory: directory).images
             let count = images.shape[0], d = images.bytes.count / count
             let range = range ?? 0..<count
-            guard range.upperBound <= count else {
-                throw MediaError.invalidSelection(
-                    name: description, reason: "fashion-mnist:\(split.rawValue) has \(count) images, the slice ends at \(range.upperBound)")
-            }
+            guard range.upperBound <= count else { throw Self.beyondEnd(description, split, count, range) }
             return images.bytes[(range.lowerBound * d)..<(range.upperBound * d)].map { Float($0) / 127.5 - 1 }
         }
     }

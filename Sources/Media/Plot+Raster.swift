@@ -39,7 +39,10 @@ extension LinePlot {
             let color = color(of: index)
             let runs = layout.runs(of: series)
             canvas.clip = (left, top, right, bottom)
-            for run in runs { for (a, b) in zip(run, run.dropFirst()) { canvas.line(a, b, color, dashed: series.dashed) } }
+            for run in runs {
+                var phase = 0  // dashes run on along the whole polyline, as in the SVG
+                for (a, b) in zip(run, run.dropFirst()) { canvas.line(a, b, color, dashed: series.dashed, phase: &phase) }
+            }
             canvas.clip = (0, 0, width - 1, height - 1)
             for p in runs.joined() where series.markers && layout.insideFrame(p) {
                 canvas.marker(Int(p.x.rounded()), Int(p.y.rounded()), square: index % 2 == 1, color)
@@ -53,7 +56,8 @@ extension LinePlot {
                 let color = color(of: index)
                 let middle = box.y + gap + index * layout.lineHeight + layout.lineHeight / 2
                 let (start, end) = (box.x + 2 * gap, box.x + 2 * gap + 3 * layout.charWidth)
-                canvas.line((Double(start), Double(middle)), (Double(end), Double(middle)), color, dashed: series.dashed)
+                var phase = 0
+                canvas.line((Double(start), Double(middle)), (Double(end), Double(middle)), color, dashed: series.dashed, phase: &phase)
                 if series.markers { canvas.marker((start + end) / 2, middle, square: index % 2 == 1, color) }
                 canvas.text(series.name, x: end + gap, y: middle - inkMiddle, scale: fontScale, anchor: .start)
             }
@@ -141,9 +145,17 @@ struct Canvas {
         for y in min(y0, y1)...max(y0, y1) { for x in min(x0, x1)...max(x0, x1) { set(x, y, color) } }
     }
 
-    /// A 2 px line: the segment is clipped to `clip`, then drawn by Bresenham with a 2 × 2 brush;
-    /// dashed: `LinePlot.dash` pixels on and off along the major axis, from the clipped start.
-    mutating func line(_ a: (x: Double, y: Double), _ b: (x: Double, y: Double), _ color: PlotColor, dashed: Bool = false) {
+    /// A solid 2 px line (see the dashed form).
+    mutating func line(_ a: (x: Double, y: Double), _ b: (x: Double, y: Double), _ color: PlotColor) {
+        var phase = 0
+        line(a, b, color, dashed: false, phase: &phase)
+    }
+
+    /// A 2 px line: the segment is clipped to `clip`, then drawn by Bresenham with a 2 × 2 brush.
+    /// Dashed: `LinePlot.dash` steps on and off along the major axis; `phase` counts the steps drawn
+    /// so far, so the dashes of a polyline run on across its segments.
+    mutating func line(_ a: (x: Double, y: Double), _ b: (x: Double, y: Double), _ color: PlotColor,
+                       dashed: Bool, phase: inout Int) {
         // Liang–Barsky clipping, so far-off points cost nothing.
         let (dx, dy) = (b.x - a.x, b.y - a.y)
         guard dx.isFinite && dy.isFinite else { return }
@@ -164,11 +176,10 @@ struct Canvas {
         let (stepX, stepY) = (x < x1 ? 1 : -1, y < y1 ? 1 : -1)
         let (distanceX, distanceY) = (abs(x1 - x), -abs(y1 - y))
         var error = distanceX + distanceY
-        var step = 0
         let period = LinePlot.dash.on + LinePlot.dash.off
         while true {
-            if !dashed || step % period < LinePlot.dash.on { fill(x, y, x + 1, y + 1, color) }
-            step += 1
+            if !dashed || phase % period < LinePlot.dash.on { fill(x, y, x + 1, y + 1, color) }
+            phase += 1
             if x == x1 && y == y1 { break }
             let doubled = 2 * error
             if doubled >= distanceY { error += distanceY; x += stepX }

@@ -25,8 +25,9 @@ public struct PlotColor: Equatable, Hashable, Sendable {
 /// SVG document (`svg(width:height:)`) or an RGB image (`rasterized(width:height:)`) with the same
 /// layout. Rendering is deterministic: the same plot always gives the same bytes.
 ///
-/// Each series is a polyline through its points in the order given, with a marker on each point
-/// (circles for even series indices, squares for odd ones), coloured from `palette` in series order.
+/// Each series is a polyline through its points in the order given, solid or dashed, with a marker
+/// on each point unless turned off (circles for even series indices, squares for odd ones), in its
+/// own colour or else the `palette` colour of its index.
 /// Points that cannot be placed — NaN, infinite or beyond ±10³⁰⁰, or ≤ 0 on a log axis — are
 /// skipped and break the line there. Lines are clipped to the plot frame; markers outside it are
 /// not drawn. A plot without drawable points draws its axes on the default range (0…1 linear,
@@ -47,7 +48,7 @@ public struct LinePlot: Sendable {
         public var points: [(x: Double, y: Double)]
         /// nil: the palette colour of the series' index.
         public var color: PlotColor?
-        /// A dashed line (6 on, 4 off), e.g. for a reference level.
+        /// A dashed line (`LinePlot.dash`), e.g. for a reference level.
         public var dashed = false
         public var markers = true
 

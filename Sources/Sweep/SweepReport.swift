@@ -149,7 +149,7 @@ public enum SweepReport {
 
     /// (file stem, plot) pairs: quality against NFE for each metric (log NFE axis; a log metric axis
     /// for the distances), and, when Mix ran at two or more cutoffs, each metric against t_c with
-    /// one line per step count (the paper's Figure 4).
+    /// one line per step count and DDIM at that count as a dashed level (the paper's Figure 4).
     public static func plots(_ results: SweepResults) -> [(String, LinePlot)] {
         let keys = metricKeys(results)
         let metrics: [(key: String, label: String, logScale: Bool)] = [

@@ -84,9 +84,9 @@ public struct SweepDirectory: Sendable {
     public static let previewCount = 10
 
     /// Creates the directory with `spec`, or checks that the one there holds the same sweep. A sweep
-    /// may grow: a spec that keeps every sampler, step count and cutoff of the old one and changes
-    /// nothing else replaces sweep.json, and only the new cells are computed.
-    /// - Returns: whether the sweep grew.
+    /// may grow: a spec that keeps every cell of the old one with its sample count, and every other
+    /// option, replaces sweep.json, and only the new cells are computed.
+    /// - Returns: whether the sweep grew (has cells it did not have).
     @discardableResult
     public func prepare(_ spec: SweepSpec) throws -> Bool {
         let manager = FileManager.default
@@ -97,7 +97,7 @@ public struct SweepDirectory: Sendable {
                 throw SweepError.mismatchedSpec(directory: url.path, field: field)
             }
             try AtomicFile.write(Self.encode(spec), to: specURL)
-            return true
+            return spec.cells.count > existing.cells.count
         }
         try manager.createDirectory(at: url, withIntermediateDirectories: true)
         try AtomicFile.write(Self.encode(spec), to: specURL)
@@ -120,20 +120,31 @@ public struct SweepDirectory: Sendable {
         return try encoder.encode(value) + Data("\n".utf8)
     }
 
-    /// The name of the first field in which `new` differs from `old`, or nil when they are the same
-    /// sweep. `growing`: `new` may add samplers, step counts (with their --count-for) and cutoffs.
+    /// The option in which `new` first differs from `old`, or nil when they are the same sweep.
+    /// `growing`: `new` may add cells (samplers, step counts, cutoffs) and reorder the lists, as long
+    /// as every old cell is still there with its sample count.
     static func firstDifference(_ old: SweepSpec, _ new: SweepSpec, growing: Bool = false) -> String? {
-        func same<T: Hashable>(_ a: [T], _ b: [T]) -> Bool { growing ? Set(b).isSuperset(of: a) : a == b }
-        let oldSteps = Set(old.steps.map(String.init))
-        let countFor = growing ? new.countForSteps.filter { oldSteps.contains($0.key) } : new.countForSteps
-        let fields: [(String, Bool)] = [
-            ("model", old.model == new.model), ("samplers", same(old.samplers, new.samplers)),
-            ("steps", same(old.steps, new.steps)), ("cutoffs", same(old.cutoffs, new.cutoffs)),
-            ("count", old.count == new.count), ("count-for", old.countForSteps == countFor), ("seed", old.seed == new.seed),
-            ("batch", old.batch == new.batch), ("rng", old.rng == new.rng), ("spacing", old.spacing == new.spacing),
-            ("metrics", old.metrics == new.metrics), ("reference", old.reference == new.reference),
+        let fixed: [(String, Bool)] = [
+            ("model", old.model == new.model), ("seed", old.seed == new.seed), ("batch", old.batch == new.batch),
+            ("rng", old.rng == new.rng), ("spacing", old.spacing == new.spacing), ("metrics", old.metrics == new.metrics),
+            ("reference", old.reference == new.reference),
         ]
-        return fields.first(where: { !$0.1 })?.0
+        if let field = fixed.first(where: { !$0.1 })?.0 { return field }
+        guard growing else {
+            let lists: [(String, Bool)] = [
+                ("samplers", old.samplers == new.samplers), ("steps", old.steps == new.steps), ("cutoffs", old.cutoffs == new.cutoffs),
+                ("count", old.count == new.count), ("count-for", old.countForSteps == new.countForSteps),
+            ]
+            return lists.first(where: { !$0.1 })?.0
+        }
+        let cells = Set(new.cells)
+        if let missing = old.cells.first(where: { !cells.contains($0) }) {
+            return !new.samplers.contains(missing.sampler) ? "samplers" : !new.steps.contains(missing.steps) ? "steps" : "cutoffs"
+        }
+        if let s = old.steps.first(where: { old.count(steps: $0) != new.count(steps: $0) }) {
+            return old.countForSteps[String(s)] != nil || new.countForSteps[String(s)] != nil ? "count-for" : "count"
+        }
+        return nil
     }
 
     func hasChunk(_ cell: SweepCell, _ chunk: Range<Int>) -> Bool {
@@ -156,9 +167,10 @@ public struct SweepDirectory: Sendable {
     }
 
     /// Recomputes the oracle's finite-sample floors (the `…_exact` metrics) of every scored cell
-    /// without resampling it: they depend only on the model, the seed and the count, so this brings a
-    /// sweep scored before a change in how exact samples are drawn up to date. Returns the number of
-    /// cells whose result changed.
+    /// without resampling it: they depend only on the model, seed, generator and count (and, for
+    /// `fid_exact` and `is_mean_exact`, the classifier and reference), so this brings a sweep scored
+    /// before a change in how exact samples are drawn up to date. Returns the number of cells whose
+    /// result changed; 0 for a model that is not an oracle.
     public func refreshFloors(with evaluator: SweepEvaluator) throws -> Int {
         guard let mixture = evaluator.mixture else { return 0 }
         var changed = 0
@@ -329,15 +341,16 @@ func seconds(_ duration: Duration) -> Double {
 
 /// Combines the shard directories of one sweep.
 public enum SweepMerge {
-    /// Copies every chunk found in `shards` into `output` (which must be new or hold the same sweep)
-    /// and returns the common spec; the caller then scores `output` as an unsharded sweep.
+    /// Copies every chunk found in `shards` into `output` (which must be new, hold the same sweep or
+    /// a sweep it grows) and returns the common spec; the caller then scores `output` as an unsharded
+    /// sweep.
     public static func merge(_ shards: [SweepDirectory], into output: SweepDirectory) throws -> SweepSpec {
         guard let first = shards.first else { throw SweepError.incomplete("no shard directories given") }
         let spec = try first.readSpec()
         for shard in shards.dropFirst() {
             let other = try shard.readSpec()
             if let field = SweepDirectory.firstDifference(spec, other) {
-                throw SweepError.mismatchedSpec(directory: shard.url.path, field: field)
+                throw SweepError.mismatchedShard(directory: shard.url.path, field: field)
             }
         }
         try output.prepare(spec)

@@ -99,7 +99,7 @@ public struct SweepSpec: Sendable, Equatable, Codable {
         }
         guard count >= 2 else { throw SweepError.invalidSpec("--count must be at least 2, got \(count)") }
         for (key, value) in countForSteps {
-            guard let s = Int(key), steps.contains(s), value >= 2 else {
+            guard let s = Int(key), String(s) == key, steps.contains(s), value >= 2 else {
                 throw SweepError.invalidSpec("--count-for \(key)=\(value): expected one of --steps and a count ≥ 2")
             }
         }
@@ -171,6 +171,7 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 public enum SweepError: Error, LocalizedError, Equatable {
     case invalidSpec(String)
     case mismatchedSpec(directory: String, field: String)
+    case mismatchedShard(directory: String, field: String)
     case incomplete(String)
     case corrupt(path: String, reason: String)
 
@@ -180,6 +181,9 @@ public enum SweepError: Error, LocalizedError, Equatable {
         case let .mismatchedSpec(directory, field):
             "\(directory) holds a different sweep (its sweep.json differs in \(field)); a sweep can grow by "
                 + "adding samplers, steps or cutoffs, nothing else may change: use another --out or delete it"
+        case let .mismatchedShard(directory, field):
+            "\(directory) is a shard of a different sweep (its sweep.json differs in \(field)); every shard must be run "
+                + "with the same options"
         case .incomplete(let message): message
         case let .corrupt(path, reason): "\(path): \(reason)"
         }

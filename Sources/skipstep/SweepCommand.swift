@@ -106,9 +106,11 @@ struct SweepRunCommand: AsyncParsableCommand {
 
     func validate() throws {
         let spec = try spec()
-        // Found now, not when the first cell is scored hours later.
-        if !spec.metrics.isEmpty { _ = try EvalCommand.classifierDirectory(classifier, flag: "--classifier") }
-        if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError(error.localizedDescription) } }
+        let part: Shard
+        do { part = try shard.map(Shard.init(parsing:)) ?? .whole } catch { throw ValidationError(error.localizedDescription) }
+        // An unsharded run scores its cells: find the classifier now, not hours later. A shard only
+        // samples (the merge scores), so it may run where the classifier is not.
+        if part.count == 1 { _ = try sweepClassifierDirectory(spec, classifier) }
     }
 
     func run() async throws {
@@ -118,6 +120,11 @@ struct SweepRunCommand: AsyncParsableCommand {
         log("sweep: model \(spec.model), \(spec.cells.count) cells, seed \(spec.seed), rng \(spec.rng.rawValue)")
         try await runSweep(spec, in: directory, shard: part, classifier: classifier, sampleMissing: true)
     }
+}
+
+/// The classifier for a sweep's feature metrics (nil when it has none): `--classifier`, else as `eval`.
+func sweepClassifierDirectory(_ spec: SweepSpec, _ classifier: String?) throws -> URL? {
+    spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier, flag: "--classifier")
 }
 
 /// Runs or finishes a sweep and writes its report; shared by `sweep run` and `sweep merge`.
@@ -131,7 +138,7 @@ func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, cla
         model: { try ModelCatalog.load(spec.model) },
         evaluator: { model in
             try SweepEvaluator(spec: spec, model: model,
-                               classifierDirectory: spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier, flag: "--classifier"),
+                               classifierDirectory: try sweepClassifierDirectory(spec, classifier),
                                log: { log($0) })
         })
     progressDone()
@@ -193,14 +200,21 @@ struct SweepReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The classifier folder for the feature metrics (with --refresh-floors).", valueName: "dir"))
     var classifier: String?
 
+    func validate() throws {
+        if classifier != nil && !refreshFloors { throw ValidationError("--classifier is only used with --refresh-floors") }
+    }
+
     func run() throws {
         let sweep = SweepDirectory(URL(fileURLWithPath: directory))
         let results: SweepResults
         if refreshFloors {
             let spec = try sweep.readSpec()
-            let evaluator = try SweepEvaluator(
-                spec: spec, model: try ModelCatalog.load(spec.model),
-                classifierDirectory: spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier, flag: "--classifier"), log: { log($0) })
+            let model = try ModelCatalog.load(spec.model)
+            guard model.denoiser is GaussianMixtureDenoiser else {
+                throw ValidationError("--refresh-floors: \(spec.model) is not a Gaussian-mixture oracle, so its sweep has no exact-sample floors")
+            }
+            let evaluator = try SweepEvaluator(spec: spec, model: model, classifierDirectory: try sweepClassifierDirectory(spec, classifier),
+                                               log: { log($0) })
             log("refreshed the exact-sample floors of \(try sweep.refreshFloors(with: evaluator)) cells")
         }
         if collect || refreshFloors {

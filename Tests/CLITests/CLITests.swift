@@ -322,6 +322,24 @@ import TestSupport
         #expect(try results(straight).allSatisfy { ($0["metrics"] as? [String: Double])?["oracle_frechet"] != nil })
     }
 
+    @Test func aSweepLooksForTheClassifierBeforeSamplingUnlessItIsAShard() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let noClassifier = ["SKIPSTEP_CLASSIFIER_DIR": dir.appendingPathComponent("none").path]
+        func sweep(_ out: String, _ extra: [String] = []) throws -> Result {
+            try Self.run(["sweep", "--model", model, "--samplers", "skip", "--steps", "5", "--count", "4", "--batch", "2",
+                          "--out", dir.appendingPathComponent(out).path] + extra, environment: noClassifier)
+        }
+        let whole = try sweep("whole")
+        #expect(whole.status != 0 && whole.stderr.contains("holds no classifier"), "\(whole.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("whole").path))  // nothing sampled
+        let shard = try sweep("shard", ["--shard", "0/2"])  // samples only; the merge scores
+        #expect(shard.status == 0, "\(shard.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("shard/cells/skip-5/chunk-0-2.npy").path))
+        let stray = try Self.run(["sweep", "report", dir.appendingPathComponent("shard").path, "--classifier", "x"])
+        #expect(stray.status != 0 && stray.stderr.contains("only used with --refresh-floors"), "\(stray.stderr)")
+    }
+
     @Test func benchTimesFIDOnRandomFeatures() throws {
         let r = try Self.run(["bench", "--fid", "300x8", "--runs", "2", "--warmup", "0", "--json"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -122,7 +122,8 @@ import Testing
         for (name, reason) in [("fashion-mnist:valid", "expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])"),
                                ("fashion-mnist:test[5:2]", "expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]"),
                                ("fashion-mnist:test[:5]", "expected fashion-mnist:SPLIT[A:B] with 0 ≤ A < B, e.g. fashion-mnist:train[0:2000]"),
-                               ("test.npy", "expected fashion-mnist:test or fashion-mnist:train")] {
+                               ("fashion-mnist:test[0:10001]", "fashion-mnist:test has 10000 images, the slice ends at 10001"),
+                               ("test.npy", "expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")] {
             #expect(throws: MediaError.invalidSelection(name: name, reason: reason)) { try Selection(parsing: name) }
         }
         let whole = try Selection(split: .test).modelSpaceImages()
@@ -131,7 +132,7 @@ import Testing
         #expect(whole.min() == -1 && whole.max() == 1)
         #expect(throws: MediaError.invalidSelection(name: "fashion-mnist:test[0:10001]",
                                                     reason: "fashion-mnist:test has 10000 images, the slice ends at 10001")) {
-            try Selection(split: .test, range: 0..<10001).modelSpaceImages()
+            try Selection(split: .test, range: 0..<10001).modelSpaceImages()  // built, not parsed: checked on loading
         }
     }
 

@@ -137,15 +137,18 @@ import Testing
     }
 
     @Test func aDashedReferenceLineTakesItsColourAndLeavesGaps() throws {
-        // A dashed level without markers, in series 0's colour though it is series 1.
-        let color = LinePlot.color(ofSeries: 0)
+        // A dashed level without markers, in series 3's colour though it is series 1 (after a
+        // series with no drawable points).
+        let color = LinePlot.color(ofSeries: 3)
         let plot = LinePlot(xRange: 0...10, yRange: 0...10,
-                            series: [.init("level", points: [(0, 5), (10, 5)], color: color, dashed: true, markers: false)],
+                            series: [.init("nothing", points: []),
+                                     .init("level", points: [(0, 5), (10, 5)], color: color, dashed: true, markers: false)],
                             legend: .none)
         let svg = plot.svg()
         #expect(svg.contains("stroke=\"\(color.hex)\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-dasharray=\"6 4\""))
         #expect(!svg.contains("<circle") && !svg.contains("fill=\"\(color.hex)\""))
         let image = plot.rasterized(width: 400, height: 300)
+        #expect(Self.pixels(of: LinePlot.color(ofSeries: 1), in: image).isEmpty)
         let pixels = Self.pixels(of: color, in: image)
         let xs = Set(pixels.map(\.x)).sorted()
         let layout = PlotLayout(plot, width: 400, height: 300, charWidth: 12, lineHeight: 16)

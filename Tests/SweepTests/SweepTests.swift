@@ -74,7 +74,7 @@ import TestSupport
         let sliced = SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10, reference: "fashion-mnist:train[0:2000]")
         #expect(try sliced.referenceSelection() == FashionMNIST.Selection(split: .train, range: 0..<2000))
         let badReference = SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10, reference: "test.npy")
-        #expect(throws: SweepError.invalidSpec("--reference test.npy: expected fashion-mnist:test or fashion-mnist:train")) {
+        #expect(throws: SweepError.invalidSpec("--reference test.npy: expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")) {
             try badReference.validate()
         }
         var exactOnly = badReference
@@ -174,6 +174,10 @@ import TestSupport
         let fresh = try await Self.run(grown, dir.appendingPathComponent("fresh"))
         #expect(Self.timeless(after) == Self.timeless(fresh))
         #expect(try SweepDirectory(url).readSpec() == grown)
+        // Reordering the lists keeps the cells: accepted, nothing grows.
+        var reordered = grown
+        reordered.samplers.reverse()
+        #expect(try SweepDirectory(url).prepare(reordered) == false)
 
         // Dropping cells or changing how the old ones were made is refused.
         var shrunk = grown
