@@ -170,10 +170,10 @@ public enum SweepReport {
         let mixCells = results.cells.filter { $0.sampler == "mix" }
         let cutoffs = mixCells.compactMap(\.cutoff)
         if Set(cutoffs).count >= 2, let first = cutoffs.min(), let last = cutoffs.max() {
+            let steps = Set(mixCells.map(\.steps)).sorted()
             for metric in metrics {
                 // Each step count's Mix line, followed by DDIM at those steps as a dashed level in
                 // the same colour when the sweep has it (t_c above every step's start is DDIM).
-                let steps = Set(mixCells.map(\.steps)).sorted()
                 let series = steps.enumerated().flatMap { i, s -> [LinePlot.Series] in
                     let color = LinePlot.color(ofSeries: i)
                     let mix = LinePlot.Series(
