@@ -45,7 +45,7 @@ extension LinePlot {
             }
             canvas.clip = (0, 0, width - 1, height - 1)
             for p in runs.joined() where series.markers && layout.insideFrame(p) {
-                canvas.marker(Int(p.x.rounded()), Int(p.y.rounded()), square: index % 2 == 1, color)
+                canvas.marker(Int(p.x.rounded()), Int(p.y.rounded()), square: squareMarkers(index), color)
             }
         }
 
@@ -58,7 +58,7 @@ extension LinePlot {
                 let (start, end) = (box.x + 2 * gap, box.x + 2 * gap + 3 * layout.charWidth)
                 var phase = 0
                 canvas.line((Double(start), Double(middle)), (Double(end), Double(middle)), color, dashed: series.dashed, phase: &phase)
-                if series.markers { canvas.marker((start + end) / 2, middle, square: index % 2 == 1, color) }
+                if series.markers { canvas.marker((start + end) / 2, middle, square: squareMarkers(index), color) }
                 canvas.text(series.name, x: end + gap, y: middle - inkMiddle, scale: fontScale, anchor: .start)
             }
         }

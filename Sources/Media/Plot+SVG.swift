@@ -24,7 +24,7 @@ extension LinePlot {
             "<text x=\"\(n(x))\" y=\"\(n(baseline))\" text-anchor=\"\(anchor)\"\(extra)>\(escapeXML(string))</text>\n"
         }
         func marker(_ index: Int, _ p: (x: Double, y: Double), _ color: String) -> String {
-            index % 2 == 0
+            !squareMarkers(index)
                 ? "<circle cx=\"\(n(p.x))\" cy=\"\(n(p.y))\" r=\"3.5\" fill=\"\(color)\"/>\n"
                 : rect(p.x - 3.5, p.y - 3.5, 7, 7, " fill=\"\(color)\"") + "\n"
         }

@@ -26,8 +26,8 @@ public struct PlotColor: Equatable, Hashable, Sendable {
 /// layout. Rendering is deterministic: the same plot always gives the same bytes.
 ///
 /// Each series is a polyline through its points in the order given, solid or dashed, with a marker
-/// on each point unless turned off (circles for even series indices, squares for odd ones), in its
-/// own colour or else the `palette` colour of its index.
+/// on each point unless turned off (circles and squares alternate over the series that have
+/// markers), in its own colour or else the `palette` colour of its index.
 /// Points that cannot be placed — NaN, infinite or beyond ±10³⁰⁰, or ≤ 0 on a log axis — are
 /// skipped and break the line there. Lines are clipped to the plot frame; markers outside it are
 /// not drawn. A plot without drawable points draws its axes on the default range (0…1 linear,
@@ -113,6 +113,13 @@ public struct LinePlot: Sendable {
 
     /// The colour series `index` is drawn in.
     func color(of index: Int) -> PlotColor { series[index].color ?? Self.color(ofSeries: index) }
+
+    /// Whether series `index` marks its points with squares rather than circles: every other
+    /// series among those with markers, so a series without them (a reference level) does not
+    /// leave two neighbours with the same shape.
+    func squareMarkers(_ index: Int) -> Bool {
+        series[..<index].lazy.filter(\.markers).count % 2 == 1
+    }
 
     /// The on and off lengths of a dashed line, in pixels.
     static let dash = (on: 6, off: 4)

@@ -136,6 +136,21 @@ import Testing
         #expect(Self.pixels(of: LinePlot.color(ofSeries: 0), in: image).count == 37)  // a disc
     }
 
+    @Test func markerShapesAlternateOverTheSeriesThatHaveMarkers() throws {
+        // Mix, its DDIM level (no markers), the next Mix, its level, a third Mix: disc, square, disc.
+        let level = LinePlot.Series("level", points: [(0, 1), (10, 1)], dashed: true, markers: false)
+        let plot = LinePlot(xRange: 0...10, yRange: 0...10,
+                            series: [.init("a", points: [(2, 2)]), level, .init("b", points: [(5, 5)]), level,
+                                     .init("c", points: [(8, 8)])], legend: .none)
+        let image = plot.rasterized(width: 400, height: 300)
+        #expect(Self.pixels(of: LinePlot.color(ofSeries: 0), in: image).count == 37)  // a disc
+        #expect(Self.pixels(of: LinePlot.color(ofSeries: 2), in: image).count == 49)  // a square
+        #expect(Self.pixels(of: LinePlot.color(ofSeries: 4), in: image).count == 37)  // a disc
+        let svg = plot.svg()
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
+        #expect(svg.contains("fill=\"\(LinePlot.color(ofSeries: 2).hex)\"/>"))  // the square's <rect>
+    }
+
     @Test func aDashedReferenceLineTakesItsColourAndLeavesGaps() throws {
         // A dashed level without markers, in series 3's colour though it is series 1 (after a
         // series with no drawable points).
