@@ -124,12 +124,7 @@ public struct SweepDirectory: Sendable {
     /// `growing`: `new` may add cells (samplers, step counts, cutoffs) and reorder the lists, as long
     /// as every old cell is still there with its sample count.
     static func firstDifference(_ old: SweepSpec, _ new: SweepSpec, growing: Bool = false) -> String? {
-        let fixed: [(String, Bool)] = [
-            ("model", old.model == new.model), ("seed", old.seed == new.seed), ("batch", old.batch == new.batch),
-            ("rng", old.rng == new.rng), ("spacing", old.spacing == new.spacing), ("metrics", old.metrics == new.metrics),
-            ("reference", old.reference == new.reference),
-        ]
-        if let field = fixed.first(where: { !$0.1 })?.0 { return field }
+        if let field = fixedDifference(old, new) { return field }
         guard growing else {
             let lists: [(String, Bool)] = [
                 ("samplers", old.samplers == new.samplers), ("steps", old.steps == new.steps), ("cutoffs", old.cutoffs == new.cutoffs),
@@ -145,6 +140,43 @@ public struct SweepDirectory: Sendable {
             return old.countForSteps[String(s)] != nil || new.countForSteps[String(s)] != nil ? "count-for" : "count"
         }
         return nil
+    }
+
+    /// The first of the options that fix how every cell is made and scored (all but the cell lists
+    /// and counts) in which `a` and `b` differ, or nil.
+    static func fixedDifference(_ a: SweepSpec, _ b: SweepSpec) -> String? {
+        let fixed: [(String, Bool)] = [
+            ("model", a.model == b.model), ("seed", a.seed == b.seed), ("batch", a.batch == b.batch),
+            ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing), ("metrics", a.metrics == b.metrics),
+            ("reference", a.reference == b.reference),
+        ]
+        return fixed.first(where: { !$0.1 })?.0
+    }
+
+    /// Copies into this directory the cells of `spec` that `source` has scored and this directory
+    /// has not. A cell's samples and scores depend only on the options `fixedDifference` compares
+    /// and on its sampler, steps, cutoff and count, so a cell scored in a sweep made with the same
+    /// options is this sweep's cell, bit for bit (scored with the same classifier, which sweep.json
+    /// does not record). A cell whose count differs there is not copied.
+    /// - Returns: the cells copied.
+    public func reuse(from source: SweepDirectory, spec: SweepSpec) throws -> [SweepCell] {
+        let other = try source.readSpec()
+        if let field = Self.fixedDifference(other, spec) {
+            throw SweepError.mismatchedReuse(directory: source.url.path, field: field)
+        }
+        let manager = FileManager.default
+        var copied: [SweepCell] = []
+        for cell in spec.cells where readResult(cell) == nil && other.cells.contains(cell)
+            && other.count(steps: cell.steps) == spec.count(steps: cell.steps) && source.readResult(cell) != nil {
+            try manager.createDirectory(at: cellURL(cell), withIntermediateDirectories: true)
+            // The preview first: the result marks the cell finished.
+            if manager.fileExists(atPath: source.previewURL(cell).path) {
+                try AtomicFile.write(Data(contentsOf: source.previewURL(cell)), to: previewURL(cell))
+            }
+            try AtomicFile.write(Data(contentsOf: source.resultURL(cell)), to: resultURL(cell))
+            copied.append(cell)
+        }
+        return copied
     }
 
     func hasChunk(_ cell: SweepCell, _ chunk: Range<Int>) -> Bool {
@@ -195,6 +227,9 @@ public struct SweepRunner {
     public var progress: (String) -> Void = { _ in }
     /// When false (a merge), a missing chunk is an error instead of being sampled.
     public var sampleMissing = true
+    /// Sweeps made with the same options whose scored cells are copied instead of computed
+    /// (`SweepDirectory.reuse`); whole sweeps only.
+    public var reuse: [SweepDirectory] = []
 
     public init(spec: SweepSpec, directory: SweepDirectory, shard: Shard = .whole) {
         self.spec = spec
@@ -212,6 +247,13 @@ public struct SweepRunner {
                     evaluator makeEvaluator: (LoadedModel) throws -> SweepEvaluator) async throws -> SweepResults? {
         try spec.validate()
         if try directory.prepare(spec) { log("\(directory.url.path): the sweep grows to \(spec.cells.count) cells") }
+        guard reuse.isEmpty || shard.count == 1 else {
+            throw SweepError.invalidSpec("cells can be reused only by a whole sweep, not by shard \(shard)")
+        }
+        for source in reuse where source.url.standardizedFileURL != directory.url.standardizedFileURL {
+            let cells = try directory.reuse(from: source, spec: spec)
+            if !cells.isEmpty { log("reused \(cells.count) scored cells from \(source.url.path): \(cells.map(\.id).joined(separator: ", "))") }
+        }
         var model: LoadedModel?
         func loaded() throws -> LoadedModel {
             if let model { return model }

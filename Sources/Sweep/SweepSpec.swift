@@ -172,6 +172,7 @@ public enum SweepError: Error, LocalizedError, Equatable {
     case invalidSpec(String)
     case mismatchedSpec(directory: String, field: String)
     case mismatchedShard(directory: String, field: String)
+    case mismatchedReuse(directory: String, field: String)
     case incomplete(String)
     case corrupt(path: String, reason: String)
 
@@ -184,6 +185,9 @@ public enum SweepError: Error, LocalizedError, Equatable {
         case let .mismatchedShard(directory, field):
             "\(directory) is a shard of a different sweep (its sweep.json differs in \(field)); every shard must be run "
                 + "with the same options"
+        case let .mismatchedReuse(directory, field):
+            "\(directory) is a sweep made with other options (its sweep.json differs in \(field)); cells can be reused "
+                + "only from a sweep with the same model, seed, batch, rng, spacing, metrics and reference"
         case .incomplete(let message): message
         case let .corrupt(path, reason): "\(path): \(reason)"
         }

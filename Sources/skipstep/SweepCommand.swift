@@ -22,7 +22,8 @@ struct SweepRunCommand: AsyncParsableCommand {
             generator seeded with --seed + i, so all cells start from the same x_T. Cells are stored in chunks of \
             --batch samples under DIR/cells; a rerun keeps finished chunks and cells and redoes the rest, so an \
             interrupted sweep resumes where it stopped. A sweep can grow: rerun it with more samplers, steps or \
-            cutoffs (and every other option the same) and only the new cells are computed. With --shard i/n a process samples chunks j with \
+            cutoffs (and every other option the same) and only the new cells are computed; --reuse copies cells \
+            another sweep with the same options has already scored. With --shard i/n a process samples chunks j with \
             j mod n = i of every cell and stops; `skipstep sweep merge` combines the shard directories and scores \
             them, with results identical to an unsharded run. Outputs: results.json, results.csv, table.md, \
             plots/ and grids/.
@@ -77,6 +78,11 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The sweep directory (created, or resumed or grown if it holds the same sweep).", valueName: "dir"))
     var out: String
 
+    @Option(help: ArgumentHelp(
+        "Another sweep made with the same model, seed, batch, rng, spacing, metrics and reference: its scored cells "
+            + "that this sweep also has (same count) are copied instead of computed (repeatable).", valueName: "dir"))
+    var reuse: [String] = []
+
     func spec() throws -> SweepSpec {
         func list(_ text: String, _ flag: String) throws -> [Int] {
             try text.split(separator: ",").map {
@@ -111,6 +117,9 @@ struct SweepRunCommand: AsyncParsableCommand {
         // An unsharded run scores its cells: find the classifier now, not hours later. A shard only
         // samples (the merge scores), so it may run where the classifier is not.
         if part.count == 1 { _ = try sweepClassifierDirectory(spec, classifier) }
+        if part.count > 1 && !reuse.isEmpty {
+            throw ValidationError("--reuse copies scored cells, which only a whole sweep has: drop --shard, or reuse when merging is done")
+        }
     }
 
     func run() async throws {
@@ -118,7 +127,8 @@ struct SweepRunCommand: AsyncParsableCommand {
         let directory = SweepDirectory(URL(fileURLWithPath: out))
         let part = try shard.map(Shard.init(parsing:)) ?? .whole
         log("sweep: model \(spec.model), \(spec.cells.count) cells, seed \(spec.seed), rng \(spec.rng.rawValue)")
-        try await runSweep(spec, in: directory, shard: part, classifier: classifier, sampleMissing: true)
+        try await runSweep(spec, in: directory, shard: part, classifier: classifier, sampleMissing: true,
+                           reuse: reuse.map { SweepDirectory(URL(fileURLWithPath: $0)) })
     }
 }
 
@@ -129,8 +139,9 @@ func sweepClassifierDirectory(_ spec: SweepSpec, _ classifier: String?) throws -
 
 /// Runs or finishes a sweep and writes its report; shared by `sweep run` and `sweep merge`.
 func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, classifier: String?,
-              sampleMissing: Bool) async throws {
+              sampleMissing: Bool, reuse: [SweepDirectory] = []) async throws {
     var runner = SweepRunner(spec: spec, directory: directory, shard: shard)
+    runner.reuse = reuse
     runner.log = { log($0) }
     runner.progress = { progress($0, logEvery: 60) }
     runner.sampleMissing = sampleMissing

@@ -188,6 +188,46 @@ import TestSupport
         await #expect(throws: SweepError.mismatchedSpec(directory: url.path, field: "count-for")) { try await Self.run(recounted, url) }
     }
 
+    @Test func aSweepReusesCellsScoredByAnotherWithTheSameOptions() async throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (sourceURL, url) = (dir.appendingPathComponent("source"), dir.appendingPathComponent("s"))
+        let source = SweepSpec(model: model, samplers: ["skip", "ddim"], steps: [5, 10], cutoffs: [], count: 10,
+                               countForSteps: ["10": 6], seed: 3, batch: 5, metrics: [])
+        let scored = try #require(try await Self.run(source, sourceURL))
+        // ddim-5 has the same count in both sweeps and is copied; ddim-10 (8 samples here, 6 there)
+        // and the mix cells are computed.
+        let spec = SweepSpec(model: model, samplers: ["ddim", "mix"], steps: [5, 10], cutoffs: [300], count: 10,
+                             countForSteps: ["10": 8], seed: 3, batch: 5, metrics: [])
+        var runner = SweepRunner(spec: spec, directory: SweepDirectory(url))
+        runner.reuse = [SweepDirectory(sourceURL)]
+        var logged: [String] = []
+        runner.log = { logged.append($0) }
+        let results = try #require(try await runner.run(
+            model: { try ModelCatalog.load(model) },
+            evaluator: { try SweepEvaluator(spec: spec, model: $0, classifierDirectory: nil, log: { _ in }) }))
+        #expect(logged.contains { $0.hasPrefix("reused 1 scored cells from \(sourceURL.path): ddim-5") })
+        let copied = try #require(scored.cells.first { $0.cell.id == "ddim-5" })
+        #expect(results.cells.first { $0.cell.id == "ddim-5" } == copied)  // timings too: not recomputed
+        for name in ["result.json", "preview.npy"] {
+            let path = "cells/ddim-5/\(name)"
+            #expect(try Data(contentsOf: url.appendingPathComponent(path)) == Data(contentsOf: sourceURL.appendingPathComponent(path)))
+        }
+        // The same sweep from scratch gives the same results.
+        let fresh = try await Self.run(spec, dir.appendingPathComponent("fresh"))
+        #expect(Self.timeless(results) == Self.timeless(fresh))
+
+        // A sweep made with other options is refused, naming the option.
+        var reseeded = spec
+        reseeded.seed = 4
+        var other = SweepRunner(spec: reseeded, directory: SweepDirectory(dir.appendingPathComponent("reseeded")))
+        other.reuse = [SweepDirectory(sourceURL)]
+        await #expect(throws: SweepError.mismatchedReuse(directory: sourceURL.path, field: "seed")) {
+            try await other.run(model: { try ModelCatalog.load(model) },
+                                evaluator: { try SweepEvaluator(spec: reseeded, model: $0, classifierDirectory: nil, log: { _ in }) })
+        }
+    }
+
     @Test func floorsAreRefreshedWithoutResampling() async throws {
         let (dir, model) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
