@@ -1,11 +1,18 @@
 import CBLAS
 import Foundation
 
-/// OpenBLAS picks its kernels when the library loads. Debian's 0.3.21 does not recognise some
-/// newer AVX-512 Xeons and falls back to a generic SSE3 kernel ("Prescott"), 4–7× slower
-/// (dgemm 29 vs 121 GFLOP/s measured on this machine's 1000×784×784 products). The kernel can
-/// only be chosen through `OPENBLAS_CORETYPE` before the library loads, so a program that wants
-/// the right one sets it and re-executes itself once (`selectKernelAndReexecIfNeeded`).
+/// OpenBLAS reads two settings from the environment only when the library loads, so a program
+/// that wants them sets them and re-executes itself once (`configureAndReexecIfNeeded`):
+///
+/// - Its kernels. Debian's 0.3.21 does not recognise some newer AVX-512 Xeons and falls back to a
+///   generic SSE3 kernel ("Prescott"), 4–7× slower (dgemm 29 vs 121 GFLOP/s measured on
+///   1000×784×784 products); `OPENBLAS_CORETYPE` picks the right family.
+/// - How long its idle worker threads spin (calling `sched_yield`) before they sleep:
+///   2^`OPENBLAS_THREAD_TIMEOUT` clock ticks, 2^28 (about 0.1 s) by default. The engine runs its
+///   element-wise kernels on its own threads between GEMMs, on the same cores, so a spinning
+///   OpenBLAS worker takes CPU from them: a quarter of the CPU time went to `sched_yield` in the
+///   kernel (perf, fashion-ddpm at batch 250), and 2^4 made the forward pass 1.27× faster
+///   (docs/PERFORMANCE.md).
 public enum BLASRuntime {
     /// The kernel family OpenBLAS chose, e.g. "SkylakeX", "Haswell" or "Prescott".
     public static var coreName: String {
@@ -24,19 +31,34 @@ public enum BLASRuntime {
         return nil
     }
 
-    /// Sets `OPENBLAS_CORETYPE` and replaces the process with a fresh copy of itself when OpenBLAS
-    /// chose a generic kernel; returns normally otherwise (also when the variable is already set,
-    /// so this happens at most once). Call it first thing in `main`.
-    public static func selectKernelAndReexecIfNeeded() {
+    /// The spin time of idle OpenBLAS threads skipstep asks for (log2 of clock ticks; OpenBLAS's
+    /// smallest).
+    public static let threadTimeout = "4"
+
+    /// The environment variables to set before OpenBLAS loads, given the current environment:
+    /// each one the user has not set and skipstep wants.
+    public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                preferredCore: String? = preferredCoreType()) -> [(name: String, value: String)] {
+        var out: [(name: String, value: String)] = []
+        if environment["OPENBLAS_CORETYPE"] == nil, let core = preferredCore { out.append(("OPENBLAS_CORETYPE", core)) }
+        if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { out.append(("OPENBLAS_THREAD_TIMEOUT", threadTimeout)) }
+        return out
+    }
+
+    /// Sets the variables of `settings()` and replaces the process with a fresh copy of itself
+    /// when there are any; returns normally otherwise (after the re-execution they are all set, so
+    /// this happens at most once). A variable the user set is left as it is. Call it first thing
+    /// in `main`.
+    public static func configureAndReexecIfNeeded() {
         #if os(Linux)
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-              let core = preferredCoreType() else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
+        let settings = settings()
+        guard !settings.isEmpty else { return }
+        for (name, value) in settings { setenv(name, value, 1) }
         let arguments = CommandLine.arguments
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
         execv("/proc/self/exe", &argv)
-        // Only reached when exec failed: go on with the generic kernel.
+        // Only reached when exec failed: go on as loaded.
         for pointer in argv { free(pointer) }
         #endif
     }
