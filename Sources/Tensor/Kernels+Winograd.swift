@@ -119,7 +119,10 @@ extension Kernels {
     ///
     /// Per tile row: first `Bᵀ d` on whole image rows (contiguous, vectorised), written into four
     /// zero-padded rows; then `· B` along each row, 8 tiles at a time, where a tile's columns
-    /// 0…3 are the even and odd lanes of two 16-float loads 2 floats apart.
+    /// 0…3 are the even and odd lanes of two 16-float loads 2 floats apart. A row of tiles is
+    /// written in whole vectors, its last one running over into the next tile row's place (which
+    /// that row then overwrites), except in the block's last tile row, which would run into the
+    /// next channel's and ends in single tiles. The same arithmetic either way: bit-identical.
     static func winogradInputTransform(input: UnsafePointer<Float>, geometry g: WinogradGeometry, tileRows: Range<Int>,
                                        v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int) {
         let tilesX = g.tilesX, width = g.width, padLeft = g.padLeft
@@ -130,7 +133,7 @@ extension Kernels {
         struct Job: RangeBody {
             let input: UnsafePointer<Float>, g: WinogradGeometry, tileRows: Range<Int>
             let v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int
-            let tilesX: Int, width: Int, padLeft: Int, rowLength: Int, padRight: Int
+            let tilesX: Int, vectorTiles: Int, width: Int, padLeft: Int, rowLength: Int, padRight: Int
             func callAsFunction(_ channelRange: Range<Int>) {
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowLength + width) { buffer in
                     let rows = buffer.baseAddress!
@@ -158,11 +161,12 @@ extension Kernels {
                                 c3[x] = d1[x] - d3[x]
                             }
                             let base = v + ic * ldv + t0
+                            let vectorEnd = r == tileRows.upperBound - 1 ? tilesX / 8 * 8 : vectorTiles
                             for a in 0..<4 {
                                 let row = UnsafePointer(rows + a * rowLength)
                                 let o0 = base + (4 * a) * xiStride, o1 = o0 + xiStride, o2 = o1 + xiStride, o3 = o2 + xiStride
                                 var tx = 0
-                                while tx + 8 <= tilesX {
+                                while tx < vectorEnd {
                                     let p = Kernels.load16(row + 2 * tx), q = Kernels.load16(row + 2 * tx + 2)
                                     let e0 = p.evenHalf, e1 = p.oddHalf, e2 = q.evenHalf, e3 = q.oddHalf
                                     Kernels.store8(e0 - e2, o0 + tx)
@@ -184,7 +188,7 @@ extension Kernels {
             }
         }
         let job = Job(input: input, g: g, tileRows: tileRows, v: v, ldv: ldv, xiStride: xiStride, tilesX: tilesX,
-                      width: width, padLeft: padLeft, rowLength: rowLength, padRight: padRight)
+                      vectorTiles: vectorTiles, width: width, padLeft: padLeft, rowLength: rowLength, padRight: padRight)
         parallelChunks(count: g.channels, minimumPerChunk: max(1, (1 << 12) / max(ldv, 1)), job)
     }
 
@@ -200,72 +204,65 @@ extension Kernels {
 
     /// `Y = Aᵀ M A` per tile and output channel, plus bias, written to CNHW `output` (rows and
     /// columns beyond an odd output size are dropped). Parallel over output channels; 8 tiles at a
-    /// time, the two columns of each output row interleaved into one 16-float store.
+    /// time, the two columns of each output row interleaved into one 16-float store. A row of tiles
+    /// that does not fill whole vectors (its width not a multiple of 16) goes through a buffer of
+    /// whole vectors first (reading M past the row's last tile, into the next row or the matrix
+    /// padding); the arithmetic is the same for every tile.
     static func winogradOutputTransform(m: UnsafePointer<Float>, ldm: Int, xiStride: Int, geometry g: WinogradGeometry,
                                         tileRows: Range<Int>, bias: UnsafePointer<Float>?,
                                         output: UnsafeMutablePointer<Float>) {
-        let tilesX = g.tilesX
-        let oh = g.outHeight, ow = g.outWidth
-        // Tiles whose two output columns both exist.
-        let fullTiles = ow / 2
+        let vectorTiles = (g.tilesX + 7) / 8 * 8
         struct Job: RangeBody {
             let m: UnsafePointer<Float>, xiStride: Int, g: WinogradGeometry, tileRows: Range<Int>
             let bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
-            let tilesX: Int, oh: Int, ow: Int, fullTiles: Int, ldm: Int
+            let vectorTiles: Int, ldm: Int
             func callAsFunction(_ channelRange: Range<Int>) {
-                for oc in channelRange {
-                    let b0 = bias?[oc] ?? 0
-                    let bv = SIMD8<Float>(repeating: b0)
-                    var t0 = 0
-                    for r in tileRows {
-                        let b = r / g.tilesY, ty = r - b * g.tilesY
-                        let plane = output + (oc * g.batch + b) * oh * ow
-                        let base = m + oc * ldm + t0
-                        let y0 = plane + (2 * ty) * ow
-                        let hasSecondRow = 2 * ty + 1 < oh
-                        let y1 = plane + (2 * ty + 1) * ow
-                        var x = 0
-                        while x + 8 <= fullTiles {
-                            @inline(__always) func mv(_ xi: Int) -> SIMD8<Float> {
-                                UnsafeRawPointer(base + xi * xiStride + x).loadUnaligned(as: SIMD8<Float>.self)
+                let (oh, ow) = (g.outHeight, g.outWidth)
+                let direct = ow == 2 * vectorTiles
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: direct ? 0 : 4 * vectorTiles) { buffer in
+                    for oc in channelRange {
+                        let bv = SIMD8<Float>(repeating: bias?[oc] ?? 0)
+                        var t0 = 0
+                        for r in tileRows {
+                            let b = r / g.tilesY, ty = r - b * g.tilesY
+                            let plane = output + (oc * g.batch + b) * oh * ow
+                            let base = m + oc * ldm + t0
+                            let y0 = plane + (2 * ty) * ow
+                            let hasSecondRow = 2 * ty + 1 < oh
+                            let y1 = plane + (2 * ty + 1) * ow
+                            let top = direct ? y0 : buffer.baseAddress!, bottom = direct ? y1 : top + 2 * vectorTiles
+                            var x = 0
+                            while x < vectorTiles {
+                                @inline(__always) func mv(_ xi: Int) -> SIMD8<Float> {
+                                    UnsafeRawPointer(base + xi * xiStride + x).loadUnaligned(as: SIMD8<Float>.self)
+                                }
+                                let m4 = mv(4), m5 = mv(5), m6 = mv(6), m7 = mv(7), m8 = mv(8), m9 = mv(9), m10 = mv(10), m11 = mv(11)
+                                let s00 = mv(0) + m4 + m8, s01 = mv(1) + m5 + m9, s02 = mv(2) + m6 + m10, s03 = mv(3) + m7 + m11
+                                var even = SIMD16<Float>()
+                                even.evenHalf = s00 + s01 + s02 + bv
+                                even.oddHalf = s01 - s02 - s03 + bv
+                                UnsafeMutableRawPointer(top + 2 * x).storeBytes(of: even, as: SIMD16<Float>.self)
+                                if hasSecondRow {
+                                    let s10 = m4 - m8 - mv(12), s11 = m5 - m9 - mv(13), s12 = m6 - m10 - mv(14), s13 = m7 - m11 - mv(15)
+                                    var odd = SIMD16<Float>()
+                                    odd.evenHalf = s10 + s11 + s12 + bv
+                                    odd.oddHalf = s11 - s12 - s13 + bv
+                                    UnsafeMutableRawPointer(bottom + 2 * x).storeBytes(of: odd, as: SIMD16<Float>.self)
+                                }
+                                x += 8
                             }
-                            let m4 = mv(4), m5 = mv(5), m6 = mv(6), m7 = mv(7), m8 = mv(8), m9 = mv(9), m10 = mv(10), m11 = mv(11)
-                            let s00 = mv(0) + m4 + m8, s01 = mv(1) + m5 + m9, s02 = mv(2) + m6 + m10, s03 = mv(3) + m7 + m11
-                            var top = SIMD16<Float>()
-                            top.evenHalf = s00 + s01 + s02 + bv
-                            top.oddHalf = s01 - s02 - s03 + bv
-                            UnsafeMutableRawPointer(y0 + 2 * x).storeBytes(of: top, as: SIMD16<Float>.self)
-                            if hasSecondRow {
-                                let s10 = m4 - m8 - mv(12), s11 = m5 - m9 - mv(13), s12 = m6 - m10 - mv(14), s13 = m7 - m11 - mv(15)
-                                var bottom = SIMD16<Float>()
-                                bottom.evenHalf = s10 + s11 + s12 + bv
-                                bottom.oddHalf = s11 - s12 - s13 + bv
-                                UnsafeMutableRawPointer(y1 + 2 * x).storeBytes(of: bottom, as: SIMD16<Float>.self)
+                            if !direct {
+                                y0.update(from: top, count: ow)
+                                if hasSecondRow { y1.update(from: bottom, count: ow) }
                             }
-                            x += 8
+                            t0 += g.tilesX
                         }
-                        while x < tilesX {
-                            @inline(__always) func ms(_ xi: Int) -> Float { base[xi * xiStride + x] }
-                            let s00 = ms(0) + ms(4) + ms(8), s01 = ms(1) + ms(5) + ms(9)
-                            let s02 = ms(2) + ms(6) + ms(10), s03 = ms(3) + ms(7) + ms(11)
-                            let s10 = ms(4) - ms(8) - ms(12), s11 = ms(5) - ms(9) - ms(13)
-                            let s12 = ms(6) - ms(10) - ms(14), s13 = ms(7) - ms(11) - ms(15)
-                            let full = x < fullTiles
-                            y0[2 * x] = s00 + s01 + s02 + b0
-                            if full { y0[2 * x + 1] = s01 - s02 - s03 + b0 }
-                            if hasSecondRow {
-                                y1[2 * x] = s10 + s11 + s12 + b0
-                                if full { y1[2 * x + 1] = s11 - s12 - s13 + b0 }
-                            }
-                            x += 1
-                        }
-                        t0 += tilesX
                     }
                 }
             }
         }
-        let job = Job(m: m, xiStride: xiStride, g: g, tileRows: tileRows, bias: bias, output: output, tilesX: tilesX,
-                      oh: oh, ow: ow, fullTiles: fullTiles, ldm: ldm)
+        let job = Job(m: m, xiStride: xiStride, g: g, tileRows: tileRows, bias: bias, output: output,
+                      vectorTiles: vectorTiles, ldm: ldm)
         parallelChunks(count: g.outChannels, minimumPerChunk: max(1, (1 << 12) / max(ldm, 1)), job)
     }
 }
