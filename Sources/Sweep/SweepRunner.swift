@@ -156,8 +156,10 @@ public struct SweepDirectory: Sendable {
     /// Copies into this directory the cells of `spec` that `source` has scored and this directory
     /// has not. A cell's samples and scores depend only on the options `fixedDifference` compares
     /// and on its sampler, steps, cutoff and count, so a cell scored in a sweep made with the same
-    /// options is this sweep's cell, bit for bit (scored with the same classifier, which sweep.json
-    /// does not record). A cell whose count differs there is not copied.
+    /// options is this sweep's cell: bit for bit when made by the same build on the same kind of
+    /// CPU, and scored with the same classifier (which sweep.json does not record); across CPUs
+    /// OpenBLAS kernels differ in the last bits. A cell whose count differs there is not copied.
+    /// Copied oracle cells keep the source's exact-sample floors (`refreshFloors` updates them).
     /// - Returns: the cells copied.
     public func reuse(from source: SweepDirectory, spec: SweepSpec) throws -> [SweepCell] {
         let other = try source.readSpec()
@@ -167,7 +169,8 @@ public struct SweepDirectory: Sendable {
         let manager = FileManager.default
         var copied: [SweepCell] = []
         for cell in spec.cells where readResult(cell) == nil && other.cells.contains(cell)
-            && other.count(steps: cell.steps) == spec.count(steps: cell.steps) && source.readResult(cell) != nil {
+            && other.count(steps: cell.steps) == spec.count(steps: cell.steps)
+            && source.readResult(cell)?.count == spec.count(steps: cell.steps) {
             try manager.createDirectory(at: cellURL(cell), withIntermediateDirectories: true)
             // The preview first: the result marks the cell finished.
             if manager.fileExists(atPath: source.previewURL(cell).path) {

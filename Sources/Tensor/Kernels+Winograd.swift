@@ -120,9 +120,10 @@ extension Kernels {
     /// Per tile row: first `Bᵀ d` on whole image rows (contiguous, vectorised), written into four
     /// zero-padded rows; then `· B` along each row, 8 tiles at a time, where a tile's columns
     /// 0…3 are the even and odd lanes of two 16-float loads 2 floats apart. A row of tiles is
-    /// written in whole vectors, its last one running over into the next tile row's place (which
-    /// that row then overwrites), except in the block's last tile row, which would run into the
-    /// next channel's and ends in single tiles. The same arithmetic either way: bit-identical.
+    /// written in whole vectors, the last one running over into the following tile rows' places
+    /// (which those rows then overwrite), as long as it stays within this channel's row of V;
+    /// where it would not (near the block's end, which another thread's channel follows), the
+    /// row ends in single tiles. The same arithmetic either way: bit-identical.
     static func winogradInputTransform(input: UnsafePointer<Float>, geometry g: WinogradGeometry, tileRows: Range<Int>,
                                        v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int) {
         let tilesX = g.tilesX, width = g.width, padLeft = g.padLeft
@@ -161,7 +162,7 @@ extension Kernels {
                                 c3[x] = d1[x] - d3[x]
                             }
                             let base = v + ic * ldv + t0
-                            let vectorEnd = r == tileRows.upperBound - 1 ? tilesX / 8 * 8 : vectorTiles
+                            let vectorEnd = min(vectorTiles, (ldv - t0) / 8 * 8)
                             for a in 0..<4 {
                                 let row = UnsafePointer(rows + a * rowLength)
                                 let o0 = base + (4 * a) * xiStride, o1 = o0 + xiStride, o2 = o1 + xiStride, o3 = o2 + xiStride

@@ -248,6 +248,31 @@ struct KernelGoldenTests {
 
 @Suite("CNHW elementwise and layout kernels")
 struct KernelElementwiseTests {
+    @Test(arguments: [1, 2, 3, 7, 9])
+    func winogradInputTransformWritesOnlyItsChannelsRow(tilesX: Int) {
+        // Rows of fewer than 8 tiles are written in whole vectors that run over into the following
+        // tile rows; nothing may land past the channel's row of V, where (with more channels) the
+        // next channel's row begins, possibly another thread's. One channel, 4 tile rows: the
+        // matrix padding after the row must keep its sentinel.
+        let (height, width) = (8, 2 * tilesX)
+        let g = Kernels.WinogradGeometry(channels: 1, outChannels: 1, batch: 1, height: height, width: width,
+                                         padTop: 1, padLeft: 1, outHeight: height, outWidth: width)
+        let tiles = g.tilesY * g.tilesX
+        let stride = Kernels.winogradMatrixStride(1, tiles)
+        let input = pseudoRandom(height * width, seed: 3)
+        var v = [Float](repeating: -1234.5, count: 16 * stride)
+        input.withUnsafeBufferPointer { x in
+            v.withUnsafeMutableBufferPointer { out in
+                Kernels.winogradInputTransform(input: x.baseAddress!, geometry: g, tileRows: 0..<g.tilesY,
+                                               v: out.baseAddress!, ldv: tiles, xiStride: stride)
+            }
+        }
+        for xi in 0..<16 {
+            #expect(v[(xi * stride + tiles)..<((xi + 1) * stride)].allSatisfy { $0 == -1234.5 }, "ξ = \(xi): written past the row")
+            #expect(v[(xi * stride)..<(xi * stride + tiles)].allSatisfy { $0 != -1234.5 }, "ξ = \(xi): a tile not written")
+        }
+    }
+
     @Test func expMatchesFoundation() {
         // Vectorised Cephes expf against Double exp over the range softmax and SiLU use.
         var worst = 0.0
