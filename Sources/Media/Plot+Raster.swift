@@ -44,8 +44,9 @@ extension LinePlot {
                 for (a, b) in zip(run, run.dropFirst()) { canvas.line(a, b, color, dashed: series.dashed, phase: &phase) }
             }
             canvas.clip = (0, 0, width - 1, height - 1)
+            let square = squareMarkers(index)
             for p in runs.joined() where series.markers && layout.insideFrame(p) {
-                canvas.marker(Int(p.x.rounded()), Int(p.y.rounded()), square: squareMarkers(index), color)
+                canvas.marker(Int(p.x.rounded()), Int(p.y.rounded()), square: square, color)
             }
         }
 

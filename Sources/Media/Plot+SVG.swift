@@ -23,8 +23,8 @@ extension LinePlot {
         func text(_ string: String, _ x: Double, _ baseline: Double, anchor: String, extra: String = "") -> String {
             "<text x=\"\(n(x))\" y=\"\(n(baseline))\" text-anchor=\"\(anchor)\"\(extra)>\(escapeXML(string))</text>\n"
         }
-        func marker(_ index: Int, _ p: (x: Double, y: Double), _ color: String) -> String {
-            !squareMarkers(index)
+        func marker(square: Bool, _ p: (x: Double, y: Double), _ color: String) -> String {
+            !square
                 ? "<circle cx=\"\(n(p.x))\" cy=\"\(n(p.y))\" r=\"3.5\" fill=\"\(color)\"/>\n"
                 : rect(p.x - 3.5, p.y - 3.5, 7, 7, " fill=\"\(color)\"") + "\n"
         }
@@ -62,7 +62,8 @@ extension LinePlot {
                 svg += "<polyline points=\"" + run.map { n($0.x) + "," + n($0.y) }.joined(separator: " ") + "\"/>\n"
             }
             svg += "</g>\n"
-            for p in layout.runs(of: series).joined() where series.markers && layout.insideFrame(p) { svg += marker(index, p, color) }
+            let square = squareMarkers(index)
+            for p in layout.runs(of: series).joined() where series.markers && layout.insideFrame(p) { svg += marker(square: square, p, color) }
         }
 
         if let box = layout.legend {
@@ -74,7 +75,7 @@ extension LinePlot {
                 let (start, end) = (Double(box.x) + 2 * gap, Double(box.x) + 2 * gap + Double(3 * layout.charWidth))
                 svg += "<g stroke=\"\(color)\" stroke-width=\"2\"\(series.dashed ? dash : "")>"
                     + line(start, middle, end, middle).dropLast() + "</g>\n"
-                if series.markers { svg += marker(index, ((start + end) / 2, middle), color) }
+                if series.markers { svg += marker(square: squareMarkers(index), ((start + end) / 2, middle), color) }
                 svg += text(series.name, end + gap, middle + 4, anchor: "start", extra: " fill=\"\(black)\"")
             }
             svg += "</g>\n"
