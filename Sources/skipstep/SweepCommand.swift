@@ -118,7 +118,7 @@ struct SweepRunCommand: AsyncParsableCommand {
         // samples (the merge scores), so it may run where the classifier is not.
         if part.count == 1 { _ = try sweepClassifierDirectory(spec, classifier) }
         if part.count > 1 && !reuse.isEmpty {
-            throw ValidationError("--reuse copies scored cells, which only a whole sweep has: drop --shard, or reuse when merging is done")
+            throw ValidationError("--reuse copies scored cells, which only a whole sweep has: drop --shard, or rerun the merged sweep with --reuse")
         }
     }
 
