@@ -65,6 +65,8 @@ extension Kernels {
         var channels, outChannels, batch, height, width, padTop, padLeft, outHeight, outWidth: Int
         var tilesY: Int { (outHeight + 1) / 2 }
         var tilesX: Int { (outWidth + 1) / 2 }
+        /// `tilesX` rounded up to whole 8-tile vectors, as the transforms write a row of tiles.
+        var vectorTiles: Int { (tilesX + 7) / 8 * 8 }
     }
 
     /// Largest Winograd workspace (V and M, 16·(IC + OC) floats per tile), in floats (16 MiB):
@@ -128,7 +130,7 @@ extension Kernels {
                                        v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int) {
         let tilesX = g.tilesX, width = g.width, padLeft = g.padLeft
         // Padded row: columns p = 0 ..< 2·tilesX + 2 (image column p − padLeft), plus vector slack.
-        let vectorTiles = (tilesX + 7) / 8 * 8
+        let vectorTiles = g.vectorTiles
         let rowLength = 2 * vectorTiles + 16
         let padRight = max(0, rowLength - padLeft - width)
         struct Job: RangeBody {
@@ -212,7 +214,7 @@ extension Kernels {
     static func winogradOutputTransform(m: UnsafePointer<Float>, ldm: Int, xiStride: Int, geometry g: WinogradGeometry,
                                         tileRows: Range<Int>, bias: UnsafePointer<Float>?,
                                         output: UnsafeMutablePointer<Float>) {
-        let vectorTiles = (g.tilesX + 7) / 8 * 8
+        let vectorTiles = g.vectorTiles
         struct Job: RangeBody {
             let m: UnsafePointer<Float>, xiStride: Int, g: WinogradGeometry, tileRows: Range<Int>
             let bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>
