@@ -10,9 +10,11 @@ public protocol Denoiser: Sendable {
     var learnsVariance: Bool { get }
 
     /// Evaluates the network on `batch` samples stored contiguously in `x`
-    /// (`batch × sampleShape.product` floats) at model time index `timestep` ∈ [0, T).
+    /// (`batch × sampleShape.product` floats) at model time `timestep` ∈ [0, T − 1]: a model index
+    /// for the discrete samplers, any real number in range for samplers that need fractional t (a
+    /// discrete-time network evaluates its time embedding there, as diffusers does).
     /// Returns `batch × outputChannels × H × W` floats.
-    func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float]
+    func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float]
 }
 
 extension Denoiser {

@@ -29,10 +29,11 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     ///   - generators: one random source per sample of the batch.
     ///   - initialNoise: x_T for the whole batch; drawn from the generators when nil.
     public init(sampler: Sampler, denoiser: any Denoiser, generators: [any RandomSource],
-                initialNoise: [Float]? = nil) {
+                initialNoise: [Float]? = nil) throws {
         let d = denoiser.sampleCount
-        precondition(initialNoise == nil || initialNoise?.count == generators.count * d,
-                     "x_T must hold one sample per generator")
+        guard initialNoise == nil || initialNoise?.count == generators.count * d else {
+            throw SamplerError.inputSize("x_T holds \(initialNoise?.count ?? 0) values, expected \(generators.count) samples of \(d)")
+        }
         self.sampler = sampler
         self.denoiser = denoiser
         self.batch = generators.count
@@ -51,7 +52,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard nextStep < sampler.steps.count else { return nil }
         let step = sampler.steps[nextStep]
         let d = denoiser.sampleCount
-        let output = try denoiser.predict(x, batch: batch, timestep: step.from)
+        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from))
         var noise: [Float]?
         if step.drawsNoise {
             var z = [Float](repeating: 0, count: x.count)

@@ -59,12 +59,18 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// Number of training steps T.
     public var trainSteps: Int { betas.count }
 
+    /// The largest T accepted (real models use 1000; a million keeps every table a few MB).
+    public static let maxTrainSteps = 1_000_000
+
     /// ᾱ[j] for j ∈ [−1, T); ᾱ[−1] = 1 ("clean").
     @inlinable public func alphaBar(_ j: Int) -> Double { j < 0 ? 1 : alphasCumprod[j] }
 
     /// A schedule from explicit betas, each in (0, 1].
     public init(betas: [Double]) throws {
         guard !betas.isEmpty else { throw ScheduleError.invalidBetas("no betas") }
+        guard betas.count <= Self.maxTrainSteps else {
+            throw ScheduleError.invalidBetas("\(betas.count) betas; T must be at most \(Self.maxTrainSteps)")
+        }
         if let bad = betas.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
             throw ScheduleError.invalidBetas("β[\(bad)] = \(betas[bad]) is outside (0, 1]")
         }
@@ -81,7 +87,9 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// Builds `kind` with T = `trainSteps`; `rescaleZeroTerminalSNR` applies diffusers'
     /// `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1), which makes ᾱ[T−1] = 0.
     public init(_ kind: BetaSchedule, trainSteps: Int = 1000, rescaleZeroTerminalSNR: Bool = false) throws {
-        guard trainSteps >= 1 else { throw ScheduleError.invalidBetas("T must be at least 1, got \(trainSteps)") }
+        guard (1...Self.maxTrainSteps).contains(trainSteps) else {
+            throw ScheduleError.invalidBetas("T must be in 1…\(Self.maxTrainSteps), got \(trainSteps)")
+        }
         var betas = Self.betas(kind, trainSteps: trainSteps)
         if rescaleZeroTerminalSNR { betas = Self.rescaledToZeroTerminalSNR(betas) }
         try self.init(betas: betas)

@@ -2,7 +2,7 @@ import Foundation
 
 /// Which N of the T training indices a sampler visits. Each case reproduces its source exactly;
 /// `timesteps` returns them strictly decreasing (τ_1 > … > τ_N ≥ 0, DESIGN.md §1).
-public enum Spacing: Sendable, Equatable, CustomStringConvertible {
+public enum Spacing: Sendable, Hashable, CustomStringConvertible {
     /// guided-diffusion `space_timesteps(T, "N")`: a running sum of (T−1)/(N−1), rounded half to even.
     case uniform
     /// guided-diffusion `space_timesteps(T, "ddimN")`: `range(0, T, s)` for the smallest stride s
@@ -19,6 +19,13 @@ public enum Spacing: Sendable, Equatable, CustomStringConvertible {
     case dpmLinspace
     /// An explicit list of indices (any order; validated).
     case list([Int])
+    /// guided-diffusion `space_timesteps(T, "10,15,20")`: T split into as many equal sections
+    /// (the first T mod K one longer), each spaced like `uniform` with its own count; N is the sum.
+    case sections([Int])
+
+    /// The texts `init(parsing:)` accepts, for help and error messages.
+    public static let grammar = "uniform, ddim, leading, leading+OFFSET, trailing, linspace, dpm-linspace, "
+        + "list:I,J,… (model indices) or guided-diffusion section counts N1,N2,…"
 
     public var description: String {
         switch self {
@@ -29,11 +36,11 @@ public enum Spacing: Sendable, Equatable, CustomStringConvertible {
         case .linspace: "linspace"
         case .dpmLinspace: "dpm-linspace"
         case .list(let values): "list:" + values.map(String.init).joined(separator: ",")
+        case .sections(let counts): counts.map(String.init).joined(separator: ",")
         }
     }
 
-    /// Parses `description`'s forms: uniform, ddim, leading, leading+OFFSET, trailing, linspace,
-    /// dpm-linspace, list:I,J,…; nil for anything else.
+    /// Parses `description`'s forms (`grammar`); nil for anything else.
     public init?(parsing text: String) {
         switch text {
         case "uniform": self = .uniform
@@ -47,31 +54,29 @@ public enum Spacing: Sendable, Equatable, CustomStringConvertible {
                 self = .leading(offset: offset)
                 return
             }
-            guard text.hasPrefix("list:") else { return nil }
-            let items = text.dropFirst(5).split(separator: ",", omittingEmptySubsequences: false)
+            let isList = text.hasPrefix("list:")
+            let items = text.dropFirst(isList ? 5 : 0).split(separator: ",", omittingEmptySubsequences: false)
             let values = items.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !items.isEmpty, values.count == items.count else { return nil }
-            self = .list(values)
+            if isList {
+                self = .list(values)
+            } else {
+                guard values.allSatisfy({ $0 >= 1 }) else { return nil }
+                self = .sections(values)
+            }
         }
     }
 
     /// The N visited indices for a model with T training steps, strictly decreasing.
-    /// For `.list`, `steps` is ignored (the list's length is N).
+    /// For `.list` and `.sections`, `steps` is ignored (N is the list's length, the sections' sum).
     public func timesteps(trainSteps t: Int, steps n: Int) throws -> [Int] {
         if case .list(let values) = self { return try Self.validated(values, trainSteps: t) }
+        if case .sections(let counts) = self { return try Self.validated(Self.sectioned(counts, trainSteps: t), trainSteps: t) }
         guard n >= 1, n <= t else { throw ScheduleError.invalidSteps(steps: n, trainSteps: t) }
         let ascending: [Int]
         switch self {
         case .uniform:
-            // guided-diffusion respace.py space_timesteps, one section.
-            let stride = n <= 1 ? 1.0 : Double(t - 1) / Double(n - 1)
-            var current = 0.0
-            var taken: [Int] = []
-            for _ in 0..<n {
-                taken.append(Int(current.rounded(.toNearestOrEven)))
-                current += stride
-            }
-            ascending = taken
+            ascending = try Self.sectioned([n], trainSteps: t)
         case .ddim:
             guard let stride = (1..<max(t, 2)).first(where: { (t + $0 - 1) / $0 == n }) else {
                 throw ScheduleError.impossibleDDIMStride(steps: n, trainSteps: t)
@@ -91,10 +96,36 @@ public enum Spacing: Sendable, Equatable, CustomStringConvertible {
         case .dpmLinspace:
             ascending = Diffusion.linspace(0, Double(t - 1), n + 1).dropFirst()
                 .map { Int($0.rounded(.toNearestOrEven)) }
-        case .list:
+        case .list, .sections:
             preconditionFailure("handled above")
         }
         return try Self.validated(ascending, trainSteps: t)
+    }
+
+    /// guided-diffusion respace.py `space_timesteps(T, counts)`: section i has T // K indices (one
+    /// more for i < T mod K) and takes counts[i] of them by a running sum of (size − 1)/(count − 1),
+    /// rounded half to even (Python's `round`).
+    static func sectioned(_ counts: [Int], trainSteps t: Int) throws -> [Int] {
+        guard !counts.isEmpty, counts.count <= t else {
+            throw ScheduleError.invalidTimesteps("\(counts.count) sections cannot split \(t) training steps")
+        }
+        let sizePer = t / counts.count, extra = t % counts.count
+        var start = 0
+        var taken: [Int] = []
+        for (i, count) in counts.enumerated() {
+            let size = sizePer + (i < extra ? 1 : 0)
+            guard count >= 1, count <= size else {
+                throw ScheduleError.invalidTimesteps("cannot divide a section of \(size) steps into \(count)")
+            }
+            let stride = count <= 1 ? 1.0 : Double(size - 1) / Double(count - 1)
+            var current = 0.0
+            for _ in 0..<count {
+                taken.append(start + Int(current.rounded(.toNearestOrEven)))
+                current += stride
+            }
+            start += size
+        }
+        return taken
     }
 
     /// Sorts decreasing and checks range and uniqueness.

@@ -22,11 +22,18 @@ extension Sampler {
         guard modelOutput.count == x.count || modelOutput.count == 2 * x.count else {
             throw SamplerError.outputSize(expected: x.count, actual: modelOutput.count)
         }
-        precondition(x.count == batch * d, "x is not a whole number of samples")
-        precondition(!step.drawsNoise || noise?.count == x.count, "step \(step.index) needs noise")
-        precondition(!learned || outputStride == 2 * d, "learned variance needs 2C output channels")
-        precondition(step.coefficients.previousX0 == 0 || previousX0?.count == x.count,
-                     "step \(step.index) needs the previous x̂₀")
+        guard d > 0, x.count == batch * d else {
+            throw SamplerError.inputSize("x holds \(x.count) values, not a whole number of \(d)-value samples")
+        }
+        guard !step.drawsNoise || noise?.count == x.count else {
+            throw SamplerError.inputSize("step \(step.index + 1) adds noise: it needs \(x.count) standard normals")
+        }
+        guard !learned || outputStride == 2 * d else {
+            throw SamplerError.outputSize(expected: 2 * x.count, actual: modelOutput.count)
+        }
+        guard step.coefficients.previousX0 == 0 || previousX0?.count == x.count else {
+            throw SamplerError.inputSize("step \(step.index + 1) is a multistep update: it needs the previous step's x̂₀")
+        }
 
         let aS = schedule.alphaBar(step.from)
         let sqA = aS.squareRoot(), sqB = (1 - aS).squareRoot()
@@ -38,7 +45,7 @@ extension Sampler {
             let base = b * d, outBase = b * outputStride
             for i in 0..<d {
                 let xv = Double(x[base + i]), out = Double(modelOutput[outBase + i])
-                switch predictionType {
+                switch options.predictionType ?? predictionType {
                 case .epsilon:
                     eps[i] = out
                     x0[i] = (xv - sqB * out) / sqA

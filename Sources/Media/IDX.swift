@@ -1,4 +1,5 @@
 import CZlib
+import Files
 import Foundation
 
 /// An array of unsigned bytes in the IDX format of MNIST and Fashion-MNIST: magic 00 00 08 n,

@@ -5,8 +5,6 @@ import Foundation
 public enum MediaError: Error, LocalizedError, Equatable {
     /// The file could not be opened or read (missing, a directory, no permission).
     case unreadable(path: String, reason: String)
-    /// The file could not be written (directory missing or not writable, disk full, ...).
-    case unwritable(path: String, reason: String)
     /// The bytes are not a valid file of `format`.
     case malformed(path: String, format: String, expected: String, found: String)
     /// The file is valid but uses a feature these readers do not implement.
@@ -23,8 +21,6 @@ public enum MediaError: Error, LocalizedError, Equatable {
         switch self {
         case let .unreadable(path, reason):
             return "cannot read \(path): \(reason)"
-        case let .unwritable(path, reason):
-            return "cannot write \(path): \(reason)"
         case let .malformed(path, format, expected, found):
             return "\(path) is not a valid \(format) file: expected \(expected), found \(found)"
         case let .unsupported(path, format, feature):
@@ -69,6 +65,4 @@ func hex<C: Collection<UInt8>>(_ bytes: C) -> String {
 }
 
 /// `strerror(errno)`, for error messages.
-func errnoDescription(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
-}
+

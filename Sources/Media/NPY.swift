@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// A float array in NumPy's `.npy` format (numpy/lib/format.py).

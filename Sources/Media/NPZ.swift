@@ -1,4 +1,5 @@
 import CZlib
+import Files
 import Foundation
 
 /// A NumPy `.npz` archive: a ZIP file whose members are `.npy` files, named `KEY.npy`

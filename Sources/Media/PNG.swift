@@ -1,4 +1,5 @@
 import CZlib
+import Files
 import Foundation
 
 /// An 8-bit image: `channels` is 1 (gray) or 3 (RGB), `pixels` interleaved row by row from the

@@ -122,19 +122,17 @@ public final class FIDInception: @unchecked Sendable {
             .reduce(0) { $0 + $1.elementCount }
     }
 
-    /// The converted weights to use: `explicit`, else `$SKIPSTEP_INCEPTION_WEIGHTS`, else
-    /// `defaultFileName` in skipstep's cache directory (`$SKIPSTEP_CACHE_DIR`,
-    /// `$XDG_CACHE_HOME/skipstep` or `~/.cache/skipstep`). Throws `missingWeights` (naming the
-    /// path and how to make the file) when the chosen file does not exist.
-    public static func locateWeights(_ explicit: String? = nil,
-                                     environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
+    /// The converted weights to use: `explicit`, else `fromEnvironment` (the CLI passes
+    /// `$SKIPSTEP_INCEPTION_WEIGHTS`), else `defaultFileName` in `cacheDirectory`. Throws
+    /// `missingWeights` (naming the path and how to make the file) when that file does not exist.
+    public static func locateWeights(_ explicit: String?, fromEnvironment: String? = nil, cacheDirectory: URL) throws -> URL {
         let url: URL
         if let explicit {
             url = URL(fileURLWithPath: explicit)
-        } else if let path = environment["SKIPSTEP_INCEPTION_WEIGHTS"], !path.isEmpty {
+        } else if let path = fromEnvironment, !path.isEmpty {
             url = URL(fileURLWithPath: path)
         } else {
-            url = GaussianMixture.defaultCacheDirectory(environment: environment).appendingPathComponent(defaultFileName)
+            url = cacheDirectory.appendingPathComponent(defaultFileName)
         }
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw FIDInceptionError.missingWeights(path: url.path, searched: [url.path])

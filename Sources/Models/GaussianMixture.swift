@@ -386,11 +386,21 @@ public struct GaussianMixtureDenoiser: Denoiser {
         self.alphasCumprod = alphasCumprod
     }
 
-    public func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float] {
-        guard alphasCumprod.indices.contains(timestep) else {
+    /// At a model index the table's ᾱ; between two indices, ᾱ of the linearly interpolated
+    /// log σ, σ = √((1 − ᾱ)/ᾱ) (k-diffusion `DiscreteSchedule.t_to_sigma`), so fractional-t
+    /// samplers see the continuous schedule a discrete-time network is sampled on.
+    public func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
+        guard timestep >= 0, timestep <= Double(alphasCumprod.count - 1) else {
             throw GaussianMixtureError.timestepOutOfRange(timestep, count: alphasCumprod.count)
         }
-        return try mixture.posteriorNoise(x, batch: batch, alphaBar: alphasCumprod[timestep])
+        let low = Int(timestep.rounded(.down)), w = timestep - Double(low)
+        var alphaBar = alphasCumprod[low]
+        if w > 0 {
+            func logSigma(_ a: Double) -> Double { 0.5 * log((1 - a) / a) }
+            let s = exp((1 - w) * logSigma(alphasCumprod[low]) + w * logSigma(alphasCumprod[low + 1]))
+            alphaBar = 1 / (1 + s * s)
+        }
+        return try mixture.posteriorNoise(x, batch: batch, alphaBar: alphaBar)
     }
 }
 
@@ -409,7 +419,7 @@ public enum GaussianMixtureError: Error, LocalizedError, Equatable {
     case inputSize(batch: Int, dimension: Int, count: Int)
     case nonFiniteInput(index: Int, value: Double)
     case invalidAlphaBar(Double)
-    case timestepOutOfRange(Int, count: Int)
+    case timestepOutOfRange(Double, count: Int)
     case emptyAlphaTable
     case fitting(String)
 
@@ -433,9 +443,13 @@ public enum GaussianMixtureError: Error, LocalizedError, Equatable {
         case let .nonFiniteInput(index, value):
             "input element \(index) is \(value); the oracle needs finite inputs"
         case let .invalidAlphaBar(a): "ᾱ = \(a) is outside [0, 1] (the oracle's table needs values in (0, 1])"
-        case let .timestepOutOfRange(j, count): "timestep \(j) is outside 0..<\(count)"
+        case let .timestepOutOfRange(t, count): "timestep \(t) is outside [0, \(count - 1)]"
         case .emptyAlphaTable: "the ᾱ table is empty"
         case let .fitting(reason): "cannot fit the Gaussian mixture: \(reason)"
         }
     }
+}
+
+extension GaussianMixture: ExactDistribution {
+    public func logDensity(_ x: [Double], batch: Int) throws -> [Double] { try logDensity(x, batch: batch, alphaBar: 1) }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Media
 import Tensor
 
 extension GaussianMixture {
@@ -24,18 +23,18 @@ extension GaussianMixture {
         }
     }
 
-    /// The per-class fit over Fashion-MNIST-style data: 8-bit images (`[N, H, W]` IDX) scaled to
-    /// `x/127.5 − 1` and their labels; the sample shape is `[1, H, W]`.
+    /// The per-class fit over 8-bit images (`pixels`: N×H×W bytes) scaled to `x/127.5 − 1`, with
+    /// their labels; the sample shape is `[1, H, W]`.
     public static func fitPerClass(
-        images: IDXArray, labels: [UInt8], regularization: Double = 1e-3, progress: ((String) -> Void)? = nil
+        pixels: [UInt8], imageShape shape: [Int], labels: [UInt8], regularization: Double = 1e-3,
+        progress: ((String) -> Void)? = nil
     ) throws -> GaussianMixture {
-        let shape = images.shape
-        guard shape.count == 3, shape[0] == labels.count, images.bytes.count == shape.reduce(1, *) else {
+        guard shape.count == 3, shape[0] == labels.count, shape.allSatisfy({ $0 > 0 }),
+              pixels.count == shape[0] * shape[1] * shape[2] else {
             throw GaussianMixtureError.fitting(
-                "images of shape \(shape) (\(images.bytes.count) bytes) do not match \(labels.count) labels")
+                "images of shape \(shape) (\(pixels.count) bytes) do not match \(labels.count) labels")
         }
         let d = shape[1] * shape[2]
-        let pixels = images.bytes
         return try pixels.withUnsafeBufferPointer { pixels in
             try fitPerClass(labels: labels.map(Int.init), sampleShape: [1, shape[1], shape[2]],
                             regularization: regularization, progress: progress) { i, row in
@@ -107,14 +106,17 @@ extension GaussianMixture {
     /// Name of the cached fit under the cache directory.
     public static let fashionGMMFileName = "fashion-gmm-v1.safetensors"
 
+    /// Labelled 8-bit training images: N×H×W bytes and N labels.
+    public typealias LabeledImages = (pixels: [UInt8], shape: [Int], labels: [UInt8])
+
     /// The `fashion-gmm` oracle: one Gaussian per class of Fashion-MNIST's 60 000 training images
     /// (pixels `x/127.5 − 1`, covariance divisor `n_k − 1`, plus `1e-3·I`, `π_k = n_k/60000`).
     ///
-    /// Fitted once, then cached as safetensors in `cacheDirectory` (default
-    /// `defaultCacheDirectory()`) and loaded from there; a cache that fails verification is
-    /// refitted, with a warning on stderr. Progress goes to stderr.
-    public static func fashionGMM(cacheDirectory: URL? = nil) throws -> GaussianMixture {
-        let directory = cacheDirectory ?? defaultCacheDirectory()
+    /// Fitted once on `trainingSet()` (the caller reads the data set), then cached as safetensors
+    /// in `cacheDirectory` and loaded from there; a cache that fails verification is refitted.
+    /// What happens goes to `log`.
+    public static func fashionGMM(cacheDirectory directory: URL, trainingSet: () throws -> LabeledImages,
+                                  log: @escaping (String) -> Void = { _ in }) throws -> GaussianMixture {
         let url = directory.appendingPathComponent(fashionGMMFileName)
         if FileManager.default.fileExists(atPath: url.path) {
             do {
@@ -127,15 +129,14 @@ extension GaussianMixture {
                 }
                 return mixture
             } catch {
-                printToStandardError("warning: ignoring the fashion-gmm cache: \(error.localizedDescription); refitting")
+                log("warning: ignoring the fashion-gmm cache: \(error.localizedDescription); refitting")
             }
         }
-        printToStandardError("fashion-gmm: fitting on Fashion-MNIST train (once; cached at \(url.path))")
+        log("fashion-gmm: fitting on Fashion-MNIST train (once; cached at \(url.path))")
         let start = Date()
-        let (images, labels) = try FashionMNIST.load(split: .train)
-        let mixture = try fitPerClass(images: images, labels: labels, regularization: 1e-3) {
-            printToStandardError("fashion-gmm: \($0)")
-        }
+        let data = try trainingSet()
+        let mixture = try fitPerClass(pixels: data.pixels, imageShape: data.shape, labels: data.labels,
+                                      regularization: 1e-3) { log("fashion-gmm: \($0)") }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
@@ -144,31 +145,11 @@ extension GaussianMixture {
         try mixture.save(to: url, metadata: [
             "name": "fashion-gmm",
             "dataset": "fashion-mnist train",
-            "images": String(labels.count),
+            "images": String(data.labels.count),
             "pixel_scale": "x/127.5-1",
             "covariance": "centred gram / (n_k - 1) + 0.001*I",
         ])
-        printToStandardError(String(format: "fashion-gmm: fitted in %.1f s", Date().timeIntervalSince(start)))
+        log(String(format: "fashion-gmm: fitted in %.1f s", Date().timeIntervalSince(start)))
         return mixture
     }
-
-    /// Where skipstep caches derived data: `$SKIPSTEP_CACHE_DIR`, else `$XDG_CACHE_HOME/skipstep`,
-    /// else `~/.cache/skipstep`.
-    public static func defaultCacheDirectory(
-        environment: [String: String] = ProcessInfo.processInfo.environment
-    ) -> URL {
-        if let dir = environment["SKIPSTEP_CACHE_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir, isDirectory: true)
-        }
-        if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty {
-            return URL(fileURLWithPath: xdg, isDirectory: true).appendingPathComponent("skipstep", isDirectory: true)
-        }
-        let home = environment["HOME"].map { URL(fileURLWithPath: $0, isDirectory: true) }
-            ?? FileManager.default.homeDirectoryForCurrentUser
-        return home.appendingPathComponent(".cache/skipstep", isDirectory: true)
-    }
-}
-
-func printToStandardError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

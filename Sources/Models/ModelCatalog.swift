@@ -1,14 +1,6 @@
 import Diffusion
 import Foundation
 
-/// A model ready to sample: its denoiser, its own training schedule and its sampler defaults.
-public struct LoadedModel: Sendable {
-    public var name: String
-    public var denoiser: any Denoiser
-    public var schedule: NoiseSchedule
-    public var defaults: SamplerOptions
-}
-
 public enum ModelCatalogError: Error, LocalizedError, Equatable {
     case notFound(String)
     case unsupported(String)
@@ -20,33 +12,42 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
             "model '\(path)' is neither a built-in model (\(ModelCatalog.builtIn.joined(separator: ", "))) nor an existing file"
         case let .shippedModelMissing(name, searched):
             "the shipped model folder \(name) was not found (looked in \(searched.joined(separator: ", "))); run from the "
-                + "repository, or set $\(ModelCatalog.modelsDirectoryVariable) to its models/ directory"
+                + "repository, or set $SKIPSTEP_MODELS_DIR to its models/ directory"
         case .unsupported(let path):
             "model '\(path)': expected a diffusers model folder or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
         }
     }
 }
 
-/// Resolves `--model` names and paths.
-public enum ModelCatalog {
+/// Resolves `--model` names and paths. Where to look is decided by the caller (the CLI reads the
+/// environment and its own location once and passes them in).
+public struct ModelCatalog: Sendable {
     /// The embedded default: the DDPM UNet trained on Fashion-MNIST by tools/train_unet.py.
     public static let defaultModelName = "fashion-ddpm"
     public static let builtIn = ["fashion-ddpm", "fashion-gmm"]
     /// Folders of the repository's models/ directory behind the built-in names.
     public static let shippedFolders = ["fashion-ddpm": "fashion-ddpm-28"]
-    public static let modelsDirectoryVariable = "SKIPSTEP_MODELS_DIR"
 
-    /// A folder of the repository's models/ directory: under `$SKIPSTEP_MODELS_DIR`, beside the
-    /// source tree the binary was built in (.build/<triple>/<config>/skipstep → ../../../models),
-    /// or under models/ in the working directory; the first that exists.
-    public static func shippedDirectory(_ folder: String) throws -> URL {
-        var candidates: [URL] = []
-        if let dir = ProcessInfo.processInfo.environment[modelsDirectoryVariable] {
-            candidates.append(URL(fileURLWithPath: dir).appendingPathComponent(folder))
-        }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(executable.deletingLastPathComponent().appendingPathComponent("../../../models/\(folder)").standardized)
-        candidates.append(URL(fileURLWithPath: "models/\(folder)"))
+    /// Directories that may hold the repository's models/ folders, in order of preference.
+    public var modelDirectories: [URL]
+    /// Where the fashion-gmm fit is cached.
+    public var cacheDirectory: URL
+    /// Fashion-MNIST's training images, read when fashion-gmm must be fitted.
+    public var fashionMNISTTrain: @Sendable () throws -> GaussianMixture.LabeledImages
+    public var log: @Sendable (String) -> Void
+
+    public init(modelDirectories: [URL], cacheDirectory: URL,
+                fashionMNISTTrain: @escaping @Sendable () throws -> GaussianMixture.LabeledImages,
+                log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.modelDirectories = modelDirectories
+        self.cacheDirectory = cacheDirectory
+        self.fashionMNISTTrain = fashionMNISTTrain
+        self.log = log
+    }
+
+    /// A folder of the repository's models/ directory: the first of `modelDirectories` that holds it.
+    public func shippedDirectory(_ folder: String) throws -> URL {
+        let candidates = modelDirectories.map { $0.appendingPathComponent(folder) }
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.appendingPathComponent("config.json").path)
                                                   || FileManager.default.fileExists(atPath: $0.appendingPathComponent("model_index.json").path) }) {
             return found
@@ -57,26 +58,36 @@ public enum ModelCatalog {
     /// The oracle's schedule: the DDPM paper's, T = 1000, linear β from 1e-4 to 0.02.
     public static func oracleSchedule() throws -> NoiseSchedule { try NoiseSchedule(.linear()) }
 
-    public static func load(_ nameOrPath: String) throws -> LoadedModel {
-        let mixture: GaussianMixture
+    /// A built-in model by name, or a model file or folder (`load(path:)`).
+    public func load(_ nameOrPath: String) throws -> LoadedModel {
         switch nameOrPath {
-        case let name where shippedFolders[name] != nil:
-            var model = try DiffusersFolder.load(shippedDirectory(shippedFolders[name]!))
+        case let name where Self.shippedFolders[name] != nil:
+            var model = try DiffusersFolder.load(shippedDirectory(Self.shippedFolders[name]!))
             model.name = name
             return model
         case "fashion-gmm":
-            mixture = try GaussianMixture.fashionGMM()
+            let mixture = try GaussianMixture.fashionGMM(cacheDirectory: cacheDirectory, trainingSet: fashionMNISTTrain, log: log)
+            return try Self.oracle(mixture, name: nameOrPath)
         default:
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: nameOrPath, isDirectory: &isDirectory) else {
-                throw ModelCatalogError.notFound(nameOrPath)
-            }
-            if isDirectory.boolValue { return try DiffusersFolder.load(URL(fileURLWithPath: nameOrPath)) }
-            guard nameOrPath.hasSuffix(".safetensors") else { throw ModelCatalogError.unsupported(nameOrPath) }
-            mixture = try GaussianMixture.load(from: URL(fileURLWithPath: nameOrPath))
+            return try Self.load(path: nameOrPath)
         }
+    }
+
+    /// A diffusers folder (pipeline or model folder) or a Gaussian mixture saved as .safetensors.
+    public static func load(path: String) throws -> LoadedModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelCatalogError.notFound(path)
+        }
+        if isDirectory.boolValue { return try DiffusersFolder.load(URL(fileURLWithPath: path)) }
+        guard path.hasSuffix(".safetensors") else { throw ModelCatalogError.unsupported(path) }
+        return try oracle(GaussianMixture.load(from: URL(fileURLWithPath: path)), name: path)
+    }
+
+    /// A mixture as a model: its exact denoiser on the oracle schedule.
+    public static func oracle(_ mixture: GaussianMixture, name: String) throws -> LoadedModel {
         let schedule = try oracleSchedule()
         let denoiser = try GaussianMixtureDenoiser(mixture: mixture, alphasCumprod: schedule.alphasCumprod)
-        return LoadedModel(name: nameOrPath, denoiser: denoiser, schedule: schedule, defaults: SamplerOptions())
+        return LoadedModel(name: name, denoiser: denoiser, schedule: schedule, defaults: SamplerOptions(), exact: mixture)
     }
 }

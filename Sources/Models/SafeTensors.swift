@@ -1,5 +1,6 @@
+import Files
 import Foundation
-import Media
+
 
 // The safetensors format (huggingface/safetensors, README "Format"):
 //   8 bytes   N, unsigned little-endian 64-bit: the header's length in bytes
@@ -387,13 +388,13 @@ public struct SafeTensorsWriter: Sendable {
         return out
     }
 
-    /// Writes the file atomically (Media's `AtomicFile`: a temporary file in the same directory,
+    /// Writes the file atomically (`AtomicFile`: a temporary file in the same directory,
     /// flushed to disk, then renamed over `url`), so readers see the old file or the complete new one.
     public func write(to url: URL) throws {
         let data = try encoded()
         do {
             try AtomicFile.write(data, to: url)
-        } catch MediaError.unwritable(_, let reason) {
+        } catch FileWriteError.unwritable(_, let reason) {
             throw SafeTensorsError.writeFailed(path: url.path, reason: reason)
         } catch {
             throw SafeTensorsError.writeFailed(path: url.path, reason: error.localizedDescription)

@@ -1,3 +1,5 @@
+import Diffusion
+import Files
 import Foundation
 import Media
 
@@ -14,16 +16,17 @@ public enum SweepReport {
         return preferredOrder.filter(keys.contains) + keys.subtracting(preferredOrder).sorted()
     }
 
-    /// Display name of a cell's method, as in the paper's tables.
+    /// Display name of a cell's method, as in the paper's tables (`SamplerSpec.displayName`).
     static func method(_ cell: CellResult) -> String {
-        switch cell.sampler {
-        case "ddpm": "DDPM"
-        case "ddpm-naive": "DDPM (naive stride)"
-        case "skip": "Skipped-step"
-        case "ddim": "DDIM"
-        case "mix": "Mix (t_c = \(cell.cutoff ?? 0))"
-        case "dpmpp-2m": "DPM-Solver++(2M)"
-        default: cell.sampler
+        (try? cell.cell.spec.displayName) ?? cell.sampler
+    }
+
+    /// What the feature metrics were computed on, from the spec's network.
+    static func featureSource(_ spec: SweepSpec) -> (description: String, short: String) {
+        switch spec.network {
+        case nil, "fmnist": ("the Fashion-MNIST classifier's 128-d features and logits", "classifier")
+        case "inception": ("pytorch-fid's FID Inception (2048-d pool3 features, 1008 logits)", "Inception")
+        case let other?: ("the \(other) network's features", other)
         }
     }
 
@@ -59,7 +62,7 @@ public enum SweepReport {
         }
         let keys = metricKeys(results)
         if keys.contains("fid") || keys.contains("is_mean") {
-            out += "\nFeature metrics: the Fashion-MNIST classifier's 128-d features and logits, against \(spec.reference).\n"
+            out += "\nFeature metrics: \(featureSource(spec).description), against \(spec.reference).\n"
         }
         if keys.contains("oracle_frechet") {
             out += "Exact metrics (oracle): `oracle_frechet` is the Fréchet distance in pixel space between the samples' "
@@ -135,13 +138,13 @@ public enum SweepReport {
         return out
     }
 
-    /// Methods in the order of the spec's samplers, Mix once per cutoff.
+    /// Methods in the order of the spec's samplers, Mix once per cutoff; those with results.
     static func rowOrder(_ results: SweepResults) -> [String] {
         var rows: [String] = []
-        for name in results.spec.samplers {
-            for c in results.cells where c.sampler == name {
-                let m = method(c)
-                if !rows.contains(m) { rows.append(m) }
+        let present = Set(results.cells.map(method))
+        for group in (try? results.spec.samplerSpecs()) ?? [] {
+            for spec in group where present.contains(spec.displayName) && !rows.contains(spec.displayName) {
+                rows.append(spec.displayName)
             }
         }
         return rows
@@ -152,8 +155,9 @@ public enum SweepReport {
     /// one line per step count and DDIM at that count as a dashed level (the paper's Figure 4).
     public static func plots(_ results: SweepResults) -> [(String, LinePlot)] {
         let keys = metricKeys(results)
+        let network = featureSource(results.spec).short
         let metrics: [(key: String, label: String, logScale: Bool)] = [
-            ("fid", "FID (classifier features)", true), ("is_mean", "IS (classifier logits)", false),
+            ("fid", "FID (\(network) features)", true), ("is_mean", "IS (\(network) logits)", false),
             ("oracle_frechet", "exact Fréchet distance to the oracle", true), ("log_density", "mean log-density under the oracle", false),
         ].filter { keys.contains($0.0) }
         var out: [(String, LinePlot)] = []
@@ -167,7 +171,7 @@ public enum SweepReport {
                 xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series,
                 legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
         }
-        let mixCells = results.cells.filter { $0.sampler == "mix" }
+        let mixCells = results.cells.filter { (try? $0.cell.spec.kind.name) == .mix }
         let cutoffs = mixCells.compactMap(\.cutoff)
         if Set(cutoffs).count >= 2, let first = cutoffs.min(), let last = cutoffs.max() {
             let steps = Set(mixCells.map(\.steps)).sorted()
@@ -180,7 +184,7 @@ public enum SweepReport {
                         "Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
                             .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } },
                         color: color)
-                    guard let ddim = results.cells.first(where: { $0.sampler == "ddim" && $0.steps == s })?.metrics[metric.key] else {
+                    guard let ddim = results.cells.first(where: { (try? $0.cell.spec) == SamplerSpec(.ddim(eta: 0)) && $0.steps == s })?.metrics[metric.key] else {
                         return [mix]
                     }
                     return [mix, LinePlot.Series("DDIM, \(s) steps", points: [(Double(first), ddim), (Double(last), ddim)],

@@ -1,7 +1,7 @@
 import Diffusion
+import Files
 import Foundation
 import Media
-import Models
 
 /// One row of `results.json` / `results.csv`.
 public struct CellResult: Sendable, Equatable, Codable {
@@ -134,7 +134,8 @@ public struct SweepDirectory: Sendable {
         }
         let cells = Set(new.cells)
         if let missing = old.cells.first(where: { !cells.contains($0) }) {
-            return !new.samplers.contains(missing.sampler) ? "samplers" : !new.steps.contains(missing.steps) ? "steps" : "cutoffs"
+            return !cells.contains(where: { $0.sampler == missing.sampler }) ? "samplers"
+                : !new.steps.contains(missing.steps) ? "steps" : "cutoffs"
         }
         if let s = old.steps.first(where: { old.count(steps: $0) != new.count(steps: $0) }) {
             return old.countForSteps[String(s)] != nil || new.countForSteps[String(s)] != nil ? "count-for" : "count"
@@ -148,7 +149,7 @@ public struct SweepDirectory: Sendable {
         let fixed: [(String, Bool)] = [
             ("model", a.model == b.model), ("seed", a.seed == b.seed), ("batch", a.batch == b.batch),
             ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing), ("metrics", a.metrics == b.metrics),
-            ("reference", a.reference == b.reference),
+            ("reference", a.reference == b.reference), ("network", (a.network ?? "fmnist") == (b.network ?? "fmnist")),
         ]
         return fixed.first(where: { !$0.1 })?.0
     }
@@ -207,11 +208,11 @@ public struct SweepDirectory: Sendable {
     /// before a change in how exact samples are drawn up to date. Returns the number of cells whose
     /// result changed; 0 for a model that is not an oracle.
     public func refreshFloors(with evaluator: SweepEvaluator) throws -> Int {
-        guard let mixture = evaluator.mixture else { return 0 }
+        guard let exact = evaluator.exact else { return 0 }
         var changed = 0
         for cell in try readSpec().cells {
             guard var result = readResult(cell), result.metrics.keys.contains(where: { $0.hasSuffix("_exact") }) else { continue }
-            let metrics = result.metrics.merging(try evaluator.exactSampleMetrics(count: result.count, mixture: mixture)) { $1 }
+            let metrics = result.metrics.merging(try evaluator.exactSampleMetrics(count: result.count, exact: exact)) { $1 }
             guard metrics != result.metrics else { continue }
             result.metrics = metrics
             try AtomicFile.write(Self.encode(result), to: resultURL(cell))
@@ -249,22 +250,26 @@ public struct SweepRunner {
     public func run(model loadModel: () throws -> LoadedModel,
                     evaluator makeEvaluator: (LoadedModel) throws -> SweepEvaluator) async throws -> SweepResults? {
         try spec.validate()
-        if try directory.prepare(spec) { log("\(directory.url.path): the sweep grows to \(spec.cells.count) cells") }
         guard reuse.isEmpty || shard.count == 1 else {
             throw SweepError.invalidSpec("cells can be reused only by a whole sweep, not by shard \(shard)")
-        }
-        for source in reuse where source.url.standardizedFileURL != directory.url.standardizedFileURL {
-            let cells = try directory.reuse(from: source, spec: spec)
-            if !cells.isEmpty { log("reused \(cells.count) scored cells from \(source.url.path): \(cells.map(\.id).joined(separator: ", "))") }
         }
         var model: LoadedModel?
         func loaded() throws -> LoadedModel {
             if let model { return model }
             let m = try loadModel()
+            // Every cell's sampler is checked against the model before anything is written.
+            for cell in spec.cells { _ = try makeSampler(cell, model: m) }
             model = m
             return m
         }
-
+        // A sweep with cells still to compute is checked against its model before sweep.json is
+        // written, so a spec the model refuses leaves no directory behind that locks its options.
+        if spec.cells.contains(where: { directory.readResult($0) == nil }) { _ = try loaded() }
+        if try directory.prepare(spec) { log("\(directory.url.path): the sweep grows to \(spec.cells.count) cells") }
+        for source in reuse where source.url.standardizedFileURL != directory.url.standardizedFileURL {
+            let cells = try directory.reuse(from: source, spec: spec)
+            if !cells.isEmpty { log("reused \(cells.count) scored cells from \(source.url.path): \(cells.map(\.id).joined(separator: ", "))") }
+        }
         // Work still to do, in sample-steps, for the ETA.
         let cells = spec.cells
         let todo = cells.filter { directory.readResult($0) == nil }.flatMap { cell in
@@ -333,6 +338,10 @@ public struct SweepRunner {
             let n = chunks.last?.upperBound ?? 0
             let metrics = try evaluator!.evaluate(samples, count: n)
             let sampler = try makeSampler(cell, model: m)
+            guard samples.count == n * m.denoiser.sampleCount else {
+                throw SweepError.corrupt(path: directory.cellURL(cell).path,
+                                         reason: "its chunks hold \(samples.count) values, not \(n) samples of \(m.denoiser.sampleCount)")
+            }
             let result = CellResult(sampler: cell.sampler, steps: cell.steps, nfe: sampler.steps.count, cutoff: cell.cutoff,
                                     skipSteps: cell.cutoff == nil ? nil : sampler.steps.count(where: { $0.method == .skip }),
                                     count: n, metrics: metrics, samplingSeconds: samplingSeconds,
@@ -353,25 +362,23 @@ public struct SweepRunner {
         return all
     }
 
+    /// The cell's sampler on `model`; an error names the cell.
     func makeSampler(_ cell: SweepCell, model: LoadedModel) throws -> Sampler {
-        guard let spacing = Spacing(parsing: spec.spacing) else { throw SweepError.invalidSpec("--spacing \(spec.spacing)") }
-        return try Sampler(cell.kind, schedule: model.schedule,
-                           timesteps: spacing.timesteps(trainSteps: model.schedule.trainSteps, steps: cell.steps),
-                           options: model.defaults)
+        do {
+            return try model.makeSampler(cell.spec, steps: cell.steps, defaultSpacing: spec.defaultSpacing())
+        } catch let error as SweepError {
+            throw error
+        } catch {
+            throw SweepError.invalidSpec("\(cell.id): \(error.localizedDescription)")
+        }
     }
 
-    /// Samples `chunk` of `cell`: sample i from its own generator seeded with seed + i.
+    /// Samples `chunk` of `cell` with the library's pipeline (sample i seeded with seed + i, as `sample`).
     func sample(_ cell: SweepCell, _ chunk: Range<Int>, model: LoadedModel,
                 onStep: (Int) -> Void) async throws -> [Float] {
-        let sampler = try makeSampler(cell, model: model)
-        let generators = chunk.map { spec.rng.makeSource(seed: spec.seed &+ UInt64($0)) }
-        var run = Denoising(sampler: sampler, denoiser: model.denoiser, generators: generators)
-        var done = 0
-        while try await run.next() != nil {
-            done += 1
-            onStep(done)
-        }
-        return run.x
+        let pipeline = try SamplingPipeline(model: model, sampler: makeSampler(cell, model: model), seed: spec.seed,
+                                            rng: spec.rng, batch: spec.batch)
+        return try await pipeline.samples(chunk) { onStep($0.step) }
     }
 
     static func clockText(_ seconds: Double) -> String {

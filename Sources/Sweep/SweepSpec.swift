@@ -1,10 +1,10 @@
 import Diffusion
 import Foundation
-import Media
+import Metrics
 
-/// One cell of a sweep: a sampler at a number of steps (and, for Mix, a cutoff t_c).
+/// One cell of a sweep: a sampler at a number of steps.
 public struct SweepCell: Sendable, Hashable, Codable {
-    /// ddpm, ddpm-naive, skip, ddim (η = 0), mix or dpmpp-2m.
+    /// The sampler spec's text without Mix's cutoff (`skip`, `ddim:eta=0.5`, `mix`).
     public var sampler: String
     public var steps: Int
     /// Mix's t_c (a model index); nil for the other samplers.
@@ -16,24 +16,26 @@ public struct SweepCell: Sendable, Hashable, Codable {
         self.cutoff = cutoff
     }
 
-    /// The folder name under `cells/`: `skip-25`, `mix-25-tc291`.
-    public var id: String { cutoff.map { "\(sampler)-\(steps)-tc\($0)" } ?? "\(sampler)-\(steps)" }
+    /// A cell of `spec` (Mix's cutoff kept apart, so `mix:cutoff=291` and `mix` at cutoff 291 are one cell).
+    public init(_ spec: SamplerSpec, steps: Int) {
+        if case .mix(.timestep(let tc)) = spec.kind { cutoff = tc } else { cutoff = nil }
+        sampler = spec.text(omittingCutoff: true)
+        self.steps = steps
+    }
 
-    public static let samplerNames = ["ddpm", "ddpm-naive", "skip", "ddim", "mix", "dpmpp-2m"]
+    /// The folder name under `cells/`: `skip-25`, `mix-25-tc291`, `ddim_eta=0.5-25`.
+    public var id: String {
+        let name = sampler.replacingOccurrences(of: ":", with: "_").replacingOccurrences(of: "/", with: "_")
+        return cutoff.map { "\(name)-\(steps)-tc\($0)" } ?? "\(name)-\(steps)"
+    }
 
-    public var kind: SamplerKind {
+    /// The sampler this cell runs.
+    public var spec: SamplerSpec {
         get throws {
-            switch sampler {
-            case "ddpm": return .ddpm
-            case "ddpm-naive": return .ddpmNaive
-            case "skip": return .skip
-            case "ddim": return .ddim(eta: 0)
-            case "dpmpp-2m": return .dpmSolverPP2M
-            case "mix":
-                guard let cutoff else { throw SweepError.invalidSpec("mix needs a cutoff") }
-                return .mix(.timestep(cutoff))
-            default:
-                throw SweepError.invalidSpec("unknown sampler '\(sampler)' (expected \(Self.samplerNames.joined(separator: ", ")))")
+            do {
+                return try SamplerSpec(parsing: cutoff.map { sampler + ":cutoff=\($0)" } ?? sampler)
+            } catch {
+                throw SweepError.invalidSpec("--samplers \(sampler): \(error.localizedDescription)")
             }
         }
     }
@@ -44,9 +46,10 @@ public struct SweepCell: Sendable, Hashable, Codable {
 public struct SweepSpec: Sendable, Equatable, Codable {
     /// `--model` as given (fashion-gmm, fashion-ddpm, a path).
     public var model: String
+    /// Sampler specs (`SamplerSpec` text); a `mix` without cutoff or skip-steps runs at each of `cutoffs`.
     public var samplers: [String]
     public var steps: [Int]
-    /// Mix's cutoffs t_c; every Mix cell is run at each of them.
+    /// Mix's cutoffs t_c for the `mix` entries that name none.
     public var cutoffs: [Int]
     /// Samples per cell, unless `countForSteps` names the cell's step count.
     public var count: Int
@@ -57,16 +60,20 @@ public struct SweepSpec: Sendable, Equatable, Codable {
     /// Samples per network call, and the size of the chunks a cell is stored and sharded in.
     public var batch: Int
     public var rng: RandomKind
-    /// How timesteps are chosen (`Spacing(parsing:)`).
+    /// How timesteps are chosen (`Spacing(parsing:)`) when a sampler's spec names no spacing.
     public var spacing: String
     /// Feature-space metrics: fid, is, kid, precision, recall.
     public var metrics: [String]
-    /// Reference images for the feature-space metrics (fashion-mnist:test).
+    /// What the samples are scored against: fashion-mnist:SPLIT[A:B], a pytorch-fid statistics
+    /// `.npz`, a folder of PNGs or an `.npy` of images.
     public var reference: String
+    /// The feature network (`eval --network`); nil means `fmnist`, the Fashion-MNIST classifier.
+    public var network: String?
 
     public init(model: String, samplers: [String], steps: [Int], cutoffs: [Int], count: Int,
                 countForSteps: [String: Int] = [:], seed: UInt64 = 0, batch: Int = 250, rng: RandomKind = .philox,
-                spacing: String = "uniform", metrics: [String] = ["fid", "is"], reference: String = "fashion-mnist:test") {
+                spacing: String = "uniform", metrics: [String] = ["fid", "is"], reference: String = "fashion-mnist:test",
+                network: String? = nil) {
         self.model = model
         self.samplers = samplers
         self.steps = steps
@@ -79,21 +86,32 @@ public struct SweepSpec: Sendable, Equatable, Codable {
         self.spacing = spacing
         self.metrics = metrics
         self.reference = reference
+        self.network = network
     }
 
-    public static let metricNames = ["fid", "is", "kid", "precision", "recall"]
+    /// The sampler specs, each `mix` without a cutoff once per cutoff.
+    public func samplerSpecs() throws -> [[SamplerSpec]] {
+        try samplers.map { text in
+            do {
+                return [try SamplerSpec(parsing: text)]
+            } catch SamplerSpecError.mixNeedsCutoff {
+                guard !cutoffs.isEmpty else {
+                    throw SweepError.invalidSpec("--samplers \(text): give mix a cutoff (mix:cutoff=291) or --cutoffs")
+                }
+                return try cutoffs.map { try SamplerSpec(parsing: text + ":cutoff=\($0)") }
+            } catch {
+                throw SweepError.invalidSpec("--samplers \(text): \(error.localizedDescription)")
+            }
+        }
+    }
 
     public func validate() throws {
         guard !samplers.isEmpty else { throw SweepError.invalidSpec("--samplers: give at least one sampler") }
-        for name in samplers where !SweepCell.samplerNames.contains(name) {
-            throw SweepError.invalidSpec("--samplers: unknown sampler '\(name)' (expected \(SweepCell.samplerNames.joined(separator: ", ")))")
-        }
-        guard Set(samplers).count == samplers.count else { throw SweepError.invalidSpec("--samplers: a sampler is listed twice") }
+        let specs = try samplerSpecs()
+        let cells = specs.joined().map { SweepCell($0, steps: 1) }
+        guard Set(cells).count == cells.count else { throw SweepError.invalidSpec("--samplers: a sampler is listed twice") }
         guard !steps.isEmpty, steps.allSatisfy({ $0 >= 1 }) else { throw SweepError.invalidSpec("--steps: give step counts ≥ 1") }
         guard Set(steps).count == steps.count else { throw SweepError.invalidSpec("--steps: a step count is listed twice") }
-        if samplers.contains("mix") {
-            guard !cutoffs.isEmpty else { throw SweepError.invalidSpec("--cutoffs: mix needs at least one cutoff t_c") }
-        }
         guard cutoffs.allSatisfy({ $0 >= 0 }), Set(cutoffs).count == cutoffs.count else {
             throw SweepError.invalidSpec("--cutoffs: give distinct model indices ≥ 0")
         }
@@ -104,19 +122,24 @@ public struct SweepSpec: Sendable, Equatable, Codable {
             }
         }
         guard batch >= 1 else { throw SweepError.invalidSpec("--batch must be at least 1") }
-        guard Spacing(parsing: spacing) != nil else { throw SweepError.invalidSpec("--spacing: unknown spacing '\(spacing)'") }
-        for metric in metrics where !Self.metricNames.contains(metric) {
-            throw SweepError.invalidSpec("--metrics: unknown metric '\(metric)' (expected \(Self.metricNames.joined(separator: ", ")))")
-        }
-        if !metrics.isEmpty { _ = try referenceSelection() }
+        _ = try defaultSpacing()
+        _ = try metricSuite()
     }
 
-    /// The reference images `reference` names.
-    public func referenceSelection() throws -> FashionMNIST.Selection {
+    /// `spacing`, parsed.
+    public func defaultSpacing() throws -> Spacing {
+        guard let parsed = Spacing(parsing: spacing) else {
+            throw SweepError.invalidSpec("--spacing: unknown spacing '\(spacing)' (expected \(Spacing.grammar))")
+        }
+        return parsed
+    }
+
+    /// The feature metrics, with the library's defaults (`MetricSuite`).
+    public func metricSuite() throws -> MetricSuite {
         do {
-            return try FashionMNIST.Selection(parsing: reference)
-        } catch let error as MediaError {
-            throw SweepError.invalidSpec("--reference \(error.localizedDescription)")
+            return try MetricSuite(MetricKey.list(parsing: metrics.joined(separator: ",")))
+        } catch {
+            throw SweepError.invalidSpec("--metrics: \(error.localizedDescription)")
         }
     }
 
@@ -124,14 +147,11 @@ public struct SweepSpec: Sendable, Equatable, Codable {
     public func count(steps: Int) -> Int { countForSteps[String(steps)] ?? count }
 
     /// The cells in the order they run: fewest steps first (cheap, informative results early),
-    /// samplers in the given order, Mix once per cutoff.
+    /// samplers in the given order, a `mix` without cutoff once per cutoff. Empty for a spec
+    /// that does not validate.
     public var cells: [SweepCell] {
-        steps.sorted().flatMap { s in
-            samplers.flatMap { name in
-                name == "mix" ? cutoffs.map { SweepCell(sampler: name, steps: s, cutoff: $0) }
-                              : [SweepCell(sampler: name, steps: s)]
-            }
-        }
+        guard let specs = try? samplerSpecs().flatMap({ $0 }) else { return [] }
+        return steps.sorted().flatMap { s in specs.map { SweepCell($0, steps: s) } }
     }
 
     /// The chunks (first sample, size) of a cell: `batch`-sized, the last one shorter.

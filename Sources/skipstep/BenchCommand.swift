@@ -57,7 +57,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let shape = try fidShape() { return try benchFID(count: shape.count, dimension: shape.dimension) }
-        let loaded = try ModelCatalog.load(model)
+        let loaded = try Settings.current.catalog.load(model)
         guard (0..<loaded.schedule.trainSteps).contains(timestep) else {
             throw ValidationError("--timestep must be in 0..<\(loaded.schedule.trainSteps)")
         }
@@ -68,7 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
         var times: [Double] = []
         for i in 0..<(warmup + runs) {
             let start = clock.now
-            _ = try denoiser.predict(x, batch: batch, timestep: timestep)
+            _ = try denoiser.predict(x, batch: batch, timestep: Double(timestep))
             let elapsed = clock.now - start
             if i >= warmup { times.append(seconds(elapsed)) }
             progress("run \(i + 1)/\(warmup + runs)")

@@ -3,10 +3,7 @@ import Foundation
 import Media
 import Metrics
 import Models
-
-enum MetricName: String, CaseIterable, ExpressibleByArgument {
-    case fid, kid, precision, recall, `is`
-}
+import Sweep
 
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,10 +51,10 @@ struct EvalCommand: AsyncParsableCommand {
     var metrics: [String] = ["fid", "kid", "precision", "recall", "is"]
 
     @Option(help: "Number of KID subsets.")
-    var kidSubsets: Int = 100
+    var kidSubsets: Int = MetricSuite.defaultKIDSubsets
 
     @Option(help: "KID subset size (capped at the smaller set).")
-    var kidSubsetSize: Int = 1000
+    var kidSubsetSize: Int = MetricSuite.defaultKIDSubsetSize
 
     @Option(help: ArgumentHelp("Write the mean and covariance of SAMPLES' features here (.npz, mu and sigma in "
                                + "float64, as pytorch-fid --save-stats).", valueName: "file.npz"))
@@ -85,30 +82,27 @@ struct EvalCommand: AsyncParsableCommand {
                 throw ValidationError("--save-stats: SAMPLES is already a statistics file")
             }
         }
-        _ = try requestedMetrics()
+        _ = try suite()
     }
 
-    func requestedMetrics() throws -> Set<MetricName> {
-        let names = metrics.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        return Set(try names.map { name in
-            guard let metric = MetricName(rawValue: name) else {
-                throw ValidationError("--metrics: unknown metric '\(name)' (expected fid, kid, precision, recall, is)")
-            }
-            return metric
-        })
+    func requestedMetrics() throws -> [MetricKey] {
+        do {
+            return try MetricKey.list(parsing: metrics.joined(separator: ","))
+        } catch {
+            throw ValidationError("--metrics: \(error.localizedDescription)")
+        }
     }
 
-    /// One side of the comparison: features (and logits) when the source had images or features,
-    /// and always the Gaussian statistics FID needs.
-    struct Side {
-        var features: Features?
-        var logits: Features?
-        var statistics: GaussianStatistics
-        var count: Int?
+    func suite() throws -> MetricSuite {
+        do {
+            return try MetricSuite(requestedMetrics(), kidSubsets: kidSubsets, kidSubsetSize: kidSubsetSize)
+        } catch let error as MetricsError {
+            throw ValidationError("--kid-subsets/--kid-subset-size: \(error.localizedDescription)")
+        }
     }
 
     func run() async throws {
-        let wanted = try requestedMetrics()
+        let suite = try suite()
         var loadedNetwork: (any FeatureNetwork)?
         func network() throws -> any FeatureNetwork {
             if let loadedNetwork { return loadedNetwork }
@@ -116,66 +110,34 @@ struct EvalCommand: AsyncParsableCommand {
             loadedNetwork = loaded
             return loaded
         }
-        func side(_ source: String?, features path: String?, name: String) throws -> Side {
-            if let path {
-                return try Self.side(Self.featureMatrix(path, name: name), logits: nil)
+        func side(_ source: String?, features path: String?, name: String) throws -> FeatureSet {
+            if let path { return try FeatureSet(features: Scoring.featureMatrix(path, name: name), logits: nil) }
+            let set = try Scoring.featureSet(source ?? "", network: network, name: name,
+                                             fashionMNISTDirectory: Settings.current.fashionMNISTDirectory) { done, total in
+                progress("\(name): features \(done)/\(total)")
             }
-            let source = source ?? ""
-            if source.hasSuffix(".npz") { return try Self.readStatistics(source, name: name) }
-            let embedded = try Self.embed(source, with: network(), name: name)
-            return try Self.side(embedded.features, logits: embedded.logits)
+            progressDone()
+            return set
         }
 
         let x = try side(samples, features: features, name: "generated")
         if let saveStats {
-            try Self.writeStatistics(x.statistics, to: saveStats)
+            try Scoring.writeStatistics(x.statistics, to: saveStats)
             log("wrote \(saveStats) (mu \(x.statistics.dimension), sigma \(x.statistics.dimension)×\(x.statistics.dimension), from \(x.count ?? 0) samples)")
             if reference == nil && referenceFeatures == nil { return }
         }
         let y = try side(reference, features: referenceFeatures, name: "reference")
         guard x.statistics.dimension == y.statistics.dimension else {
-            throw ValidationError("the samples have \(x.statistics.dimension)-d features, the reference \(y.statistics.dimension)-d "
-                                  + "(statistics from another network?)")
+            throw RunError("the samples have \(x.statistics.dimension)-d features, the reference \(y.statistics.dimension)-d "
+                           + "(statistics from another network?)")
         }
-
-        var report: [String: Double] = [:]
-        var warnings: [String] = []
-        if wanted.contains(.fid) {
-            let fid = try Metrics.frechetDistance(x.statistics, y.statistics)
-            report["fid"] = fid.value
-            warnings += fid.warnings.map(\.description)
-        }
-        let featureMetrics = wanted.intersection([.kid, .precision, .recall])
-        if !featureMetrics.isEmpty, x.features == nil || y.features == nil {
-            log("note: \(featureMetrics.map(\.rawValue).sorted().joined(separator: ", ")) need features; skipped with .npz statistics")
-        }
-        if let xf = x.features, let yf = y.features {
-            if wanted.contains(.kid) {
-                let size = min(kidSubsetSize, xf.count, yf.count)
-                let kid = try Metrics.kernelDistance(xf, yf, subsetCount: kidSubsets, subsetSize: size)
-                report["kid_mean"] = kid.mean
-                report["kid_std"] = kid.std
-            }
-            if wanted.contains(.precision) || wanted.contains(.recall) {
-                let pr = try Metrics.precisionRecall(real: yf, generated: xf)
-                if wanted.contains(.precision) { report["precision"] = pr.precision }
-                if wanted.contains(.recall) { report["recall"] = pr.recall }
-            }
-        }
-        if wanted.contains(.is) {
-            if let logits = x.logits {
-                let score = try Metrics.inceptionScore(logits: logits)
-                report["is_mean"] = score.mean
-                report["is_std"] = score.std
-            } else {
-                log("note: IS needs the network's logits; skipped (\(features != nil ? "--features" : samples?.hasSuffix(".npz") == true ? ".npz statistics" : "the network's weights have none"))")
-            }
-        }
+        for (key, why) in suite.unavailable(samples: x, reference: y) { log("note: \(key.rawValue) \(why); skipped") }
+        var (report, warnings) = try suite.evaluate(samples: x, reference: y)
         if classHistogram, let logits = x.logits {
             var counts = [Int](repeating: 0, count: logits.dimension)
             for i in 0..<logits.count {
                 let row = logits.values[(i * logits.dimension)..<((i + 1) * logits.dimension)]
-                counts[row.indices.max { row[$0] < row[$1] }! - i * logits.dimension] += 1
+                if let top = row.indices.max(by: { row[$0] < row[$1] }) { counts[top - i * logits.dimension] += 1 }
             }
             for (k, c) in counts.enumerated() { report[String(format: "class_%02d", k)] = Double(c) / Double(logits.count) }
         }
@@ -189,125 +151,5 @@ struct EvalCommand: AsyncParsableCommand {
         } else {
             for key in report.keys.sorted() { print(key.padding(toLength: 12, withPad: " ", startingAt: 0), report[key] ?? 0) }
         }
-    }
-
-    static func side(_ features: Features, logits: Features?) throws -> Side {
-        var statistics = FeatureStatistics(dimension: features.dimension, name: features.name)
-        try statistics.add(features)
-        return Side(features: features, logits: logits, statistics: try statistics.gaussian(), count: features.count)
-    }
-
-    /// pytorch-fid's statistics file: `mu` (D) and `sigma` (D×D), float32 or float64.
-    static func readStatistics(_ path: String, name: String) throws -> Side {
-        let archive = try NPZArchive.read(from: URL(fileURLWithPath: path))
-        let mu = try archive.doubleArray("mu", path: path), sigma = try archive.doubleArray("sigma", path: path)
-        let d = mu.values.count
-        guard mu.shape == [d], d > 0, sigma.shape == [d, d] else {
-            throw ValidationError("\(path): expected mu of shape (D,) and sigma of shape (D, D), got \(mu.shape) and \(sigma.shape)")
-        }
-        let statistics = try GaussianStatistics(mean: mu.values, covariance: sigma.values, name: "\(name) (\(path))")
-        return Side(features: nil, logits: nil, statistics: statistics, count: nil)
-    }
-
-    static func writeStatistics(_ statistics: GaussianStatistics, to path: String) throws {
-        let d = statistics.dimension
-        try NPZArchive(members: [
-            "mu": NPYDoubleArray(shape: [d], values: statistics.mean).npyData(),
-            "sigma": NPYDoubleArray(shape: [d, d], values: statistics.covariance).npyData(),
-        ]).write(to: URL(fileURLWithPath: path))
-    }
-
-    /// `--weights` (or the command's `flag`), else `$SKIPSTEP_CLASSIFIER_DIR`, else the shipped
-    /// models/fashion-classifier (`ModelCatalog.shippedDirectory`).
-    static func classifierDirectory(_ explicit: String?, flag: String = "--weights") throws -> URL {
-        if let dir = explicit ?? ProcessInfo.processInfo.environment["SKIPSTEP_CLASSIFIER_DIR"] {
-            let url = URL(fileURLWithPath: dir)
-            guard FileManager.default.fileExists(atPath: url.appendingPathComponent("config.json").path) else {
-                throw ValidationError("\(dir) holds no classifier (config.json); make one with tools/train_classifier.py")
-            }
-            return url
-        }
-        do {
-            return try ModelCatalog.shippedDirectory("fashion-classifier")
-        } catch {
-            throw ValidationError("\(error.localizedDescription); or pass \(flag) DIR (make one with tools/train_classifier.py)")
-        }
-    }
-
-    static func featureMatrix(_ path: String, name: String) throws -> Features {
-        let array = try NPYArray.read(from: URL(fileURLWithPath: path))
-        guard array.shape.count == 2, array.shape[1] > 0 else {
-            throw ValidationError("\(path): expected an N×D feature matrix, got shape \(array.shape)")
-        }
-        return try Features(array.values, dimension: array.shape[1], name: name)
-    }
-
-    /// Images in model space ([-1, 1], N×C×H×W) from a .npy, a PNG folder or fashion-mnist:SPLIT, and
-    /// their C×H×W: `shape` when given (else an error), otherwise the source's own (1 or 3 channels).
-    static func images(_ source: String, shape required: [Int]?) throws -> (values: [Float], shape: [Int]) {
-        if FashionMNIST.Selection.isSelection(source) {
-            let selection = try FashionMNIST.Selection(parsing: source)
-            guard required == nil || required == [1, 28, 28] else {
-                throw ValidationError("\(source): 1×28×28 images, the network needs \(Self.format(required ?? []))")
-            }
-            return (try selection.modelSpaceImages(), [1, 28, 28])
-        }
-
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
-            throw ValidationError("\(source) does not exist")
-        }
-        if isDirectory.boolValue {
-            let files = try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.lowercased().hasSuffix(".png") }.sorted()
-            guard !files.isEmpty else { throw ValidationError("\(source): the folder holds no .png files") }
-            var values: [Float] = []
-            var shape = required
-            for file in files {
-                let image = try Image8.readPNG(from: URL(fileURLWithPath: source).appendingPathComponent(file))
-                let own = [image.channels, image.height, image.width]
-                if shape == nil { shape = try Self.anyImageShape(own, source: "\(source)/\(file)") }
-                guard own == shape else {
-                    throw ValidationError("\(source)/\(file): \(Self.format(own)), expected \(Self.format(shape ?? []))")
-                }
-                values += image.pixels.map { Float($0) / 127.5 - 1 }
-            }
-            return (values, shape ?? [])
-        }
-        let array = try NPYArray.read(from: URL(fileURLWithPath: source))
-        let own = Array(array.shape.dropFirst())
-        guard array.shape.count == 4, required == nil || own == required else {
-            throw ValidationError("\(source): shape \(array.shape), expected N×\(Self.format(required ?? [1, 28, 28]))")
-        }
-        return (array.values, try required ?? Self.anyImageShape(own, source: source))
-    }
-
-    /// `shape` when it is an image shape a size-agnostic network takes (1 or 3 channels).
-    static func anyImageShape(_ shape: [Int], source: String) throws -> [Int] {
-        guard shape.count == 3, shape[0] == 1 || shape[0] == 3, shape[1] > 0, shape[2] > 0 else {
-            throw ValidationError("\(source): \(Self.format(shape)) images; the network takes 1 or 3 channels")
-        }
-        return shape
-    }
-
-    static func format(_ shape: [Int]) -> String { shape.map(String.init).joined(separator: "×") }
-
-    static func embed(_ source: String, with network: any FeatureNetwork, name: String) throws -> (features: Features, logits: Features?) {
-        let (x, shape) = try images(source, shape: network.requiredShape)
-        let d = shape.reduce(1, *), n = x.count / d
-        guard n >= 2 else { throw ValidationError("\(source): at least 2 images are needed, got \(n)") }
-        if let bad = x.firstIndex(where: { !$0.isFinite }) {
-            throw ValidationError("\(source): image \(bad / d) holds \(x[bad]) (NaN or infinite pixels cannot be scored)")
-        }
-        var features: [Float] = [], logits: [Float] = []
-        for start in stride(from: 0, to: n, by: network.chunk) {
-            let count = min(network.chunk, n - start)
-            let out = try network.features(of: Array(x[(start * d)..<((start + count) * d)]), batch: count, shape: shape)
-            features += out.features
-            logits += out.logits ?? []
-            progress("\(name): features \(start + count)/\(n)")
-        }
-        progressDone()
-        return (try Features(features, dimension: network.featureDimension, name: name),
-                try network.logitDimension.map { try Features(logits, dimension: $0, name: name) })
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diffusion
+import Files
 import Foundation
 import Media
 import Models
@@ -58,16 +59,8 @@ struct SampleCommand: AsyncParsableCommand {
     func run() async throws {
         let output = try OutputTarget(path: out)
         let noiseArray = try noise.map { try NPYArray.read(from: URL(fileURLWithPath: $0)) }
-        let loaded = try ModelCatalog.load(model)
-        let sampler = try sampling.makeSampler(schedule: loaded.schedule, defaults: loaded.defaults)
-        let shape = loaded.denoiser.sampleShape, d = loaded.denoiser.sampleCount
-        if loaded.denoiser.predictionType == .epsilon, let first = sampler.timesteps.first, loaded.schedule.alphaBar(first) == 0 {
-            throw ValidationError("the model's schedule has zero terminal SNR (ᾱ[\(first)] = 0), where an ε-prediction "
-                                  + "determines no x̂₀; start below it (e.g. --spacing leading) or use a v-prediction model")
-        }
-        if sampler.options.varianceType == .learnedRange, !loaded.denoiser.learnsVariance {
-            throw ValidationError("--variance learned_range needs a model that outputs 2×C channels; \(model) outputs C")
-        }
+        let loaded = try Settings.current.catalog.load(model)
+        let shape = loaded.denoiser.sampleShape
         if case .npy = output {} else {
             guard shape.count == 3, [1, 3].contains(shape[0]) else {
                 throw ValidationError("--out \(out): PNG output needs 1 or 3 channels (C×H×W), the model's samples are "
@@ -85,49 +78,56 @@ struct SampleCommand: AsyncParsableCommand {
             if let count, count != array.shape[0] {
                 throw ValidationError("--count \(count) differs from the \(array.shape[0]) samples in --noise \(noise)")
             }
+            if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+                throw ValidationError("--noise \(noise): value \(bad) is \(array.values[bad]); x_T must be finite")
+            }
             total = array.shape[0]
             initialNoise = array.values
         }
+        guard total.multipliedReportingOverflow(by: loaded.denoiser.sampleCount).overflow == false,
+              total * loaded.denoiser.sampleCount <= Self.maxValues else {
+            throw ValidationError("--count \(total): \(total) samples of \(loaded.denoiser.sampleCount) values do not fit in memory "
+                                  + "(at most \(Self.maxValues / loaded.denoiser.sampleCount)); sample in several runs with --seed")
+        }
 
         if exact {
-            guard let oracle = loaded.denoiser as? GaussianMixtureDenoiser else {
+            guard let distribution = loaded.exact else {
                 throw ValidationError("--exact: \(model) is a network, not a Gaussian mixture; exact samples exist only for "
                                       + "fashion-gmm and mixture .safetensors files")
             }
             log("model \(loaded.name), \(total) exact samples, seed \(seed), rng \(rng.rawValue)")
-            try output.write(oracle.mixture.samples(count: total, seed: seed, kind: rng), count: total, shape: shape)
+            try output.write(distribution.samples(count: total, seed: seed, kind: rng), count: total, shape: shape)
             log("wrote \(out)")
             return
         }
+        let sampler = try sampling.makeSampler(loaded)
         let options = sampler.options
-        log("model \(loaded.name), sampler \(sampler.kind), \(sampler.steps.count) steps "
-            + "(\(sampling.spacing)), \(total) samples, seed \(seed), rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
+        let spec = try sampling.spec()
+        log("model \(loaded.name), sampler \(spec), \(sampler.steps.count) steps, \(total) samples, seed \(seed), "
+            + "rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
             + (options.clipSampleRange.map { ", x̂₀ clipped to ±\($0)" } ?? "")
             + (options.thresholding != nil ? ", dynamic thresholding" : ""))
-        var samples = [Float]()
-        samples.reserveCapacity(total * d)
+        let pipeline = try SamplingPipeline(model: loaded, sampler: sampler, seed: seed, rng: rng, batch: batch)
         let clock = ContinuousClock(), start = clock.now
-        for first in stride(from: 0, to: total, by: batch) {
-            let size = min(batch, total - first)
-            let generators = (first..<(first + size)).map { rng.makeSource(seed: seed &+ UInt64($0)) }
-            let run = Denoising(sampler: sampler, denoiser: loaded.denoiser, generators: generators,
-                                initialNoise: initialNoise.map { Array($0[(first * d)..<((first + size) * d)]) })
-            var iterator = run.makeAsyncIterator()
-            while let step = try await iterator.next() {
-                progress("samples \(first + 1)-\(first + size)/\(total)  step \(step.step.index + 1)/\(sampler.steps.count)"
-                         + "  t=\(step.step.from)  \(String(format: "%.1f", seconds(clock.now - start))) s")
-            }
-            samples += iterator.x
-            if !stderrIsTerminal {
-                log("samples \(first + size)/\(total) done, \(String(format: "%.1f", seconds(clock.now - start))) s")
-            }
+        let work = Double(total * sampler.steps.count)
+        let samples = try await pipeline.samples(0..<total, initialNoise: initialNoise) { p in
+            let elapsed = seconds(clock.now - start)
+            let done = Double(p.samples.lowerBound * p.steps + p.samples.count * p.step)
+            progress("samples \(p.samples.lowerBound + 1)-\(p.samples.upperBound)/\(total)  step \(p.step)/\(p.steps)  t=\(p.timestep)  "
+                     + "\(clockText(elapsed)) elapsed, ETA \(clockText(elapsed / done * (work - done)))", logEvery: 30)
         }
         progressDone()
         let nonFinite = samples.count(where: { !$0.isFinite })
-        if nonFinite > 0 { log("warning: \(nonFinite) non-finite values in the samples") }
+        guard nonFinite == 0 else {
+            throw RunError("the samples hold \(nonFinite) NaN or infinite values (the model's output diverged); nothing was written "
+                           + "to \(out). Check the model's config (e.g. norm_eps, freq_shift) and the sampler options")
+        }
         try output.write(samples, count: total, shape: shape)
-        log("wrote \(out)")
+        log("wrote \(out) (\(String(format: "%.1f", seconds(clock.now - start))) s)")
     }
+
+    /// The most sample values one run holds in memory (16 GiB of floats).
+    static let maxValues = 1 << 32
 }
 
 /// Where `sample --out` writes, decided from the path before any work is done.
@@ -178,7 +178,12 @@ enum OutputTarget {
     }
 }
 
-extension RandomKind: ExpressibleByArgument {}
+/// h:mm:ss or m:ss.
+func clockText(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18

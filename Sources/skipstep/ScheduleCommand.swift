@@ -24,7 +24,9 @@ struct ScheduleCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard trainSteps >= 1 else { throw ValidationError("--timesteps must be at least 1, got \(trainSteps)") }
+        guard (1...NoiseSchedule.maxTrainSteps).contains(trainSteps) else {
+            throw ValidationError("--timesteps must be in 1…\(NoiseSchedule.maxTrainSteps), got \(trainSteps)")
+        }
     }
 
     func run() throws {
@@ -34,8 +36,9 @@ struct ScheduleCommand: ParsableCommand {
         let schedule = try NoiseSchedule(kind, trainSteps: trainSteps)
         let sampler = try sampling.makeSampler(schedule: schedule)
         if json {
+            let spec = try sampling.spec()
             let report = Report(trainSteps: trainSteps, betaSchedule: betaSchedule,
-                                sampler: sampling.sampler.rawValue, spacing: sampling.spacing.description,
+                                sampler: spec.description, spacing: (spec.spacing ?? .uniform).description,
                                 timesteps: sampler.timesteps,
                                 steps: sampler.steps.map { Report.Step(step: $0, schedule: schedule) })
             let encoder = JSONEncoder()
@@ -43,7 +46,8 @@ struct ScheduleCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        print("T = \(trainSteps) (\(betaSchedule)), \(sampler.kind), \(sampler.steps.count) steps, spacing \(sampling.spacing)")
+        let spec = try sampling.spec()
+        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.steps.count) steps, spacing \((spec.spacing ?? .uniform))")
         print("step      s      p  method        ᾱ_s          a(x)          b(x̂₀)         c(ε̂)          σ")
         for step in sampler.steps {
             let c = step.coefficients

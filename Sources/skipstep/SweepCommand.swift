@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diffusion
+import Files
 import Foundation
 import Media
 import Models
@@ -34,8 +35,10 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The model (as `sample --model`).", valueName: "name|path"))
     var model: String = ModelCatalog.defaultModelName
 
-    @Option(help: "Samplers, comma separated: ddpm, ddpm-naive, skip, ddim, mix, dpmpp-2m.")
-    var samplers: String = "ddpm,ddpm-naive,skip,ddim,mix,dpmpp-2m"
+    @Option(help: ArgumentHelp(
+        "Sampler specs, comma separated (as `sample --sampler`), e.g. skip,ddim:eta=0.5,mix:cutoff=600; a mix without "
+            + "cutoff runs at each of --cutoffs.", discussion: SamplerArguments.samplerHelp, valueName: "specs"))
+    var samplers: String = SamplerKind.Name.allCases.map(\.rawValue).joined(separator: ",")
 
     @Option(help: "Step counts, comma separated.")
     var steps: String = "10,25,50,100"
@@ -59,21 +62,27 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: "Random generator: philox or torch.")
     var rng: RandomKind = .philox
 
-    @Option(help: "Timestep spacing (as `sample --spacing`).")
-    var spacing: String = "uniform"
+    @Option(help: "Timestep spacing of the samplers whose spec names none (as `sample --spacing`).")
+    var spacing: String = Spacing.uniform.description
 
     @Option(help: "Feature-space metrics, comma separated: fid, is, kid, precision, recall ('' for none).")
     var metrics: String = "fid,is"
 
-    @Option(help: ArgumentHelp("Reference images for the feature metrics: fashion-mnist:SPLIT, optionally sliced [A:B].",
-                                valueName: "fashion-mnist:SPLIT"))
+    @Option(help: ArgumentHelp("What the feature metrics compare against: fashion-mnist:SPLIT (optionally sliced [A:B]), "
+                               + "a pytorch-fid statistics .npz (FID only), a folder of PNGs or an .npy of images.",
+                               valueName: "ref"))
     var reference: String = "fashion-mnist:test"
+
+    @Option(help: "Feature network: fmnist (the Fashion-MNIST classifier) or inception (pytorch-fid's FID Inception).")
+    var network: FeatureNetworkName = .fmnist
 
     @Option(help: ArgumentHelp("This process's part: chunks j with j mod n = i of every cell.", valueName: "i/n"))
     var shard: String?
 
-    @Option(help: ArgumentHelp("The classifier folder for the feature metrics.", valueName: "dir"))
-    var classifier: String?
+    @Option(name: [.customLong("weights"), .customLong("classifier")],
+            help: ArgumentHelp("The network's weights (as `eval --weights`): the classifier folder, or the converted "
+                               + "Inception safetensors.", valueName: "path"))
+    var weights: String?
 
     @Option(help: ArgumentHelp("The sweep directory (created, or resumed or grown if it holds the same sweep).", valueName: "dir"))
     var out: String
@@ -100,23 +109,39 @@ struct SweepRunCommand: AsyncParsableCommand {
             }
             countForSteps[String(s)] = n
         }
+        let texts: [String]
+        do {
+            texts = try SamplerSpec.splitList(samplers).map(Self.canonical)
+        } catch {
+            throw ValidationError("--samplers \(samplers): \(error.localizedDescription)")
+        }
         let spec = SweepSpec(
-            model: model, samplers: samplers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+            model: model, samplers: texts,
             steps: try list(steps, "steps"), cutoffs: try list(cutoffs, "cutoffs"), count: count,
             countForSteps: countForSteps, seed: seed, batch: batch, rng: rng, spacing: spacing,
             metrics: metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
-            reference: reference)
+            reference: reference, network: network == .fmnist ? nil : network.rawValue)
         do { try spec.validate() } catch { throw ValidationError(error.localizedDescription) }
         return spec
+    }
+
+    /// A sampler's text in canonical form (`ddim:eta=0.50` → `ddim:eta=0.5`); a `mix` without
+    /// cutoff stays one, to run at each of --cutoffs.
+    static func canonical(_ text: String) throws -> String {
+        do {
+            return try SamplerSpec(parsing: text).description
+        } catch SamplerSpecError.mixNeedsCutoff {
+            return try SamplerSpec(parsing: text + ":cutoff=0").text(omittingCutoff: true)
+        }
     }
 
     func validate() throws {
         let spec = try spec()
         let part: Shard
         do { part = try shard.map(Shard.init(parsing:)) ?? .whole } catch { throw ValidationError(error.localizedDescription) }
-        // An unsharded run scores its cells: find the classifier now, not hours later. A shard only
-        // samples (the merge scores), so it may run where the classifier is not.
-        if part.count == 1 { _ = try sweepClassifierDirectory(spec, classifier) }
+        // An unsharded run scores its cells: find the network and the reference now, not hours later.
+        // A shard only samples (the merge scores), so it may run where they are not.
+        if part.count == 1 { try checkScoring(spec, weights: weights) }
         if part.count > 1 && !reuse.isEmpty {
             throw ValidationError("--reuse copies scored cells, which only a whole sweep has: drop --shard, or rerun the merged sweep with --reuse")
         }
@@ -127,31 +152,56 @@ struct SweepRunCommand: AsyncParsableCommand {
         let directory = SweepDirectory(URL(fileURLWithPath: out))
         let part = try shard.map(Shard.init(parsing:)) ?? .whole
         log("sweep: model \(spec.model), \(spec.cells.count) cells, seed \(spec.seed), rng \(spec.rng.rawValue)")
-        try await runSweep(spec, in: directory, shard: part, classifier: classifier, sampleMissing: true,
+        try await runSweep(spec, in: directory, shard: part, weights: weights, sampleMissing: true,
                            reuse: reuse.map { SweepDirectory(URL(fileURLWithPath: $0)) })
     }
 }
 
-/// The classifier for a sweep's feature metrics (nil when it has none): `--classifier`, else as `eval`.
-func sweepClassifierDirectory(_ spec: SweepSpec, _ classifier: String?) throws -> URL? {
-    spec.metrics.isEmpty ? nil : try EvalCommand.classifierDirectory(classifier, flag: "--classifier")
+/// The feature network of a sweep's spec.
+func sweepNetwork(_ spec: SweepSpec) throws -> FeatureNetworkName {
+    guard let network = FeatureNetworkName(rawValue: spec.network ?? FeatureNetworkName.fmnist.rawValue) else {
+        throw RunError("sweep.json names the unknown network '\(spec.network ?? "")' (expected fmnist or inception)")
+    }
+    return network
+}
+
+/// Checks that a sweep's feature network and reference can be loaded (without embedding anything).
+func checkScoring(_ spec: SweepSpec, weights: String?) throws {
+    guard !spec.metrics.isEmpty else { return }
+    _ = try sweepNetwork(spec).load(weights: weights)
+    if FashionMNIST.Selection.isSelection(spec.reference) {
+        _ = try FashionMNIST.Selection(parsing: spec.reference)
+    } else if spec.reference.hasSuffix(".npz") {
+        _ = try Scoring.readStatistics(spec.reference, name: "reference")
+        do { try SweepEvaluator.checkReference(spec, hasFeatures: false) } catch { throw ValidationError(error.localizedDescription) }
+    } else if !FileManager.default.fileExists(atPath: spec.reference) {
+        throw ValidationError("--reference \(spec.reference) does not exist")
+    }
+}
+
+/// The evaluator of a sweep: its network, and the reference's features under it.
+func sweepEvaluator(_ spec: SweepSpec, model: LoadedModel, weights: String?) throws -> SweepEvaluator {
+    guard !spec.metrics.isEmpty else { return try SweepEvaluator(spec: spec, model: model, network: nil, reference: nil) }
+    let network = try sweepNetwork(spec).load(weights: weights)
+    log("reference features: \(spec.reference)")
+    let reference = try Scoring.featureSet(spec.reference, network: { network }, name: "reference",
+                                           fashionMNISTDirectory: Settings.current.fashionMNISTDirectory) { done, total in
+        progress("reference: features \(done)/\(total)", logEvery: 60)
+    }
+    progressDone()
+    return try SweepEvaluator(spec: spec, model: model, network: network, reference: reference)
 }
 
 /// Runs or finishes a sweep and writes its report; shared by `sweep run` and `sweep merge`.
-func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, classifier: String?,
+func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, weights: String?,
               sampleMissing: Bool, reuse: [SweepDirectory] = []) async throws {
     var runner = SweepRunner(spec: spec, directory: directory, shard: shard)
     runner.reuse = reuse
     runner.log = { log($0) }
     runner.progress = { progress($0, logEvery: 60) }
     runner.sampleMissing = sampleMissing
-    let results = try await runner.run(
-        model: { try ModelCatalog.load(spec.model) },
-        evaluator: { model in
-            try SweepEvaluator(spec: spec, model: model,
-                               classifierDirectory: try sweepClassifierDirectory(spec, classifier),
-                               log: { log($0) })
-        })
+    let results = try await runner.run(model: { try Settings.current.catalog.load(spec.model) },
+                                       evaluator: { try sweepEvaluator(spec, model: $0, weights: weights) })
     progressDone()
     if let results {
         try SweepReport.write(results, to: directory.url)
@@ -169,8 +219,9 @@ struct SweepMergeCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Shard directories made by `sweep run --shard i/n` with the same options.", valueName: "dir"))
     var shards: [String]
 
-    @Option(help: ArgumentHelp("The classifier folder for the feature metrics.", valueName: "dir"))
-    var classifier: String?
+    @Option(name: [.customLong("weights"), .customLong("classifier")],
+            help: ArgumentHelp("The feature network's weights (as `sweep run --weights`).", valueName: "path"))
+    var weights: String?
 
     @Option(help: ArgumentHelp("The merged sweep directory.", valueName: "dir"))
     var out: String
@@ -183,7 +234,7 @@ struct SweepMergeCommand: AsyncParsableCommand {
         let directory = SweepDirectory(URL(fileURLWithPath: out))
         let spec = try SweepMerge.merge(shards.map { SweepDirectory(URL(fileURLWithPath: $0)) }, into: directory)
         log("merged \(shards.count) shard directories into \(out)")
-        try await runSweep(spec, in: directory, shard: .whole, classifier: classifier, sampleMissing: false)
+        try await runSweep(spec, in: directory, shard: .whole, weights: weights, sampleMissing: false)
     }
 }
 
@@ -208,11 +259,12 @@ struct SweepReportCommand: ParsableCommand {
     @Flag(help: "Recompute the oracle's exact-sample floors (…_exact metrics) of the scored cells; implies --collect.")
     var refreshFloors = false
 
-    @Option(help: ArgumentHelp("The classifier folder for the feature metrics (with --refresh-floors).", valueName: "dir"))
-    var classifier: String?
+    @Option(name: [.customLong("weights"), .customLong("classifier")],
+            help: ArgumentHelp("The feature network's weights (with --refresh-floors).", valueName: "path"))
+    var weights: String?
 
     func validate() throws {
-        if classifier != nil && !refreshFloors { throw ValidationError("--classifier is only used with --refresh-floors") }
+        if weights != nil && !refreshFloors { throw ValidationError("--weights is only used with --refresh-floors") }
     }
 
     func run() throws {
@@ -220,12 +272,11 @@ struct SweepReportCommand: ParsableCommand {
         let results: SweepResults
         if refreshFloors {
             let spec = try sweep.readSpec()
-            let model = try ModelCatalog.load(spec.model)
-            guard model.denoiser is GaussianMixtureDenoiser else {
+            let model = try Settings.current.catalog.load(spec.model)
+            guard model.exact != nil else {
                 throw ValidationError("--refresh-floors: \(spec.model) is not a Gaussian-mixture oracle, so its sweep has no exact-sample floors")
             }
-            let evaluator = try SweepEvaluator(spec: spec, model: model, classifierDirectory: try sweepClassifierDirectory(spec, classifier),
-                                               log: { log($0) })
+            let evaluator = try sweepEvaluator(spec, model: model, weights: weights)
             log("refreshed the exact-sample floors of \(try sweep.refreshFloors(with: evaluator)) cells")
         }
         if collect || refreshFloors {

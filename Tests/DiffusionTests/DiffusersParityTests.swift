@@ -59,7 +59,7 @@ import TestSupport
         let outputs: [Int: [Float]]
         let sampleShape: [Int]
         let predictionType: PredictionType
-        func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float] { outputs[timestep] ?? [] }
+        func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] { outputs[Int(timestep)] ?? [] }
     }
 
     /// One step at a time from diffusers' own x, model output and noise.
@@ -105,7 +105,7 @@ import TestSupport
             let generators = run.seeds.map { RandomKind.torch.makeSource(seed: UInt64($0)) }
             let model = Replay(outputs: Dictionary(uniqueKeysWithValues: run.steps.map { ($0.t, $0.model_output) }),
                                sampleShape: run.sample_shape, predictionType: run.config.predictionType)
-            var denoising = Denoising(sampler: sampler, denoiser: model, generators: generators)
+            var denoising = try Denoising(sampler: sampler, denoiser: model, generators: generators)
             #expect(closeness(denoising.x, run.x_T, rtol: 1e-6, atol: 1e-6).passes, "\(run.name) x_T")
             var k = 0
             while let step = try denoising.advance() {

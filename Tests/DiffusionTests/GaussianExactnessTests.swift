@@ -13,8 +13,8 @@ import Testing
         var sampleShape: [Int] { [mean.count] }
         var predictionType: PredictionType { .epsilon }
         /// E[ε | x_t] = √(1−a)(x − √a μ)/(a v + 1 − a).
-        func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float] {
-            let a = alphaBar[timestep], d = mean.count
+        func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
+            let a = alphaBar[Int(timestep)], d = mean.count
             return x.indices.map { i in
                 let j = i % d
                 return Float((1 - a).squareRoot() * (Double(x[i]) - a.squareRoot() * mean[j])
@@ -100,7 +100,7 @@ import Testing
                                   options: SamplerOptions(varianceType: .fixedLarge))
         let n = 20_000, d = means.count
         let generators = (0..<n).map { RandomKind.philox.makeSource(seed: 1234 + UInt64($0)) }
-        var run = Denoising(sampler: sampler, denoiser: model, generators: generators)
+        var run = try Denoising(sampler: sampler, denoiser: model, generators: generators)
         let x = try run.run()
         var pooledZ = 0.0, pooledZ2 = 0.0
         for j in 0..<d {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Media
+import Files
 
 @Suite struct AtomicFileTests {
     @Test func writesAndReplacesLeavingNoTemporaryFiles() throws {
@@ -22,10 +22,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let target = directory.appendingPathComponent("absent/out.bin")
 
-        let error = #expect(throws: MediaError.self) { try AtomicFile.write(Data([1]), to: target) }
-        #expect(error?.kind == "unwritable")
-        #expect(error?.message.contains(target.path) == true)
-        #expect(error?.message.contains("does not exist") == true)
+        let error = #expect(throws: FileWriteError.self) { try AtomicFile.write(Data([1]), to: target) }
+        #expect(error?.localizedDescription.contains(target.path) == true)
+        #expect(error?.localizedDescription.contains("does not exist") == true)
     }
 
     @Test func failedRenameRemovesTheTemporaryFile() throws {
@@ -36,9 +35,8 @@ import Testing
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: false)
         try Data([7]).write(to: target.appendingPathComponent("inside"))
 
-        let error = #expect(throws: MediaError.self) { try AtomicFile.write(Data([1, 2, 3]), to: target) }
-        #expect(error?.kind == "unwritable")
-        #expect(error?.message.contains(target.path) == true)
+        let error = #expect(throws: FileWriteError.self) { try AtomicFile.write(Data([1, 2, 3]), to: target) }
+        #expect(error?.localizedDescription.contains(target.path) == true)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["taken"])
         #expect(try Data(contentsOf: target.appendingPathComponent("inside")) == Data([7]))
     }
@@ -51,9 +49,9 @@ import Testing
             try? FileManager.default.removeItem(at: directory)
         }
         chmod(directory.path, 0o555)
-        let error = #expect(throws: MediaError.self) {
+        let error = #expect(throws: FileWriteError.self) {
             try AtomicFile.write(Data([1]), to: directory.appendingPathComponent("out.bin"))
         }
-        #expect(error?.message.contains("Permission denied") == true)
+        #expect(error?.localizedDescription.contains("Permission denied") == true)
     }
 }

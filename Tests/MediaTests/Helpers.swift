@@ -19,7 +19,6 @@ extension MediaError {
     var kind: String {
         switch self {
         case .unreadable: "unreadable"
-        case .unwritable: "unwritable"
         case .malformed: "malformed"
         case .unsupported: "unsupported"
         case .truncated: "truncated"

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import InceptionFixture
 import Models
 import Testing
 import TestSupport
@@ -11,11 +12,6 @@ import TestSupport
 /// Acceptance: relative L2 ≤ 1e-4 for pool3 features and logits (float32 against float32;
 /// PyTorch's own float32-vs-float64 difference is ~3e-7, stored in the golden).
 @Suite struct FIDInceptionTests {
-    struct Spec: Decodable {
-        struct Tensor: Decodable { var name: String; var shape: [Int]; var seed: UInt64; var offset: Double; var scale: Double; var abs: Bool }
-        var tensors: [Tensor]
-    }
-
     struct Golden: Decodable {
         struct Case: Decodable {
             var name: String
@@ -32,21 +28,7 @@ import TestSupport
 
     /// The regenerated weights as an in-memory safetensors file, made once for all tests.
     static let weights: Result<SafeTensorsFile, any Error> = Result {
-        let spec = try Fixtures.json(Spec.self, "inception/spec.json")
-        var writer = SafeTensorsWriter(metadata: ["format": FIDInception.format])
-        for t in spec.tensors {
-            var values = [Float](repeating: 0, count: t.shape.reduce(1, *))
-            var generator = TorchGenerator(seed: t.seed)
-            values.withUnsafeMutableBufferPointer { v in
-                generator.fillStandardNormal(v)
-                for i in v.indices {
-                    let r = Double(v[i])
-                    v[i] = Float(t.offset + t.scale * (t.abs ? Swift.abs(r) : r))
-                }
-            }
-            try writer.add(t.name, values, shape: t.shape)
-        }
-        return try SafeTensorsFile(bytes: try writer.encoded(), path: "<random FID Inception weights>")
+        try SafeTensorsFile(bytes: try RandomInceptionWeights.writer().encoded(), path: "<random FID Inception weights>")
     }
 
     static let network: Result<FIDInception, any Error> = Result { try FIDInception(weights: try weights.get()) }
@@ -107,13 +89,16 @@ import TestSupport
             }
         }
         // The search order: explicit, then $SKIPSTEP_INCEPTION_WEIGHTS, then the cache directory.
-        let environment = ["SKIPSTEP_CACHE_DIR": "/nonexistent/cache"]
+        let cache = URL(fileURLWithPath: "/nonexistent/cache")
         #expect(throws: FIDInceptionError.missingWeights(path: "/nonexistent/cache/\(FIDInception.defaultFileName)",
                                                          searched: ["/nonexistent/cache/\(FIDInception.defaultFileName)"])) {
-            try FIDInception.locateWeights(nil, environment: environment)
+            try FIDInception.locateWeights(nil, cacheDirectory: cache)
         }
         #expect(throws: FIDInceptionError.missingWeights(path: "/nonexistent/env.safetensors", searched: ["/nonexistent/env.safetensors"])) {
-            try FIDInception.locateWeights(nil, environment: environment.merging(["SKIPSTEP_INCEPTION_WEIGHTS": "/nonexistent/env.safetensors"]) { $1 })
+            try FIDInception.locateWeights(nil, fromEnvironment: "/nonexistent/env.safetensors", cacheDirectory: cache)
+        }
+        #expect(throws: FIDInceptionError.missingWeights(path: "/nonexistent/x.safetensors", searched: ["/nonexistent/x.safetensors"])) {
+            try FIDInception.locateWeights("/nonexistent/x.safetensors", fromEnvironment: "/nonexistent/env.safetensors", cacheDirectory: cache)
         }
     }
 

@@ -113,8 +113,7 @@ struct GaussianMixtureFileTests {
             return UInt8(truncatingIfNeeded: state >> 24)
         }
         let labels: [UInt8] = (0..<n).map { UInt8($0 % 3) }
-        let images = IDXArray(shape: [n, h, w], bytes: bytes)
-        let fromImages = try GaussianMixture.fitPerClass(images: images, labels: labels)
+        let fromImages = try GaussianMixture.fitPerClass(pixels: bytes, imageShape: [n, h, w], labels: labels)
         let fromValues = try GaussianMixture.fitPerClass(
             samples: bytes.map { Double($0) / 127.5 - 1 }, labels: labels.map(Int.init), sampleShape: [1, h, w])
         #expect(fromImages.sampleShape == [1, 2, 3])
@@ -123,7 +122,7 @@ struct GaussianMixtureFileTests {
         #expect(fromImages.components.map(\.weight) == expectedWeights)
 
         #expect(throws: GaussianMixtureError.self) {
-            try GaussianMixture.fitPerClass(images: images, labels: Array(labels.dropLast()))
+            try GaussianMixture.fitPerClass(pixels: bytes, imageShape: [n, h, w], labels: Array(labels.dropLast()))
         }
         #expect(throws: GaussianMixtureError.fitting("class 1 has 1 samples; a covariance needs at least 2")) {
             try GaussianMixture.fitPerClass(samples: [0, 1, 2, 3, 4], labels: [0, 0, 1, 2, 2], sampleShape: [1])
@@ -147,7 +146,9 @@ struct GaussianMixtureFileTests {
         try writer.add("covariances", covariances, shape: [k, d, d])
         try writer.write(to: directory.appendingPathComponent(GaussianMixture.fashionGMMFileName))
 
-        let loaded = try GaussianMixture.fashionGMM(cacheDirectory: directory)
+        let loaded = try GaussianMixture.fashionGMM(cacheDirectory: directory, trainingSet: {
+            throw GaussianMixtureError.fitting("a valid cache must not be refitted")
+        })
         #expect(loaded.sampleShape == [1, 28, 28] && loaded.componentCount == 10)
         #expect(loaded.components.flatMap(\.mean) == means)
         #expect(loaded.components[3].covariance == Array(covariances[(3 * d * d)..<(4 * d * d)]))
@@ -162,7 +163,11 @@ struct GaussianMixtureFileTests {
         let directory = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let start = Date()
-        let mixture = try GaussianMixture.fashionGMM(cacheDirectory: directory)
+        let train: () throws -> GaussianMixture.LabeledImages = {
+            let (images, labels) = try FashionMNIST.load(split: .train)
+            return (images.bytes, images.shape, labels)
+        }
+        let mixture = try GaussianMixture.fashionGMM(cacheDirectory: directory, trainingSet: train)
         let fitSeconds = Date().timeIntervalSince(start)
         #expect(mixture.componentCount == 10 && mixture.sampleShape == [1, 28, 28])
         #expect(mixture.components.allSatisfy { $0.weight == 0.1 }, "6000 images per class")
@@ -178,7 +183,9 @@ struct GaussianMixtureFileTests {
 
         // A corrupt cache is refitted (with a warning on stderr) and rewritten.
         try Data("not a safetensors file".utf8).write(to: url)
-        let refitted = try GaussianMixture.fashionGMM(cacheDirectory: directory)
+        var warnings: [String] = []
+        let refitted = try GaussianMixture.fashionGMM(cacheDirectory: directory, trainingSet: train) { warnings.append($0) }
+        #expect(warnings.first?.hasPrefix("warning: ignoring the fashion-gmm cache") == true, "\(warnings)")
         #expect(refitted.components == mixture.components)
         #expect(try GaussianMixture.load(from: url).components == mixture.components)
         print("fashion-gmm fit in \(String(format: "%.1f", fitSeconds)) s")
@@ -191,22 +198,12 @@ struct GaussianMixtureFileTests {
                                     .mix(.timestep(291)), .dpmSolverPP2M]
         for kind in kinds {
             let sampler = try Sampler(kind, schedule: schedule, timesteps: timesteps)
-            var run = Denoising(sampler: sampler, denoiser: denoiser,
+            var run = try Denoising(sampler: sampler, denoiser: denoiser,
                                 generators: (0..<8).map { RandomKind.philox.makeSource(seed: UInt64($0)) })
             while let step = try run.advance() {
                 #expect(step.x.allSatisfy { $0.isFinite } && step.predictedX0.allSatisfy { $0.isFinite },
                         "\(kind) step \(step.step.index) (t=\(step.step.from))")
             }
         }
-    }
-
-    @Test("Cache directory: SKIPSTEP_CACHE_DIR, then XDG_CACHE_HOME/skipstep, then ~/.cache/skipstep")
-    func cacheDirectory() {
-        #expect(GaussianMixture.defaultCacheDirectory(
-            environment: ["SKIPSTEP_CACHE_DIR": "/a", "XDG_CACHE_HOME": "/b", "HOME": "/h"]).path == "/a")
-        #expect(GaussianMixture.defaultCacheDirectory(
-            environment: ["XDG_CACHE_HOME": "/b", "HOME": "/h"]).path == "/b/skipstep")
-        #expect(GaussianMixture.defaultCacheDirectory(
-            environment: ["SKIPSTEP_CACHE_DIR": "", "HOME": "/h"]).path == "/h/.cache/skipstep")
     }
 }

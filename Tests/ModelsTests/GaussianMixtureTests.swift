@@ -108,7 +108,7 @@ struct GaussianMixtureTests {
         #expect(!denoiser.learnsVariance)
         let x: [Float] = (0..<15).map { Float($0) * 0.25 - 1.5 }
         for j in alphas.indices {
-            let predicted = try denoiser.predict(x, batch: 3, timestep: j)
+            let predicted = try denoiser.predict(x, batch: 3, timestep: Double(j))
             let exact = try mixture.posteriorNoise(x.map(Double.init), batch: 3, alphaBar: alphas[j])
             #expect(predicted == exact.map { Float($0) })
         }

@@ -19,7 +19,7 @@ import TestSupport
 
     static func message(loading directory: URL) -> String? {
         do {
-            _ = try ModelCatalog.load(directory.path)
+            _ = try ModelCatalog.load(path: directory.path)
             return nil
         } catch {
             return error.localizedDescription

@@ -72,7 +72,7 @@ import TestSupport
                 (0..<t.count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: t.offset + 4 * $0, as: UInt32.self))) }
             }
         }
-        let loaded = try ModelCatalog.load(directory.path)
+        let loaded = try ModelCatalog.load(path: directory.path)
         #expect(loaded.denoiser.sampleShape == [1, 28, 28])
         #expect(loaded.defaults == SamplerOptions())
         for run in pipeline.runs {
@@ -80,7 +80,7 @@ import TestSupport
             let sampler = try Sampler(kind, schedule: loaded.schedule, timesteps: run.timesteps, options: loaded.defaults)
             // Our torch-compatible generators draw x_T and every noise tensor themselves.
             let generators = pipeline.generator_seeds.map { RandomKind.torch.makeSource(seed: UInt64($0)) }
-            var denoising = Denoising(sampler: sampler, denoiser: loaded.denoiser, generators: generators)
+            var denoising = try Denoising(sampler: sampler, denoiser: loaded.denoiser, generators: generators)
             #expect(denoising.x == floats(run.x_T), "\(run.name): x_T from torch.randn")
             let result = try denoising.run()
             let error = relativeL2(result, floats(run.final))

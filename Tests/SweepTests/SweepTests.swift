@@ -35,8 +35,8 @@ import TestSupport
         var runner = SweepRunner(spec: spec, directory: SweepDirectory(url), shard: shard)
         runner.sampleMissing = sampleMissing
         runner.progress = progress
-        return try await runner.run(model: { try ModelCatalog.load(spec.model) },
-                                    evaluator: { try SweepEvaluator(spec: spec, model: $0, classifierDirectory: nil, log: { _ in }) })
+        return try await runner.run(model: { try ModelCatalog.load(path: spec.model) },
+                                    evaluator: { try SweepEvaluator(spec: spec, model: $0, network: nil, reference: nil) })
     }
 
     /// Results with the wall-clock fields zeroed: everything else must be bit-identical.
@@ -71,15 +71,20 @@ import TestSupport
         #expect(throws: SweepError.self) { try Shard(parsing: "2/2") }
         #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["skip", "fast"], steps: [5], cutoffs: [], count: 10).validate() }
         #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["mix"], steps: [5], cutoffs: [], count: 10).validate() }
-        let sliced = SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10, reference: "fashion-mnist:train[0:2000]")
-        #expect(try sliced.referenceSelection() == FashionMNIST.Selection(split: .train, range: 0..<2000))
-        let badReference = SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10, reference: "test.npy")
-        #expect(throws: SweepError.invalidSpec("--reference test.npy: expected fashion-mnist:test or fashion-mnist:train (optionally sliced: [A:B])")) {
-            try badReference.validate()
+        #expect(throws: SweepError.self) { try SweepSpec(model: "m", samplers: ["skip"], steps: [5], cutoffs: [], count: 10,
+                                                           metrics: ["fid", "fast"]).validate() }
+        // Specs with options are cells of their own; a mix with its cutoff in the spec is the same
+        // cell as a bare mix run at that cutoff.
+        let specs = SweepSpec(model: "m", samplers: ["ddim:eta=0.5", "mix:cutoff=600", "mix:spacing=trailing", "skip:spacing=[list:999,500,1]"],
+                              steps: [5], cutoffs: [291], count: 10)
+        try specs.validate()
+        #expect(specs.cells.map(\.id) == ["ddim_eta=0.5-5", "mix-5-tc600", "mix_spacing=trailing-5-tc291", "skip_spacing=[list_999,500,1]-5"])
+        #expect(try specs.cells.map { try $0.spec.description }
+                == ["ddim:eta=0.5", "mix:cutoff=600", "mix:cutoff=291:spacing=trailing", "skip:spacing=[list:999,500,1]"])
+        #expect(SweepCell(try SamplerSpec(parsing: "mix:cutoff=291"), steps: 5) == SweepCell(sampler: "mix", steps: 5, cutoff: 291))
+        #expect(throws: SweepError.self) {
+            try SweepSpec(model: "m", samplers: ["mix:cutoff=291", "mix"], steps: [5], cutoffs: [291], count: 10).validate()
         }
-        var exactOnly = badReference
-        exactOnly.metrics = []  // no feature metrics: the reference is not read
-        try exactOnly.validate()
     }
 
     @Test func shardsMergedEqualAnUnshardedRun() async throws {
@@ -204,8 +209,8 @@ import TestSupport
         var logged: [String] = []
         runner.log = { logged.append($0) }
         let results = try #require(try await runner.run(
-            model: { try ModelCatalog.load(model) },
-            evaluator: { try SweepEvaluator(spec: spec, model: $0, classifierDirectory: nil, log: { _ in }) }))
+            model: { try ModelCatalog.load(path: model) },
+            evaluator: { try SweepEvaluator(spec: spec, model: $0, network: nil, reference: nil) }))
         #expect(logged.contains { $0.hasPrefix("reused 1 scored cells from \(sourceURL.path): ddim-5") })
         let copied = try #require(scored.cells.first { $0.cell.id == "ddim-5" })
         #expect(results.cells.first { $0.cell.id == "ddim-5" } == copied)  // timings too: not recomputed
@@ -223,8 +228,8 @@ import TestSupport
         var other = SweepRunner(spec: reseeded, directory: SweepDirectory(dir.appendingPathComponent("reseeded")))
         other.reuse = [SweepDirectory(sourceURL)]
         await #expect(throws: SweepError.mismatchedReuse(directory: sourceURL.path, field: "seed")) {
-            try await other.run(model: { try ModelCatalog.load(model) },
-                                evaluator: { try SweepEvaluator(spec: reseeded, model: $0, classifierDirectory: nil, log: { _ in }) })
+            try await other.run(model: { try ModelCatalog.load(path: model) },
+                                evaluator: { try SweepEvaluator(spec: reseeded, model: $0, network: nil, reference: nil) })
         }
     }
 
@@ -243,7 +248,7 @@ import TestSupport
             stale.metrics["log_density_exact"] = 0
             try JSONEncoder().encode(stale).write(to: url.appendingPathComponent("cells/\(cell.cell.id)/result.json"))
         }
-        let evaluator = try SweepEvaluator(spec: spec, model: ModelCatalog.load(model), classifierDirectory: nil, log: { _ in })
+        let evaluator = try SweepEvaluator(spec: spec, model: ModelCatalog.load(path: model), network: nil, reference: nil)
         #expect(try directory.refreshFloors(with: evaluator) == 2)
         #expect(spec.cells.compactMap(directory.readResult) == results.cells)
         #expect(try directory.refreshFloors(with: evaluator) == 0)

@@ -89,9 +89,9 @@ public struct UNet2DDenoiser: Denoiser {
         self.predictionType = predictionType
     }
 
-    public func predict(_ x: [Float], batch: Int, timestep: Int) throws -> [Float] {
+    public func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
         try model(x, batch: batch, height: sampleShape[1], width: sampleShape[2],
-                  timesteps: Array(repeating: Double(timestep), count: batch))
+                  timesteps: Array(repeating: timestep, count: batch))
     }
 }
 

@@ -11,17 +11,17 @@ public enum AtomicFile {
         let directory = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
-            throw MediaError.unwritable(path: path, reason: "directory \(directory) does not exist")
+            throw FileWriteError.unwritable(path: path, reason: "directory \(directory) does not exist")
         }
         guard isDirectory.boolValue else {
-            throw MediaError.unwritable(path: path, reason: "\(directory) is not a directory")
+            throw FileWriteError.unwritable(path: path, reason: "\(directory) is not a directory")
         }
 
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).tmp-\(UUID().uuidString)").path
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw MediaError.unwritable(
+            throw FileWriteError.unwritable(
                 path: path, reason: "cannot create a file in \(directory): \(errnoDescription())")
         }
 
@@ -33,7 +33,7 @@ public enum AtomicFile {
         }
         if let failure {
             unlink(temporary)
-            throw MediaError.unwritable(path: path, reason: failure)
+            throw FileWriteError.unwritable(path: path, reason: failure)
         }
     }
 
@@ -52,4 +52,20 @@ public enum AtomicFile {
         }
         return nil
     }
+}
+
+/// Why a file could not be written.
+public enum FileWriteError: Error, LocalizedError, Equatable {
+    case unwritable(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case let .unwritable(path, reason): "cannot write \(path): \(reason)"
+        }
+    }
+}
+
+/// The C library's text for an errno value.
+public func errnoDescription(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
 }

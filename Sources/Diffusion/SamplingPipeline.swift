@@ -1,0 +1,106 @@
+/// A model ready to sample: its denoiser, its own training schedule and sampler defaults, and,
+/// when the distribution it denoises is known in closed form (the oracle), that distribution.
+public struct LoadedModel: Sendable {
+    public var name: String
+    public var denoiser: any Denoiser
+    public var schedule: NoiseSchedule
+    public var defaults: SamplerOptions
+    /// The exact data distribution, for models that have one: exact samples and exact metrics.
+    public var exact: (any ExactDistribution)?
+
+    public init(name: String, denoiser: any Denoiser, schedule: NoiseSchedule, defaults: SamplerOptions,
+                exact: (any ExactDistribution)? = nil) {
+        self.name = name
+        self.denoiser = denoiser
+        self.schedule = schedule
+        self.defaults = defaults
+        self.exact = exact
+    }
+
+    /// `spec` checked against this model and bound to its schedule (`SamplerSpec.makeSampler`).
+    public func makeSampler(_ spec: SamplerSpec, steps: Int, defaultSpacing: Spacing = .uniform) throws -> Sampler {
+        try spec.makeSampler(steps: steps, schedule: schedule, defaults: defaults,
+                             predictionType: denoiser.predictionType, learnsVariance: denoiser.learnsVariance,
+                             defaultSpacing: defaultSpacing)
+    }
+}
+
+/// A data distribution known in closed form (a capability of the oracle models): exact samples,
+/// moments and log-density, so sampler error can be measured without network error.
+public protocol ExactDistribution: Sendable {
+    /// Values per sample.
+    var dimension: Int { get }
+    /// The mean (D) and covariance (D × D, row-major) of the distribution.
+    var mean: [Double] { get }
+    var covariance: [Double] { get }
+    /// `count` exact samples; sample i from its own generator seeded with seed + i.
+    func samples(count: Int, seed: UInt64, kind: RandomKind) -> [Float]
+    /// log p(x) of `batch` samples.
+    func logDensity(_ x: [Double], batch: Int) throws -> [Double]
+}
+
+/// Where a run stands, for progress lines.
+public struct SamplingProgress: Sendable {
+    /// The samples of the batch being computed.
+    public var samples: Range<Int>
+    /// Steps finished in this batch, and its number of steps.
+    public var step: Int
+    public var steps: Int
+    /// The step just taken.
+    public var timestep: Int
+}
+
+/// The one sampling loop of the library: a model, a sampler and seeds in, finished samples out,
+/// `batch` at a time. Sample i draws x_T and its noise from its own generator seeded with
+/// seed + i (docs/ARCHITECTURE.md, "Randomness"), so a sample does not depend on the batch it was
+/// computed in, the batch size or the process: `sample`, `sweep` and its shards all call this.
+public struct SamplingPipeline: Sendable {
+    public let model: LoadedModel
+    public let sampler: Sampler
+    public let seed: UInt64
+    public let rng: RandomKind
+    /// Samples per network call.
+    public let batch: Int
+
+    public init(model: LoadedModel, sampler: Sampler, seed: UInt64, rng: RandomKind = .philox, batch: Int) throws {
+        guard batch >= 1 else { throw SamplerError.inputSize("the batch must hold at least 1 sample, got \(batch)") }
+        self.model = model
+        self.sampler = sampler
+        self.seed = seed
+        self.rng = rng
+        self.batch = batch
+    }
+
+    /// Samples `indices` batch by batch, handing each finished batch (`count × sampleCount` floats)
+    /// to `receive` in order.
+    /// - Parameter initialNoise: x_T of every sample of `indices`, instead of drawing it.
+    public func run(_ indices: Range<Int>, initialNoise: [Float]? = nil,
+                    progress: (SamplingProgress) -> Void = { _ in },
+                    receive: (Range<Int>, [Float]) throws -> Void) async throws {
+        let d = model.denoiser.sampleCount
+        guard initialNoise == nil || initialNoise?.count == indices.count * d else {
+            throw SamplerError.inputSize("x_T holds \(initialNoise?.count ?? 0) values, expected \(indices.count) samples of \(d)")
+        }
+        for first in stride(from: indices.lowerBound, to: indices.upperBound, by: batch) {
+            let part = first..<min(first + batch, indices.upperBound)
+            let generators = part.map { rng.makeSource(seed: seed &+ UInt64(truncatingIfNeeded: $0)) }
+            let offset = first - indices.lowerBound
+            var run = try Denoising(sampler: sampler, denoiser: model.denoiser, generators: generators,
+                                    initialNoise: initialNoise.map { Array($0[(offset * d)..<((offset + part.count) * d)]) })
+            while let step = try await run.next() {
+                progress(SamplingProgress(samples: part, step: step.step.index + 1, steps: sampler.steps.count,
+                                          timestep: step.step.from))
+            }
+            try receive(part, run.x)
+        }
+    }
+
+    /// Samples `indices` and returns them together.
+    public func samples(_ indices: Range<Int>, initialNoise: [Float]? = nil,
+                        progress: (SamplingProgress) -> Void = { _ in }) async throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(indices.count * model.denoiser.sampleCount)
+        try await run(indices, initialNoise: initialNoise, progress: progress) { _, x in out += x }
+        return out
+    }
+}

@@ -1,0 +1,25 @@
+/// DDIM(η) (Song et al. 2021, eq. 12; diffusers DDIMScheduler.step with the schedule's next index
+/// as the previous timestep):
+///
+///     σ = η·√((1 − a_p)/(1 − a_s))·√(1 − a_s/a_p),  x' = √a_p·x̂₀ + √(1 − a_p − σ²)·ε̂ + σ·z
+///
+/// σ = 0 on the last step. An η that makes σ² exceed 1 − a_p (possible for η > 1) is refused.
+public struct DDIM: UpdateRule {
+    public var eta: Double
+    public init(eta: Double) { self.eta = eta }
+    public var method: StepMethod { .ddim }
+
+    public func coefficients(from s: Int, to p: Int, previous: Int?, schedule: NoiseSchedule,
+                             variance: VarianceType) throws -> StepCoefficients {
+        let aS = schedule.alphaBar(s), aP = schedule.alphaBar(p)
+        let sigma = p < 0 ? 0 : eta * ((1 - aP) / (1 - aS)).squareRoot() * (1 - aS / aP).squareRoot()
+        let epsVariance = 1 - aP - sigma * sigma
+        // Rounding can take 1 − a_p − σ² a few ulps below 0 at η = 1; more is an invalid η.
+        guard epsVariance >= -1e-12 else { throw SamplerError.etaTooLarge(eta, step: s) }
+        var c = StepCoefficients()
+        c.x0 = aP.squareRoot()
+        c.eps = max(0, epsVariance).squareRoot()
+        c.noiseStd = sigma
+        return c
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// DPM-Solver++ in data prediction (Lu et al. 2022), as diffusers DPMSolverMultistepScheduler
+/// with algorithm_type "dpmsolver++", solver_order 2, solver_type "midpoint", final_sigmas_type
+/// "zero": α = √ᾱ, σ = √(1 − ᾱ), λ = log α − log σ, h = λ_p − λ_s.
+///
+/// First order (`dpm_solver_first_order_update`, the first and last steps):
+/// x' = (σ_p/σ_s)·x − α_p(e^{−h} − 1)·m0.
+/// Second order (`multistep_dpm_solver_second_order_update`): with r0 = h0/h and D1 = (m0 − m1)/r0,
+/// x' = (σ_p/σ_s)·x − α_p(e^{−h} − 1)·m0 − ½α_p(e^{−h} − 1)·D1.
+public struct DPMSolverPP: UpdateRule {
+    public var secondOrder: Bool
+    public init(secondOrder: Bool) { self.secondOrder = secondOrder }
+    public var method: StepMethod { secondOrder ? .dpmSolverPP2M : .dpmSolverPP1 }
+
+    public func coefficients(from s: Int, to p: Int, previous: Int?, schedule: NoiseSchedule,
+                             variance: VarianceType) throws -> StepCoefficients {
+        let aS = schedule.alphaBar(s), aP = schedule.alphaBar(p)
+        // e^{−h} = (α_s·σ_p)/(σ_s·α_p): 0 on the last step (σ_p = 0).
+        let expMinusH = (aS * (1 - aP) / ((1 - aS) * aP)).squareRoot()
+        let alphaP = aP.squareRoot()
+        var c = StepCoefficients()
+        c.x = ((1 - aP) / (1 - aS)).squareRoot()
+        c.x0 = -alphaP * (expMinusH - 1)
+        if secondOrder, let s1 = previous {
+            func lambda(_ j: Int) -> Double {
+                let a = schedule.alphaBar(j)
+                return 0.5 * log(a / (1 - a))
+            }
+            let h = lambda(p) - lambda(s), h0 = lambda(s) - lambda(s1)
+            let r0 = h0 / h
+            c.x0 = -alphaP * (expMinusH - 1) * (1 + 0.5 / r0)
+            c.previousX0 = 0.5 * alphaP * (expMinusH - 1) / r0
+        }
+        return c
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// One step's update rule: the Float64 coefficients that take x at model index s to index p
+/// (p = −1 on the last step). Each rule lives in its own file with its source; `SamplerKind`
+/// says which rule each step of a sampler uses (docs/ARCHITECTURE.md, "Samplers").
+public protocol UpdateRule: Sendable {
+    /// The method recorded in the plan.
+    var method: StepMethod { get }
+    /// - Parameters:
+    ///   - previous: the start of the previous step (multistep rules), nil on the first.
+    ///   - variance: the variance of ancestral (DDPM) steps.
+    func coefficients(from s: Int, to p: Int, previous: Int?, schedule: NoiseSchedule,
+                      variance: VarianceType) throws -> StepCoefficients
+}
+
+/// x' = x·a + x̂₀·b + ε̂·c + x̂₀_prev·d + σ·z (Float64 coefficients of one step).
+/// With a learned variance, σ² = exp(f·logVarianceMax + (1 − f)·logVarianceMin) per element.
+public struct StepCoefficients: Sendable, Equatable, Codable {
+    public var x = 0.0
+    public var x0 = 0.0
+    public var eps = 0.0
+    public var previousX0 = 0.0
+    public var noiseStd = 0.0
+    public var logVarianceMin: Double?
+    public var logVarianceMax: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case x, x0, eps
+        case previousX0 = "previous_x0"
+        case noiseStd = "noise_std"
+        case logVarianceMin = "log_variance_min"
+        case logVarianceMax = "log_variance_max"
+    }
+}
+
+/// One step of a plan: from model index `from` = s to `to` = p (−1 on the last step).
+public struct PlannedStep: Sendable, Equatable, Codable {
+    public var index: Int
+    public var from: Int
+    public var to: Int
+    public var method: StepMethod
+    public var coefficients: StepCoefficients
+    /// Whether the step consumes one standard-normal draw per element (and so advances each sample's
+    /// generator): σ > 0 or a learned variance. Matches diffusers' draws on every non-final step.
+    public var drawsNoise: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case index, from, to, method, coefficients
+        case drawsNoise = "draws_noise"
+    }
+}
