@@ -28,6 +28,7 @@ let package = Package(
             "Diffusion", "Models", "Media", "Tensor", "Metrics", "Sweep", "Files",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "skipstep-example", dependencies: ["Diffusion", "Models", "Media"], path: "Examples/SampleMix"),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .target(name: "InceptionFixture", dependencies: ["Models", "Diffusion", "TestSupport"], path: "Tests/InceptionFixture"),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "TestSupport"]),

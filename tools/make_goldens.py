@@ -32,7 +32,7 @@ guided-diffusion (openai/guided-diffusion) is not on PyPI. Its `space_timesteps`
 (guided_diffusion/gaussian_diffusion.py) were read at commit aca3097a89fab9c9962b22224d5f48950eb57e29
 and are re-expressed below with identical arithmetic (same operations in the same order, Python
 `round` = half-to-even, same float64 numpy calls) rather than pasted; `_self_check` pins the values
-DESIGN.md §1 quotes from the original.
+docs/ARCHITECTURE.md (Time and schedules) quotes from the original.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def gd_alphas_cumprod(betas: np.ndarray) -> np.ndarray:
 
 
 def _self_check() -> None:
-    """Values DESIGN.md §1 quotes from guided-diffusion; guards the re-expression above."""
+    """Values docs/ARCHITECTURE.md (Time and schedules) quotes from guided-diffusion; guards the re-expression above."""
     s25 = sorted(gd_space_timesteps(1000, "25"))
     assert s25[:9] == [0, 42, 83, 125, 166, 208, 250, 291, 333], s25[:9]
     s7 = sorted(gd_space_timesteps(1000, "7"))
@@ -356,7 +356,7 @@ def make_betas() -> dict:
         start, end = s.config.beta_start, s.config.beta_end
         b64 = _diffusers_f64_betas(schedule, T, start, end, rescale)
         a64 = np.cumprod(1.0 - b64)
-        # DESIGN.md §1: torch.cumprod (float32) == double accumulation of the float32 alphas, rounded
+        # docs/ARCHITECTURE.md, Parity pitfalls: torch.cumprod (float32) == double accumulation of the float32 alphas, rounded
         emu = np.cumprod((1.0 - s.betas).numpy().astype(np.float64)).astype(np.float32)
         cumprod_rule = bool(np.array_equal(emu, s.alphas_cumprod.numpy()))
         name = f"diffusers/{schedule}" + ("+zero_snr" if rescale else "")

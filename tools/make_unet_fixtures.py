@@ -10,7 +10,7 @@ Commands (run from the repository root; no network, no GPU):
         DIR/ddpm-cifar10-32-random/   diffusers pipeline folder (model_index.json, unet/, scheduler/)
                                       with google/ddpm-cifar10-32's exact UNet config, random weights
                                       (35.7 M parameters, ~143 MB) and goldens for batch 2
-        DIR/small-28-random/          the 1.1 M-parameter 1-channel 28x28 config of DESIGN.md §7
+        DIR/small-28-random/          the 1.1 M-parameter 1-channel 28x28 config of docs/ARCHITECTURE.md (Models in the tests)
                                       (bare model folder) and goldens for batch 2
 
 Versions that produced the checked-in files (the script refuses other versions unless
@@ -192,7 +192,7 @@ FIXTURES: list[dict] = [
         ),
         "covers": [
             "1 input / 1 output channel, 28x28 -> 14x14 -> 7x7 (odd size at the lowest level)",
-            "attention only at 7x7 (49 tokens), the Fashion-MNIST-like layout of DESIGN.md §7",
+            "attention only at 7x7 (49 tokens), the Fashion-MNIST-like layout of docs/ARCHITECTURE.md (Models in the tests)",
             "the model of the pipeline golden (pipeline_one_channel_28)",
         ],
     },
@@ -364,7 +364,7 @@ CIFAR10_SCHEDULER = dict(  # google/ddpm-cifar10-32 scheduler_config.json
     variance_type="fixed_small",
     clip_sample=True,
 )
-SMALL28_CONFIG = dict(  # DESIGN.md §7 first row: 1.11 M parameters
+SMALL28_CONFIG = dict(  # docs/ARCHITECTURE.md, Models in the tests: 1.11 M parameters
     sample_size=28,
     in_channels=1,
     out_channels=1,

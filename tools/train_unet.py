@@ -45,7 +45,7 @@ visits a fresh permutation numpy.random.default_rng([seed, epoch]).permutation(6
 of 128; the last 96 images of each permutation (60000 = 468 x 128 + 96) are dropped, so an epoch is
 468 steps and every batch has the same size.
 
-Model (1 112 801 parameters; DESIGN.md section 7, first row):
+Model (1 112 801 parameters; docs/ARCHITECTURE.md, Models in the tests):
     UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64),
                 layers_per_block=1, down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
                 up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=16,

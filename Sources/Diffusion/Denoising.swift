@@ -9,7 +9,7 @@ public struct DenoisingStep: Sendable {
 }
 
 /// The denoising loop as a sequence of steps: the caller drives it, so progress, previews and
-/// cancellation stay with the caller. Randomness follows DESIGN.md §3: sample i has its own
+/// cancellation stay with the caller. Randomness follows ARCHITECTURE.md, Randomness: sample i has its own
 /// generator; x_T is drawn from it first (unless given), then one standard-normal tensor of the
 /// sample's shape for every step that adds noise, in step order — what a diffusers pipeline does
 /// when handed a list of per-sample `torch.Generator`s.

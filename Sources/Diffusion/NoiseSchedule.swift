@@ -51,7 +51,7 @@ public enum ScheduleError: Error, LocalizedError, Equatable {
     }
 }
 
-/// The training noise schedule: β[0..T−1] and ᾱ[j] = ∏_{i≤j}(1 − β[i]) in Float64 (DESIGN.md §1).
+/// The training noise schedule: β[0..T−1] and ᾱ[j] = ∏_{i≤j}(1 − β[i]) in Float64 (ARCHITECTURE.md, Time and schedules).
 public struct NoiseSchedule: Sendable, Equatable {
     public let betas: [Double]
     public let alphasCumprod: [Double]

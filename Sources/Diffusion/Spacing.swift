@@ -1,7 +1,7 @@
 import Foundation
 
 /// Which N of the T training indices a sampler visits. Each case reproduces its source exactly;
-/// `timesteps` returns them strictly decreasing (τ_1 > … > τ_N ≥ 0, DESIGN.md §1).
+/// `timesteps` returns them strictly decreasing (τ_1 > … > τ_N ≥ 0, ARCHITECTURE.md, Time and schedules).
 public enum Spacing: Sendable, Hashable, CustomStringConvertible {
     /// guided-diffusion `space_timesteps(T, "N")`: a running sum of (T−1)/(N−1), rounded half to even.
     case uniform

@@ -4,7 +4,7 @@ import Tensor
 
 /// A Gaussian mixture `p(x₀) = Σ_k π_k N(x₀; μ_k, Σ_k)` with full covariances: a data distribution
 /// whose noised marginals and exact posterior noise `E[ε | x_t]` are known in closed form, so it
-/// serves as an oracle denoiser (DESIGN.md §2 with ε̂ replaced by the exact conditional mean).
+/// serves as an oracle denoiser (ARCHITECTURE.md, Samplers, with ε̂ replaced by the exact conditional mean).
 ///
 /// Each `Σ_k` is eigendecomposed once at init, `Σ_k = U_k Λ_k U_kᵀ`; every later evaluation at a
 /// noise level ᾱ then costs two GEMMs per component, because the noised covariance
@@ -329,7 +329,7 @@ public struct GaussianMixture: Sendable {
     }
 
     /// `count` exact samples as Float32, sample `i` drawn from `kind.makeSource(seed: seed &+ i)`
-    /// (each sample owns its stream, DESIGN.md §3), so a sample does not depend on `count`.
+    /// (each sample owns its stream, ARCHITECTURE.md, Randomness), so a sample does not depend on `count`.
     public func samples(count: Int, seed: UInt64, kind: RandomKind = .philox) -> [Float] {
         var sources = (0..<count).map { kind.makeSource(seed: seed &+ UInt64($0)) }
         return samples(from: &sources).map { Float($0) }
@@ -372,7 +372,7 @@ public struct GaussianMixture: Sendable {
 /// The oracle as a network: ε-prediction `E[ε | x_t]` at `ᾱ = alphasCumprod[timestep]`.
 public struct GaussianMixtureDenoiser: Denoiser {
     public let mixture: GaussianMixture
-    /// ᾱ[j] for j = 0..<T (Float64, DESIGN.md §1).
+    /// ᾱ[j] for j = 0..<T (Float64, ARCHITECTURE.md, Time and schedules).
     public let alphasCumprod: [Double]
 
     public var sampleShape: [Int] { mixture.sampleShape }

@@ -12,7 +12,7 @@ extension CLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let sweep = dir.appendingPathComponent("sweep")
         let r = try Self.run(["sweep", "--model", model, "--samplers", "ddim:eta=0.5,mix:cutoff=600", "--steps", "5",
-                              "--count", "7", "--batch", "3", "--seed", "11", "--metrics", "", "--out", sweep.path])
+                              "--count", "7", "--batch", "8", "--seed", "11", "--metrics", "", "--out", sweep.path])
         #expect(r.status == 0, "\(r.stderr)")
         for (sampler, cell) in [("ddim:eta=0.5", "ddim_eta=0.5-5"), ("mix:cutoff=600", "mix-5-tc600")] {
             // A different --batch: samples do not depend on it.
@@ -83,5 +83,30 @@ extension CLITests {
                                 "--network", "inception", "--weights", weights.path, "--reference", stats, "--metrics", "fid,kid",
                                 "--out", dir.appendingPathComponent("kid").path])
         #expect(kid.status != 0 && kid.stderr.contains("kid needs per-image reference features"), "\(kid.stderr)")
+    }
+}
+
+extension CLITests {
+    /// The README's library example (Examples/SampleMix, built with the package) writes the image
+    /// the CLI writes for the same spec and seeds.
+    @Test func theLibraryExampleWritesWhatTheCLIWrites() throws {
+        let (dir, _) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = Fixtures.url("unet/tiny_default").path
+        let example = Self.binary.deletingLastPathComponent().appendingPathComponent("skipstep-example")
+        let fromLibrary = dir.appendingPathComponent("library.png"), fromCLI = dir.appendingPathComponent("cli.png")
+        let process = Process()
+        process.executableURL = example
+        process.arguments = [model, fromLibrary.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let r = try Self.run(["sample", "--model", model, "--sampler", "mix:cutoff=291", "--steps", "25", "--count", "16",
+                              "--seed", "0", "--out", fromCLI.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let image = try Image8.readPNG(from: fromLibrary)
+        #expect(image.channels == 3 && image.width > 16 && image.height > 16)
+        #expect(try Data(contentsOf: fromLibrary) == Data(contentsOf: fromCLI))
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 /// Data x₀ ~ N(μ_i, v_i) independently per dimension: the optimal ε̂ is linear in x, so every step
 /// of every sampler is linear-Gaussian and the output distribution is known exactly. The prediction
-/// below propagates means and covariances through the samplers' formulas as DESIGN.md §2 writes
+/// below propagates means and covariances through the samplers' formulas as ARCHITECTURE.md, Samplers, writes
 /// them (independently of `Sampler`'s planner); the empirical moments of a real run through
 /// `Denoising` (Float32, per-sample generators) must match within statistical error.
 @Suite struct GaussianExactnessTests {
@@ -26,7 +26,7 @@ import Testing
     /// One dimension's state (x, x̂₀ of the previous step) as means and a 2×2 covariance.
     struct Moments { var m = [0.0, 0.0]; var c = [[1.0, 0.0], [0.0, 0.0]] }
 
-    /// The DESIGN.md §2 update written as x' = u·x + w·x̂₀_prev + k + σz with x̂₀ = g·x + h.
+    /// The ARCHITECTURE.md update written as x' = u·x + w·x̂₀_prev + k + σz with x̂₀ = g·x + h.
     static func predict(_ kind: SamplerKind, schedule: NoiseSchedule, timesteps ts: [Int],
                         mean mu: Double, variance v: Double) -> (mean: Double, variance: Double) {
         var st = Moments()

@@ -147,7 +147,7 @@ import TestSupport
     }
 
     @Test func diffusersDefaultsApply() throws {
-        // Clipping only when the config asks for it (DESIGN.md §3), not diffusers' class default.
+        // Clipping only when the config asks for it (ARCHITECTURE.md, Parity pitfalls), not diffusers' class default.
         let ddpm = try Self.decode(#"{"_class_name": "DDPMScheduler", "num_train_timesteps": 1000}"#)
         #expect(try ddpm.samplerOptions(path: "s.json").clipSampleRange == nil)
         let clipping = try Self.decode(#"{"_class_name": "DDPMScheduler", "clip_sample": true, "clip_sample_range": 2}"#)

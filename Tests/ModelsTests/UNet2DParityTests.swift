@@ -57,7 +57,7 @@ import TestSupport
 
 /// A whole sampling run with the Swift UNet against the diffusers pipeline from the same x_T
 /// (Tests/Fixtures/unet/pipeline_one_channel_28, tools/make_unet_fixtures.py): 10-step DDIM and
-/// 10-step DDPM on custom timesteps, which is skipped-step sampling (DESIGN.md §2).
+/// 10-step DDPM on custom timesteps, which is skipped-step sampling (ARCHITECTURE.md, Samplers).
 @Suite struct UNet2DPipelineTests {
     struct Tensor: Decodable { var offset: Int; var count: Int; var shape: [Int] }
     struct Run: Decodable { var name: String; var scheduler: String; var timesteps: [Int]; var x_T: Tensor; var final: Tensor }

@@ -59,7 +59,7 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
 
     /// The sampler defaults this config asks for. x̂₀ is clipped only when the config says
     /// `clip_sample: true` (diffusers' DDPM/DDIM schedulers would clip when the key is absent;
-    /// DESIGN.md §3 keeps clipping off unless asked for, as the paper's Algorithm 2 does not clip).
+    /// ARCHITECTURE.md, Parity pitfalls, keeps clipping off unless asked for, as the paper's Algorithm 2 does not clip).
     public func samplerOptions(path: String) throws -> SamplerOptions {
         let variance: VarianceType
         switch varianceType ?? "fixed_small" {

@@ -22,7 +22,7 @@ public final class UNet2DModel: @unchecked Sendable {
     struct MidBlock { var first: ResnetBlock; var attention: AttentionBlock?; var second: ResnetBlock }
     struct UpBlock { var resnets: [ResnetBlock]; var attentions: [AttentionBlock]; var upsample: Upsample?; var resnetUp: ResnetBlock? }
 
-    /// Builds the model from a config and its weights; every key is checked (DESIGN.md §5).
+    /// Builds the model from a config and its weights; every key is checked: missing, unused and misshaped keys are errors naming the key.
     public init(config c: UNet2DConfig, weights file: SafeTensorsFile) throws {
         try c.validate(path: file.path)
         config = c
