@@ -22,10 +22,9 @@ public enum FashionMNIST {
     public static let classNames = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
-    /// The directory to read: `explicit` if given, else `$SKIPSTEP_FASHION_MNIST_DIR` if set and
-    /// non-empty, else `defaultDirectory`.
-    public static func directory(explicit: String? = nil,
-                                 environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    /// The directory to read: `explicit` if given, else `$SKIPSTEP_FASHION_MNIST_DIR` in
+    /// `environment` (the CLI passes its own) if set and non-empty, else `defaultDirectory`.
+    public static func directory(explicit: String?, environment: [String: String]) -> String {
         if let explicit { return explicit }
         if let fromEnvironment = environment[directoryVariable], !fromEnvironment.isEmpty { return fromEnvironment }
         return defaultDirectory
@@ -33,9 +32,9 @@ public enum FashionMNIST {
 
     /// Loads a split: images N×28×28 (N = 60000 for train, 10000 for test) and N labels in 0…9.
     /// Reads `<prefix>-images-idx3-ubyte.gz` and `<prefix>-labels-idx1-ubyte.gz`, or the same names
-    /// without `.gz`.
+    /// without `.gz`, in `directory` (default: `defaultDirectory`).
     public static func load(split: Split, directory: String? = nil) throws -> (images: IDXArray, labels: [UInt8]) {
-        let root = URL(fileURLWithPath: Self.directory(explicit: directory), isDirectory: true)
+        let root = URL(fileURLWithPath: directory ?? defaultDirectory, isDirectory: true)
         let names = ["\(split.filePrefix)-images-idx3-ubyte", "\(split.filePrefix)-labels-idx1-ubyte"]
         var urls: [URL] = []
         var missing: [String] = []

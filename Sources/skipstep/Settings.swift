@@ -39,7 +39,7 @@ struct Settings: Sendable {
                 ?? FileManager.default.homeDirectoryForCurrentUser
             cacheDirectory = home.appendingPathComponent(".cache/skipstep", isDirectory: true)
         }
-        fashionMNISTDirectory = value(FashionMNIST.directoryVariable) ?? FashionMNIST.defaultDirectory
+        fashionMNISTDirectory = FashionMNIST.directory(explicit: nil, environment: environment)
         classifierDirectory = value("SKIPSTEP_CLASSIFIER_DIR")
         inceptionWeights = value("SKIPSTEP_INCEPTION_WEIGHTS")
     }
