@@ -17,7 +17,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 status=0
 for dir in "${dirs[@]}"; do
   dir=${dir%/}
-  read -r args cell < <(python3 - "$dir" "${CELL:-}" <<'PY'
+  read -r cell args < <(python3 - "$dir" "${CELL:-}" <<'PY'
 import json, sys
 spec = json.load(open(sys.argv[1] + "/sweep.json"))
 results = json.load(open(sys.argv[1] + "/results.json"))["cells"]
@@ -32,7 +32,7 @@ args = ["--model", spec["model"], "--samplers", pick["sampler"], "--steps", str(
         "--count", str(pick["count"]), "--seed", str(spec["seed"]), "--batch", str(spec["batch"]), "--rng", spec["rng"],
         "--spacing", spec["spacing"], "--metrics", ",".join(spec["metrics"]), "--reference", spec["reference"]]
 if pick.get("cutoff") is not None: args += ["--cutoffs", str(pick["cutoff"])]
-print(" ".join(args), cell)
+print(cell, " ".join(args))
 PY
 )
   out="$work/$(basename "$dir")"

@@ -22,16 +22,16 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A diffusers model folder, or fashion-ddpm / fashion-gmm.", valueName: "dir"))
     var model: String = ModelCatalog.defaultModelName
 
-    @Option(help: "Samples per forward pass.")
+    @Option(parsing: .unconditional, help: "Samples per forward pass.")
     var batch: Int = 1
 
-    @Option(help: "Timed forward passes.")
+    @Option(parsing: .unconditional, help: "Timed forward passes.")
     var runs: Int = 10
 
-    @Option(help: "Untimed forward passes first.")
+    @Option(parsing: .unconditional, help: "Untimed forward passes first.")
     var warmup: Int = 2
 
-    @Option(help: "Model time index passed to the network.")
+    @Option(parsing: .unconditional, help: "Model time index passed to the network.")
     var timestep: Int = 500
 
     @Option(help: ArgumentHelp("Time FID on two random N×D feature sets instead of a network.", valueName: "NxD"))

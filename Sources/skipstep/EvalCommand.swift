@@ -50,10 +50,10 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Metrics to compute (comma or space separated): fid, kid, precision, recall, is.")
     var metrics: [String] = ["fid", "kid", "precision", "recall", "is"]
 
-    @Option(help: "Number of KID subsets.")
+    @Option(parsing: .unconditional, help: "Number of KID subsets.")
     var kidSubsets: Int = MetricSuite.defaultKIDSubsets
 
-    @Option(help: "KID subset size (capped at the smaller set).")
+    @Option(parsing: .unconditional, help: "KID subset size (capped at the smaller set).")
     var kidSubsetSize: Int = MetricSuite.defaultKIDSubsetSize
 
     @Option(help: ArgumentHelp("Write the mean and covariance of SAMPLES' features here (.npz, mu and sigma in "

@@ -25,13 +25,13 @@ struct SampleCommand: AsyncParsableCommand {
 
     @OptionGroup var sampling: SamplerArguments
 
-    @Option(help: "Seed of sample 0; sample i uses seed + i.")
+    @Option(parsing: .unconditional, help: "Seed of sample 0; sample i uses seed + i.")
     var seed: UInt64 = 0
 
-    @Option(help: "Number of samples (default 16, or the number of samples in --noise).")
+    @Option(parsing: .unconditional, help: "Number of samples (default 16, or the number of samples in --noise).")
     var count: Int?
 
-    @Option(help: "Samples evaluated together in one network call.")
+    @Option(parsing: .unconditional, help: "Samples evaluated together in one network call.")
     var batch: Int = 64
 
     @Option(help: "Random generator: philox (fast) or torch (bit-compatible with torch.randn on the CPU).")
@@ -46,6 +46,12 @@ struct SampleCommand: AsyncParsableCommand {
             + "(one PNG per sample).", valueName: "path"))
     var out: String
 
+    @Flag(help: "With a directory --out: write into it even if it holds files (its older sample_*.png are replaced or removed).")
+    var overwrite = false
+
+    @Flag(help: "Write the samples even if some values are NaN or infinite (a diverged model); otherwise that is an error.")
+    var allowNonfinite = false
+
     @Flag(help: ArgumentHelp("Mixture models only: draw exact samples from the mixture itself, no sampler (the "
                              + "quality floor samplers are judged against). Sample i uses the generator seeded with seed + i."))
     var exact = false
@@ -57,7 +63,7 @@ struct SampleCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let output = try OutputTarget(path: out)
+        let output = try OutputTarget(path: out, overwrite: overwrite)
         let noiseArray = try noise.map { try NPYArray.read(from: URL(fileURLWithPath: $0)) }
         let loaded = try Settings.current.catalog.load(model)
         let shape = loaded.denoiser.sampleShape
@@ -118,7 +124,10 @@ struct SampleCommand: AsyncParsableCommand {
         }
         progressDone()
         let nonFinite = samples.count(where: { !$0.isFinite })
-        guard nonFinite == 0 else {
+        if nonFinite > 0, allowNonfinite {
+            log("warning: the samples hold \(nonFinite) NaN or infinite values (--allow-nonfinite: written anyway)")
+        }
+        guard nonFinite == 0 || allowNonfinite else {
             throw RunError("the samples hold \(nonFinite) NaN or infinite values (the model's output diverged); nothing was written "
                            + "to \(out). Check the model's config (e.g. norm_eps, freq_shift) and the sampler options")
         }
@@ -134,7 +143,8 @@ struct SampleCommand: AsyncParsableCommand {
 enum OutputTarget {
     case npy(URL), grid(URL), directory(URL)
 
-    init(path: String) throws {
+    /// - Parameter overwrite: a directory may hold other files (else it must be new or empty).
+    init(path: String, overwrite: Bool) throws {
         let url = URL(fileURLWithPath: path)
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
@@ -146,6 +156,11 @@ enum OutputTarget {
         default:
             throw ValidationError("--out \(path): expected a path ending in .npy or .png, or a directory")
         }
+        if case .directory = self, exists, !overwrite,
+           let entries = try? manager.contentsOfDirectory(atPath: path), !entries.isEmpty {
+            throw ValidationError("--out \(path): the directory holds \(entries.count) files already (an earlier run?); "
+                                  + "choose a new directory, or pass --overwrite to replace its samples")
+        }
         // Fail before sampling, not after: the folder that will receive the file(s) must be writable.
         let folder = if case .directory = self { exists ? url : url.deletingLastPathComponent() }
                      else { url.deletingLastPathComponent() }
@@ -156,6 +171,8 @@ enum OutputTarget {
             throw ValidationError("--out \(path): the directory \(folder.path) is not writable")
         }
     }
+
+    static func sampleFileName(_ i: Int) -> String { String(format: "sample_%05d.png", i) }
 
     func write(_ samples: [Float], count: Int, shape: [Int]) throws {
         let d = shape.reduce(1, *)
@@ -171,8 +188,13 @@ enum OutputTarget {
         case .directory(let url):
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
             for i in 0..<count {
-                try AtomicFile.write(image(i).pngData(),
-                                     to: url.appendingPathComponent(String(format: "sample_%05d.png", i)))
+                try AtomicFile.write(image(i).pngData(), to: url.appendingPathComponent(Self.sampleFileName(i)))
+            }
+            // An earlier, longer run's samples would be scored with these (`eval DIR`): remove them.
+            let names = Set((0..<count).map(Self.sampleFileName))
+            for name in try FileManager.default.contentsOfDirectory(atPath: url.path)
+            where name.hasPrefix("sample_") && name.hasSuffix(".png") && !names.contains(name) {
+                try FileManager.default.removeItem(at: url.appendingPathComponent(name))
             }
         }
     }

@@ -26,7 +26,7 @@ struct SamplerArguments: ParsableArguments {
                                discussion: samplerHelp, valueName: "spec"))
     var sampler: String = SamplerKind.Name.skip.rawValue
 
-    @Option(help: "Number of network evaluations (sampling steps), 1…T (ignored by list and section spacings).")
+    @Option(parsing: .unconditional, help: "Number of network evaluations (sampling steps), 1…T (ignored by list and section spacings).")
     var steps: Int = 25
 
     @Option(help: ArgumentHelp("Which timesteps to visit (the spec's spacing key).", discussion: """
@@ -36,22 +36,22 @@ struct SamplerArguments: ParsableArguments {
         """, valueName: "spacing"))
     var spacing: String?
 
-    @Option(help: "diffusers' steps_offset, added to leading timesteps (the same as --spacing leading+N).")
+    @Option(parsing: .unconditional, help: "diffusers' steps_offset, added to leading timesteps (the same as --spacing leading+N).")
     var stepsOffset: Int?
 
-    @Option(help: "Mix only: the model index t_c; steps starting at t ≥ t_c use skipped-step (the spec's cutoff key).")
+    @Option(parsing: .unconditional, help: "Mix only: the model index t_c; steps starting at t ≥ t_c use skipped-step (the spec's cutoff key).")
     var cutoff: Int?
 
-    @Option(help: "Mix only: the number k_c of leading skipped-step steps, instead of --cutoff (the spec's skip-steps key).")
+    @Option(parsing: .unconditional, help: "Mix only: the number k_c of leading skipped-step steps, instead of --cutoff (the spec's skip-steps key).")
     var skipSteps: Int?
 
-    @Option(help: "DDIM only: eta (0 = deterministic, 1 = the DDPM posterior variance; the spec's eta key).")
+    @Option(parsing: .unconditional, help: "DDIM only: eta (0 = deterministic, 1 = the DDPM posterior variance; the spec's eta key).")
     var eta: Double?
 
     @Option(help: "Variance of ddpm steps: fixed_small, fixed_large or learned_range (default: the model's).")
     var variance: VarianceType?
 
-    @Option(help: "Clip the predicted x0 to [-R, R] (diffusers clip_sample); off unless the model's scheduler config asks for it.")
+    @Option(parsing: .unconditional, help: "Clip the predicted x0 to [-R, R] (diffusers clip_sample); off unless the model's scheduler config asks for it.")
     var clipSample: Double?
 
     @Flag(help: "Do not clip the predicted x0, even if the model's scheduler config asks for it (the paper's Algorithm 2 does not clip).")
@@ -100,7 +100,11 @@ struct SamplerArguments: ParsableArguments {
             base = try SamplerSpec(parsing: sampler)
         } catch SamplerSpecError.mixNeedsCutoff where cutoff != nil || skipSteps != nil {
             // `--sampler mix --cutoff 291`: the cutoff comes from the flag.
-            base = try SamplerSpec(parsing: sampler + (cutoff.map { ":cutoff=\($0)" } ?? ":skip-steps=\(skipSteps ?? 0)"))
+            do {
+                base = try SamplerSpec(parsing: sampler + (cutoff.map { ":cutoff=\($0)" } ?? ":skip-steps=\(skipSteps ?? 0)"))
+            } catch let error as SamplerSpecError {
+                throw ValidationError(Self.message(error, shorthands: shorthands))
+            }
             return try Self.adding(shorthands.filter { $0.0 != .cutoff && $0.0 != .skipSteps }, to: base, stepsOffset: stepsOffset)
         } catch SamplerSpecError.mixNeedsCutoff {
             throw ValidationError("--sampler \(sampler) needs --cutoff T_C (a model index) or --skip-steps K_C, "

@@ -14,7 +14,7 @@ struct ScheduleCommand: ParsableCommand {
 
     @OptionGroup var sampling: SamplerArguments
 
-    @Option(name: .customLong("timesteps"), help: "The model's number of training steps T.")
+    @Option(name: .customLong("timesteps"), parsing: .unconditional, help: "The model's number of training steps T.")
     var trainSteps: Int = 1000
 
     @Option(help: "Training betas: linear (1e-4…0.02), guided-linear (scaled by 1000/T), scaled_linear, squaredcos_cap_v2, sigmoid.")

@@ -5,7 +5,32 @@ import Tensor
 enum Main {
     static func main() async {
         BLASRuntime.configureAndReexecIfNeeded()
-        await SkipStep.main()
+        await SkipStep.mainReportingRunErrors()
+    }
+}
+
+extension SkipStep {
+    /// `main()`, except that a `ValidationError` thrown while a command runs (a file, a model, a
+    /// value found wrong after parsing) is printed without the usage line, which only helps with
+    /// mistakes in the command line itself.
+    static func mainReportingRunErrors() async {
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ValidationError {
+            exit(withError: RunError(error.message))
+        } catch {
+            exit(withError: error)
+        }
     }
 }
 

@@ -46,17 +46,17 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: "Mix cutoffs t_c (model indices), comma separated; Mix runs once per cutoff.")
     var cutoffs: String = "291"
 
-    @Option(help: "Samples per cell.")
+    @Option(parsing: .unconditional, help: "Samples per cell.")
     var count: Int = 1000
 
     @Option(name: .customLong("count-for"), help: ArgumentHelp(
         "Samples per cell at one step count, e.g. 1000=500 (repeatable).", valueName: "steps=count"))
     var countFor: [String] = []
 
-    @Option(help: "Seed of sample 0; sample i uses seed + i.")
+    @Option(parsing: .unconditional, help: "Seed of sample 0; sample i uses seed + i.")
     var seed: UInt64 = 0
 
-    @Option(help: "Samples per network call and per stored chunk (fixed for the life of a sweep).")
+    @Option(parsing: .unconditional, help: "Samples per network call and per stored chunk (fixed for the life of a sweep).")
     var batch: Int = 250
 
     @Option(help: "Random generator: philox or torch.")
