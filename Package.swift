@@ -20,8 +20,8 @@ let package = Package(
         .target(name: "Diffusion"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Media", dependencies: ["CZlib"]),
-        .target(name: "Metrics", dependencies: ["Tensor", "CBLAS"]),
-        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media", "CBLAS"]),
+        .target(name: "Metrics", dependencies: ["Tensor"]),
+        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Media"]),
         .target(name: "Sweep", dependencies: ["Diffusion", "Models", "Media", "Metrics"]),
         .executableTarget(name: "skipstep", dependencies: [
             "Diffusion", "Models", "Media", "Tensor", "Metrics", "Sweep",
