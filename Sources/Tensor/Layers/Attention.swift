@@ -35,6 +35,8 @@ public struct MultiHeadAttention {
     /// Cross-attention: q on the input, k and v stacked on the context.
     let q: Linear?, kv: Linear?
     let out: Linear
+    /// Scores held at once (`Kernels.attention`'s query chunking); tests lower it to force chunks.
+    var scoreBlockFloats = Kernels.attentionBlockFloats
 
     public var innerDim: Int { heads * headDim }
     public var isSelfAttention: Bool { qkv != nil }
@@ -86,7 +88,8 @@ public struct MultiHeadAttention {
             keyTokens = x.spatial
             Kernels.attention(q: projected.data, k: projected.data + n, v: projected.data + 2 * n, channels: inner,
                               batch: x.batch, queryTokens: x.spatial, keyTokens: keyTokens, heads: heads, scale: scale,
-                              causal: causal, output: attended.data, scratch: &ctx.attentionScratch)
+                              causal: causal, output: attended.data, scratch: &ctx.attentionScratch,
+                              blockFloats: scoreBlockFloats)
         } else {
             let source = context ?? x
             precondition(source.batch == x.batch, "context batch \(source.batch) ≠ query batch \(x.batch)")
@@ -97,7 +100,7 @@ public struct MultiHeadAttention {
             Kernels.attention(q: queries.data, k: keysValues.data, v: keysValues.data + inner * source.columns,
                               channels: inner, batch: x.batch, queryTokens: x.spatial, keyTokens: keyTokens,
                               heads: heads, scale: scale, causal: causal, output: attended.data,
-                              scratch: &ctx.attentionScratch)
+                              scratch: &ctx.attentionScratch, blockFloats: scoreBlockFloats)
         }
         ctx.flops += 2 * 2 * x.batch * x.spatial * keyTokens * inner
         let y: Tensor
