@@ -179,7 +179,8 @@ public final class FIDInception: @unchecked Sendable {
         return (features, fc == nil ? nil : logits)
     }
 
-    /// Floating-point operations of the last forward chunk (2 per multiply-add of the convolutions).
+    /// Floating-point operations of the last forward chunk (2 per multiply-add of the convolutions and, with
+    /// logits, the fc layer).
     public var lastForwardFLOPs: Int {
         lock.lock()
         defer { lock.unlock() }
