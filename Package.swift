@@ -21,8 +21,8 @@ let package = Package(
         .target(name: "Diffusion"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Media", dependencies: ["Files", "CZlib"]),
-        .target(name: "Metrics", dependencies: ["Tensor", "CBLAS"]),
-        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Metrics", "Files", "CBLAS"]),
+        .target(name: "Metrics", dependencies: ["Tensor"]),
+        .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Metrics", "Files"]),
         .target(name: "Sweep", dependencies: ["Diffusion", "Media", "Metrics", "Files"]),
         .executableTarget(name: "skipstep", dependencies: [
             "Diffusion", "Models", "Media", "Tensor", "Metrics", "Sweep", "Files",

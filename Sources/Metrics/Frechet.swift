@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import Tensor
 
@@ -36,7 +35,7 @@ extension Metrics {
         var m = Linalg.matmul(u, .transpose, s2u, .none, m: d, n: d, k: d)
         let root = e1.values.map { max($0, 0).squareRoot() }
         for i in 0..<d { for j in 0..<d { m[i * d + j] *= root[i] * root[j] } }
-        let eigenvalues = try symmetricEigenvalues(symmetrized(m, d), n: d)
+        let eigenvalues = try Linalg.symmetricEigenvalues(symmetrized(m, d), n: d)
         var trSqrt = 0.0
         for v in eigenvalues { trSqrt += max(v, 0).squareRoot() }
         var diff2 = 0.0, tr1 = 0.0, tr2 = 0.0
@@ -58,28 +57,6 @@ extension Metrics {
         try sx.add(x)
         try sy.add(y)
         return try frechetDistance(sx.gaussian(), sy.gaussian())
-    }
-
-    /// Eigenvalues (ascending) of a symmetric row-major matrix: LAPACK `dsyevd` with jobz = "N"
-    /// (`Linalg.symmetricEigen` always computes vectors, which costs several times more).
-    static func symmetricEigenvalues(_ a: [Double], n: Int) throws -> [Double] {
-        if n == 0 { return [] }
-        guard a.allSatisfy(\.isFinite) else { throw LinalgError.nonFinite(operation: "dsyevd", n: n) }
-        guard let order32 = Int32(exactly: n) else { throw LinalgError.dimensionTooLarge(n) }
-        var work = a  // symmetric, so row- and column-major agree
-        var values = [Double](repeating: 0, count: n)
-        var jobz = CChar(UInt8(ascii: "N")), uplo = CChar(UInt8(ascii: "L"))
-        var order = order32, lda = order32, info: Int32 = 0
-        var lwork: Int32 = -1, liwork: Int32 = -1, workSize = 0.0, iworkSize: Int32 = 0
-        dsyevd_(&jobz, &uplo, &order, &work, &lda, &values, &workSize, &lwork, &iworkSize, &liwork, &info)
-        guard info == 0 else { throw LinalgError.lapack(routine: "dsyevd (workspace query)", info: Int(info), n: n) }
-        lwork = Int32(workSize.rounded(.up))
-        liwork = max(iworkSize, 1)
-        var scratch = [Double](repeating: 0, count: Int(lwork))
-        var iscratch = [Int32](repeating: 0, count: Int(liwork))
-        dsyevd_(&jobz, &uplo, &order, &work, &lda, &values, &scratch, &lwork, &iscratch, &liwork, &info)
-        guard info == 0 else { throw LinalgError.lapack(routine: "dsyevd", info: Int(info), n: n) }
-        return values
     }
 
     /// (A + Aᵀ)/2, so rounding asymmetry never reaches LAPACK (which reads one triangle).

@@ -73,7 +73,7 @@ public final class FIDInception: @unchecked Sendable {
 
     private let stem: [BasicConv2d]
     private let blocks: [any InceptionBlock]
-    private let fc: RowLinear?
+    private let fc: Linear?
     private let lock = NSLock()
     private let pool = BufferPool()
     private lazy var context = ForwardContext(pool: pool)
@@ -92,7 +92,7 @@ public final class FIDInception: @unchecked Sendable {
         if let format = file.metadata["format"], format != Self.format {
             throw FIDInceptionError.notInceptionWeights(path: file.path, format: format)
         }
-        var w = WeightReader(file: file)
+        var w = WeightBinder(modelFile: file)
         stem = [
             try BasicConv2d(&w, "Conv2d_1a_3x3", in: 3, out: 32, kernel: 3, stride: 2),
             try BasicConv2d(&w, "Conv2d_2a_3x3", in: 32, out: 32, kernel: 3),
@@ -116,7 +116,7 @@ public final class FIDInception: @unchecked Sendable {
             try InceptionE(&w, "Mixed_7c", in: 2048, maxPool: true),
         ]
         fc = file.tensors["fc.weight"] != nil || file.tensors["fc.bias"] != nil
-            ? try RowLinear(&w, "fc", in: Self.featureDimension, out: Self.logitCount) : nil
+            ? try Linear(&w, "fc", in: Self.featureDimension, out: Self.logitCount) : nil
         try w.finish()
         parameterCount = file.tensors.values.filter { !$0.name.hasSuffix("running_mean") && !$0.name.hasSuffix("running_var") }
             .reduce(0) { $0 + $1.elementCount }
@@ -170,49 +170,44 @@ public final class FIDInception: @unchecked Sendable {
                 forward($0.baseAddress! + start * imageSize, batch: n, channels: channels, height: height, width: width,
                         resize: resizeInput)
             }
-            features += pooled
-            if let fc { logits += fc(pooled, rows: n) }
+            features += pooled.sequence()
+            if let fc { logits += fc(pooled, context).sequence() }
             start += n
         }
         return (features, fc == nil ? nil : logits)
     }
 
-    /// Floating-point operations of the last forward chunk (2 per multiply-add of the convolutions).
+    /// Floating-point operations of the last forward chunk (2 per multiply-add of the convolutions and, with
+    /// logits, the fc layer).
     public var lastForwardFLOPs: Int {
         lock.lock()
         defer { lock.unlock() }
         return context.flops
     }
 
-    /// One chunk: preprocessing, stem, mixed blocks, global average pool → `[n, 2048]` rows.
+    /// One chunk: preprocessing, stem, mixed blocks, global average pool → `[2048, n, 1, 1]`.
     private func forward(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
-                         resize: Bool) -> [Float] {
+                         resize: Bool) -> Tensor {
         let ctx = context
         ctx.begin(batch: batch)
         var a = preprocess(x, batch: batch, channels: channels, height: height, width: width, resize: resize)
         a = stem[0](a, ctx)
         a = stem[1](a, ctx)
-        a = maxPool3x3Stride2(stem[2](a, ctx))
+        a = Resampling.maxPool2d(stem[2](a, ctx), kernel: 3, stride: 2)
         a = stem[3](a, ctx)
-        a = maxPool3x3Stride2(stem[4](a, ctx))
+        a = Resampling.maxPool2d(stem[4](a, ctx), kernel: 3, stride: 2)
         for block in blocks { a = block(a, ctx) }
-        var rows = [Float](repeating: 0, count: batch * Self.featureDimension)
-        rows.withUnsafeMutableBufferPointer {
-            Kernels.globalAveragePool(input: a.data, channels: a.channels, batch: batch, spatial: a.spatial,
-                                      rows: $0.baseAddress!)
-        }
-        return rows
+        return Resampling.globalAveragePool(a)
     }
 
     /// [−1, 1] NCHW → pytorch-fid's network input, CNHW 3 channels: `(x + 1)/2`, bilinear resize
     /// to 299×299 (when `resize`), `2y − 1`, grey repeated to 3 channels.
     private func preprocess(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
-                            resize: Bool) -> Activation {
-        let raw = Activation(pool, channels: channels, batch: batch, height: height, width: width)
-        Kernels.nchwToCNHW(x, channels: channels, batch: batch, spatial: height * width, output: raw.data)
+                            resize: Bool) -> Tensor {
+        let raw = Tensor(pool, nchw: x, batch: batch, channels: channels, height: height, width: width)
         for i in 0..<raw.count { raw.data[i] = (raw.data[i] + 1) / 2 }
         let size = resize ? (Self.inputSize, Self.inputSize) : (height, width)
-        let y = Activation(pool, channels: 3, batch: batch, height: size.0, width: size.1)
+        let y = Tensor(pool, channels: 3, batch: batch, height: size.0, width: size.1)
         if resize {
             Kernels.resizeBilinear(input: raw.data, planes: channels * batch, height: height, width: width,
                                    outHeight: size.0, outWidth: size.1, output: y.data)

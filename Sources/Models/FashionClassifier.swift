@@ -7,11 +7,11 @@ import Tensor
 /// `model.safetensors`, evaluated like its PyTorch original.
 public final class FashionClassifier: @unchecked Sendable {
     enum Layer {
-        case conv(Conv2D)
+        case conv(Conv2d)
         case relu
         case maxPool
         case flatten
-        case linear(RowLinear, output: String?)
+        case linear(Linear, output: String?)
         case reluOutput(String)
     }
 
@@ -54,7 +54,7 @@ public final class FashionClassifier: @unchecked Sendable {
         guard config.format == "skipstep-fashion-cnn-1", config.input.shape.count == 3 else {
             throw UNetLoadError.unsupportedOption(path: path, key: "format", value: config.format, supported: "skipstep-fashion-cnn-1")
         }
-        var w = WeightReader(file: try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors")))
+        var w = WeightBinder(modelFile: try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors")))
         var layers: [Layer] = []
         var features = 0
         for layer in config.layers {
@@ -64,7 +64,7 @@ public final class FashionClassifier: @unchecked Sendable {
                       let k = layer.kernel_size, layer.stride ?? 1 == 1 else {
                     throw UNetLoadError.invalidConfig(path: path, reason: "conv2d needs name, channels, kernel_size and stride 1")
                 }
-                layers.append(.conv(try Conv2D(&w, name, in: i, out: o, kernel: k, padding: layer.padding ?? 0)))
+                layers.append(.conv(try Conv2d(&w, name, in: i, out: o, kernel: k, padding: layer.padding ?? 0)))
             case "relu":
                 layers.append(layer.output.map { .reluOutput($0) } ?? .relu)
             case "maxpool2d":
@@ -78,7 +78,7 @@ public final class FashionClassifier: @unchecked Sendable {
                 guard let name = layer.name, let i = layer.in_features, let o = layer.out_features else {
                     throw UNetLoadError.invalidConfig(path: path, reason: "linear needs name, in_features and out_features")
                 }
-                layers.append(.linear(try RowLinear(&w, name, in: i, out: o), output: layer.output))
+                layers.append(.linear(try Linear(&w, name, in: i, out: o), output: layer.output))
                 if layer.output == nil { features = o }
             default:
                 throw UNetLoadError.unsupportedOption(path: path, key: "op", value: layer.op,
@@ -103,30 +103,19 @@ public final class FashionClassifier: @unchecked Sendable {
         defer { lock.unlock() }
         let ctx = context
         ctx.begin(batch: batch)
-        var a = Activation(pool, channels: c, batch: batch, height: h, width: w)
-        x.withUnsafeBufferPointer { Kernels.nchwToCNHW($0.baseAddress!, channels: c, batch: batch, spatial: h * w, output: a.data) }
-        var rows: [Float] = []
+        var a = Tensor(pool, nchw: x, batch: batch, channels: c, height: h, width: w)
         var features: [Float] = []
         for layer in layers {
             switch layer {
             case .conv(let conv): a = conv(a, ctx)
-            case .relu, .reluOutput:
-                if rows.isEmpty {
-                    for i in 0..<a.count { a.data[i] = max(a.data[i], 0) }
-                } else {
-                    rows = rows.map { max($0, 0) }
-                }
-                if case .reluOutput = layer { features = rows }
-            case .maxPool: a = maxPool(a)
-            case .flatten:
-                rows = [Float](repeating: 0, count: a.count)
-                rows.withUnsafeMutableBufferPointer {
-                    Kernels.cnhwToNCHW(a.data, channels: a.channels, batch: batch, spatial: a.spatial, output: $0.baseAddress!)
-                }
-            case .linear(let linear, _): rows = linear(rows, rows: batch)
+            case .relu: Activation.relu(inPlace: a)
+            case .reluOutput: features = Activation.relu(inPlace: a).sequence()
+            case .maxPool: a = Resampling.maxPool2d(a, kernel: 2, stride: 2)
+            case .flatten: a = a.flattened()
+            case .linear(let linear, _): a = linear(a, ctx)
             }
         }
-        return (features, rows)
+        return (features, a.sequence())
     }
 
     /// Features and logits of any number of images (N×C×H×W, model space), computed in chunks of
@@ -149,19 +138,5 @@ public final class FashionClassifier: @unchecked Sendable {
             progress(start + count, n)
         }
         return (features, logits)
-    }
-
-    private func maxPool(_ x: Activation) -> Activation {
-        let y = x.like(height: x.height / 2, width: x.width / 2)
-        for plane in 0..<(x.channels * x.batch) {
-            let input = x.data + plane * x.spatial, output = y.data + plane * y.spatial
-            for i in 0..<y.height {
-                for j in 0..<y.width {
-                    let r0 = input + 2 * i * x.width + 2 * j, r1 = r0 + x.width
-                    output[i * y.width + j] = max(max(r0[0], r0[1]), max(r1[0], r1[1]))
-                }
-            }
-        }
-        return y
     }
 }

@@ -4,7 +4,7 @@ import Tensor
 @main
 enum Main {
     static func main() async {
-        BLASRuntime.configureAndReexecIfNeeded()
+        EngineSetup.configure()
         await SkipStep.mainReportingRunErrors()
     }
 }

@@ -6,107 +6,54 @@ import Tensor
 // is allocated once at its concatenated size and every branch's last convolution (or pooling)
 // writes straight into its channel slice, so `torch.cat(outputs, 1)` costs nothing.
 
-/// The start of channel block `channel` of a CNHW activation (`[C][B][H][W]`).
-@inline(__always)
-func channelSlice(_ a: Activation, _ channel: Int) -> UnsafeMutablePointer<Float> {
-    a.data + channel * a.batch * a.spatial
-}
-
-/// torchvision `BasicConv2d`: `Conv2d(bias=False)` → `BatchNorm2d(eps=0.001)` → ReLU. The
-/// BatchNorm (running statistics, inference mode) is folded into the convolution at load
-/// (`Kernels.foldBatchNorm`, Float64), so a call is one convolution with bias, then ReLU.
+/// torchvision `BasicConv2d`: `Conv2d(bias=False)` → `BatchNorm2d(eps=0.001)` → ReLU, the
+/// BatchNorm folded into the convolution at load (`Conv2d(foldingBatchNorm:)`), so a call is one
+/// convolution with bias, then ReLU.
 struct BasicConv2d {
     static let batchNormEps = 0.001
-
-    let prepared: Kernels.PreparedConv2d
-    let bias: [Float]
-    let inChannels: Int, outChannels: Int
+    let conv: Conv2d
+    var outChannels: Int { conv.outChannels }
 
     /// Reads `prefix.conv.weight` `[out, in, kh, kw]` and `prefix.bn.{weight, bias, running_mean,
     /// running_var}` `[out]`. `padding` is PyTorch's `(padH, padW)`.
-    init(_ w: inout WeightReader, _ prefix: String, in inChannels: Int, out outChannels: Int,
+    init(_ w: inout WeightBinder, _ prefix: String, in inChannels: Int, out outChannels: Int,
          kernel: (Int, Int), stride: Int = 1, padding: (Int, Int) = (0, 0)) throws {
-        var weight = try w.take(prefix + ".conv.weight", [outChannels, inChannels, kernel.0, kernel.1])
-        let gamma = try w.take(prefix + ".bn.weight", [outChannels])
-        let beta = try w.take(prefix + ".bn.bias", [outChannels])
-        let mean = try w.take(prefix + ".bn.running_mean", [outChannels])
-        let variance = try w.take(prefix + ".bn.running_var", [outChannels])
-        guard variance.allSatisfy({ $0 >= 0 }) else {
-            throw UNetLoadError.invalidConfig(path: w.file.path, reason: "\(prefix).bn.running_var has negative values")
-        }
-        bias = Kernels.foldBatchNorm(weight: &weight, outChannels: outChannels, gamma: gamma, beta: beta,
-                                     mean: mean, variance: variance, eps: Self.batchNormEps)
-        prepared = weight.withUnsafeBufferPointer {
-            Kernels.PreparedConv2d(weight: $0.baseAddress!, outChannels: outChannels, inChannels: inChannels,
-                                   kernelHeight: kernel.0, kernelWidth: kernel.1, stride: stride,
-                                   padding: Kernels.Padding(top: padding.0, left: padding.1,
-                                                            bottom: padding.0, right: padding.1))
-        }
-        self.inChannels = inChannels
-        self.outChannels = outChannels
+        conv = try Conv2d(foldingBatchNorm: &w, conv: prefix + ".conv", batchNorm: prefix + ".bn", in: inChannels,
+                          out: outChannels, kernel: kernel, stride: stride,
+                          padding: Kernels.Padding(top: padding.0, left: padding.1, bottom: padding.0, right: padding.1),
+                          eps: Self.batchNormEps)
     }
 
-    init(_ w: inout WeightReader, _ prefix: String, in inChannels: Int, out outChannels: Int,
+    init(_ w: inout WeightBinder, _ prefix: String, in inChannels: Int, out outChannels: Int,
          kernel: Int, stride: Int = 1, padding: Int = 0) throws {
         try self.init(&w, prefix, in: inChannels, out: outChannels, kernel: (kernel, kernel), stride: stride,
                       padding: (padding, padding))
     }
 
-    func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-        prepared.outputSize(height: height, width: width)
-    }
-
     /// Writes the layer's output, `[OC][B][OH][OW]`, at `output` (e.g. a channel slice).
-    func run(_ x: Activation, into output: UnsafeMutablePointer<Float>, _ ctx: ForwardContext) {
-        precondition(x.channels == inChannels)
-        let (oh, ow) = outputSize(height: x.height, width: x.width)
-        ctx.flops += 2 * outChannels * inChannels * prepared.kernelHeight * prepared.kernelWidth * oh * ow * x.batch
-        bias.withUnsafeBufferPointer { b in
-            Kernels.conv2d(input: x.data, batch: x.batch, height: x.height, width: x.width, prepared: prepared,
-                           bias: b.baseAddress, output: output, scratch: &ctx.scratch)
-        }
-        Kernels.relu(output, count: outChannels * x.batch * oh * ow)
+    func run(_ x: Tensor, into output: UnsafeMutablePointer<Float>, _ ctx: ForwardContext) {
+        conv.run(x, into: output, ctx)
+        let (oh, ow) = conv.outputSize(height: x.height, width: x.width)
+        Kernels.relu(output, count: conv.outChannels * x.batch * oh * ow)
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
-        let (oh, ow) = outputSize(height: x.height, width: x.width)
-        let y = x.like(channels: outChannels, height: oh, width: ow)
-        run(x, into: y.data, ctx)
-        return y
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        Activation.relu(inPlace: conv(x, ctx))
     }
 }
 
 /// One stage of the network after the stem: a mixed block.
 protocol InceptionBlock {
     var outChannels: Int { get }
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor
 }
 
 /// 3×3 pooling with stride 1 and padding 1 of a whole activation (the pool branches of the A, C
 /// and E blocks): average without the padded zeros (`count_include_pad=False`, pytorch-fid's
 /// TensorFlow patch) or max (`FIDInceptionE_2`).
-func poolSame3x3(_ x: Activation, max: Bool) -> Activation {
-    let y = x.like()
-    if max {
-        Kernels.maxPool2d(input: x.data, planes: x.channels * x.batch, height: x.height, width: x.width,
-                          kernel: 3, stride: 1, padding: 1, output: y.data)
-    } else {
-        Kernels.avgPool2d(input: x.data, planes: x.channels * x.batch, height: x.height, width: x.width,
-                          kernel: 3, stride: 1, padding: 1, countIncludePad: false, output: y.data)
-    }
-    return y
-}
-
-/// `F.max_pool2d(x, kernel_size=3, stride=2)` of an activation into `output`.
-func maxPool3x3Stride2(_ x: Activation, into output: UnsafeMutablePointer<Float>) {
-    Kernels.maxPool2d(input: x.data, planes: x.channels * x.batch, height: x.height, width: x.width,
-                      kernel: 3, stride: 2, output: output)
-}
-
-func maxPool3x3Stride2(_ x: Activation) -> Activation {
-    let y = x.like(height: (x.height - 3) / 2 + 1, width: (x.width - 3) / 2 + 1)
-    maxPool3x3Stride2(x, into: y.data)
-    return y
+func poolSame3x3(_ x: Tensor, max: Bool) -> Tensor {
+    max ? Resampling.maxPool2d(x, kernel: 3, stride: 1, padding: 1)
+        : Resampling.avgPool2d(x, kernel: 3, stride: 1, padding: 1, countIncludePad: false)
 }
 
 /// pytorch-fid `FIDInceptionA` (Mixed_5b/5c/5d): 1×1 | 1×1 → 5×5 | 1×1 → 3×3 → 3×3 |
@@ -115,7 +62,7 @@ struct InceptionA: InceptionBlock {
     let branch1x1, branch5x5_1, branch5x5_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3, branchPool: BasicConv2d
     var outChannels: Int { 224 + branchPool.outChannels }
 
-    init(_ w: inout WeightReader, _ p: String, in c: Int, poolFeatures: Int) throws {
+    init(_ w: inout WeightBinder, _ p: String, in c: Int, poolFeatures: Int) throws {
         branch1x1 = try BasicConv2d(&w, p + ".branch1x1", in: c, out: 64, kernel: 1)
         branch5x5_1 = try BasicConv2d(&w, p + ".branch5x5_1", in: c, out: 48, kernel: 1)
         branch5x5_2 = try BasicConv2d(&w, p + ".branch5x5_2", in: 48, out: 64, kernel: 5, padding: 2)
@@ -125,12 +72,12 @@ struct InceptionA: InceptionBlock {
         branchPool = try BasicConv2d(&w, p + ".branch_pool", in: c, out: poolFeatures, kernel: 1)
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let y = x.like(channels: outChannels)
-        branch1x1.run(x, into: channelSlice(y, 0), ctx)
-        branch5x5_2.run(branch5x5_1(x, ctx), into: channelSlice(y, 64), ctx)
-        branch3x3dbl_3.run(branch3x3dbl_2(branch3x3dbl_1(x, ctx), ctx), into: channelSlice(y, 128), ctx)
-        branchPool.run(poolSame3x3(x, max: false), into: channelSlice(y, 224), ctx)
+        branch1x1.run(x, into: y.channelSlice(0), ctx)
+        branch5x5_2.run(branch5x5_1(x, ctx), into: y.channelSlice(64), ctx)
+        branch3x3dbl_3.run(branch3x3dbl_2(branch3x3dbl_1(x, ctx), ctx), into: y.channelSlice(128), ctx)
+        branchPool.run(poolSame3x3(x, max: false), into: y.channelSlice(224), ctx)
         return y
     }
 }
@@ -142,7 +89,7 @@ struct InceptionB: InceptionBlock {
     let inChannels: Int
     var outChannels: Int { 480 + inChannels }
 
-    init(_ w: inout WeightReader, _ p: String, in c: Int) throws {
+    init(_ w: inout WeightBinder, _ p: String, in c: Int) throws {
         branch3x3 = try BasicConv2d(&w, p + ".branch3x3", in: c, out: 384, kernel: 3, stride: 2)
         branch3x3dbl_1 = try BasicConv2d(&w, p + ".branch3x3dbl_1", in: c, out: 64, kernel: 1)
         branch3x3dbl_2 = try BasicConv2d(&w, p + ".branch3x3dbl_2", in: 64, out: 96, kernel: 3, padding: 1)
@@ -150,11 +97,11 @@ struct InceptionB: InceptionBlock {
         inChannels = c
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let y = x.like(channels: outChannels, height: (x.height - 3) / 2 + 1, width: (x.width - 3) / 2 + 1)
-        branch3x3.run(x, into: channelSlice(y, 0), ctx)
-        branch3x3dbl_3.run(branch3x3dbl_2(branch3x3dbl_1(x, ctx), ctx), into: channelSlice(y, 384), ctx)
-        maxPool3x3Stride2(x, into: channelSlice(y, 480))
+        branch3x3.run(x, into: y.channelSlice(0), ctx)
+        branch3x3dbl_3.run(branch3x3dbl_2(branch3x3dbl_1(x, ctx), ctx), into: y.channelSlice(384), ctx)
+        Resampling.maxPool2d(x, kernel: 3, stride: 2, into: y.channelSlice(480))
         return y
     }
 }
@@ -168,7 +115,7 @@ struct InceptionC: InceptionBlock {
     let branchPool: BasicConv2d
     var outChannels: Int { 768 }
 
-    init(_ w: inout WeightReader, _ p: String, in c: Int, channels7x7 c7: Int) throws {
+    init(_ w: inout WeightBinder, _ p: String, in c: Int, channels7x7 c7: Int) throws {
         branch1x1 = try BasicConv2d(&w, p + ".branch1x1", in: c, out: 192, kernel: 1)
         branch7x7 = [
             try BasicConv2d(&w, p + ".branch7x7_1", in: c, out: c7, kernel: 1),
@@ -185,15 +132,15 @@ struct InceptionC: InceptionBlock {
         branchPool = try BasicConv2d(&w, p + ".branch_pool", in: c, out: 192, kernel: 1)
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let y = x.like(channels: outChannels)
-        branch1x1.run(x, into: channelSlice(y, 0), ctx)
+        branch1x1.run(x, into: y.channelSlice(0), ctx)
         for (offset, chain) in [(192, branch7x7), (384, branch7x7dbl)] {
             var t = x
             for layer in chain.dropLast() { t = layer(t, ctx) }
-            chain[chain.count - 1].run(t, into: channelSlice(y, offset), ctx)
+            chain[chain.count - 1].run(t, into: y.channelSlice(offset), ctx)
         }
-        branchPool.run(poolSame3x3(x, max: false), into: channelSlice(y, 576), ctx)
+        branchPool.run(poolSame3x3(x, max: false), into: y.channelSlice(576), ctx)
         return y
     }
 }
@@ -205,7 +152,7 @@ struct InceptionD: InceptionBlock {
     let inChannels: Int
     var outChannels: Int { 512 + inChannels }
 
-    init(_ w: inout WeightReader, _ p: String, in c: Int) throws {
+    init(_ w: inout WeightBinder, _ p: String, in c: Int) throws {
         branch3x3_1 = try BasicConv2d(&w, p + ".branch3x3_1", in: c, out: 192, kernel: 1)
         branch3x3_2 = try BasicConv2d(&w, p + ".branch3x3_2", in: 192, out: 320, kernel: 3, stride: 2)
         branch7x7x3_1 = try BasicConv2d(&w, p + ".branch7x7x3_1", in: c, out: 192, kernel: 1)
@@ -215,12 +162,12 @@ struct InceptionD: InceptionBlock {
         inChannels = c
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let y = x.like(channels: outChannels, height: (x.height - 3) / 2 + 1, width: (x.width - 3) / 2 + 1)
-        branch3x3_2.run(branch3x3_1(x, ctx), into: channelSlice(y, 0), ctx)
+        branch3x3_2.run(branch3x3_1(x, ctx), into: y.channelSlice(0), ctx)
         let t = branch7x7x3_3(branch7x7x3_2(branch7x7x3_1(x, ctx), ctx), ctx)
-        branch7x7x3_4.run(t, into: channelSlice(y, 320), ctx)
-        maxPool3x3Stride2(x, into: channelSlice(y, 512))
+        branch7x7x3_4.run(t, into: y.channelSlice(320), ctx)
+        Resampling.maxPool2d(x, kernel: 3, stride: 2, into: y.channelSlice(512))
         return y
     }
 }
@@ -235,7 +182,7 @@ struct InceptionE: InceptionBlock {
     let maxPool: Bool
     var outChannels: Int { 2048 }
 
-    init(_ w: inout WeightReader, _ p: String, in c: Int, maxPool: Bool) throws {
+    init(_ w: inout WeightBinder, _ p: String, in c: Int, maxPool: Bool) throws {
         branch1x1 = try BasicConv2d(&w, p + ".branch1x1", in: c, out: 320, kernel: 1)
         branch3x3_1 = try BasicConv2d(&w, p + ".branch3x3_1", in: c, out: 384, kernel: 1)
         branch3x3_2a = try BasicConv2d(&w, p + ".branch3x3_2a", in: 384, out: 384, kernel: (1, 3), padding: (0, 1))
@@ -248,16 +195,16 @@ struct InceptionE: InceptionBlock {
         self.maxPool = maxPool
     }
 
-    func callAsFunction(_ x: Activation, _ ctx: ForwardContext) -> Activation {
+    func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let y = x.like(channels: outChannels)
-        branch1x1.run(x, into: channelSlice(y, 0), ctx)
+        branch1x1.run(x, into: y.channelSlice(0), ctx)
         let t = branch3x3_1(x, ctx)
-        branch3x3_2a.run(t, into: channelSlice(y, 320), ctx)
-        branch3x3_2b.run(t, into: channelSlice(y, 704), ctx)
+        branch3x3_2a.run(t, into: y.channelSlice(320), ctx)
+        branch3x3_2b.run(t, into: y.channelSlice(704), ctx)
         let u = branch3x3dbl_2(branch3x3dbl_1(x, ctx), ctx)
-        branch3x3dbl_3a.run(u, into: channelSlice(y, 1088), ctx)
-        branch3x3dbl_3b.run(u, into: channelSlice(y, 1472), ctx)
-        branchPool.run(poolSame3x3(x, max: maxPool), into: channelSlice(y, 1856), ctx)
+        branch3x3dbl_3a.run(u, into: y.channelSlice(1088), ctx)
+        branch3x3dbl_3b.run(u, into: y.channelSlice(1472), ctx)
+        branchPool.run(poolSame3x3(x, max: maxPool), into: y.channelSlice(1856), ctx)
         return y
     }
 }

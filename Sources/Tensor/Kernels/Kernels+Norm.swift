@@ -80,3 +80,52 @@ extension Kernels {
         }
     }
 }
+
+/// Layer normalisation on feature-major data.
+extension Kernels {
+    /// LayerNorm (PyTorch `F.layer_norm` over the last dimension of a `[N, D]` tensor) on its
+    /// transpose `[D][N]`: per column `n`, the mean and biased variance over the `D` features
+    /// (two-pass, accumulated across columns in vectors), then
+    /// `y = (x − mean)/√(var + eps)·gamma[d] + beta[d]` (no scale or shift when nil).
+    /// `output` may equal `input`. Split over the cores by blocks of columns.
+    public static func layerNorm(input: UnsafePointer<Float>, features: Int, columns: Int, eps: Float,
+                                 gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?,
+                                 output: UnsafeMutablePointer<Float>) {
+        struct Job: RangeBody {
+            let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>
+            let features: Int, columns: Int, eps: Float
+            let gamma: UnsafePointer<Float>?, beta: UnsafePointer<Float>?
+            func callAsFunction(_ range: Range<Int>) {
+                let block = 256
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * block) { buffer in
+                    let mean = buffer.baseAddress!, rstd = mean + block
+                    var c0 = range.lowerBound
+                    while c0 < range.upperBound {
+                        let n = min(block, range.upperBound - c0)
+                        mean.update(repeating: 0, count: n)
+                        rstd.update(repeating: 0, count: n)
+                        for d in 0..<features {
+                            let row = input + d * columns + c0
+                            for i in 0..<n { mean[i] += row[i] }
+                        }
+                        for i in 0..<n { mean[i] /= Float(features) }
+                        for d in 0..<features {
+                            let row = input + d * columns + c0
+                            for i in 0..<n { let v = row[i] - mean[i]; rstd[i] += v * v }
+                        }
+                        for i in 0..<n { rstd[i] = 1 / (rstd[i] / Float(features) + eps).squareRoot() }
+                        for d in 0..<features {
+                            let row = input + d * columns + c0, out = output + d * columns + c0
+                            let g = gamma?[d] ?? 1, b = beta?[d] ?? 0
+                            for i in 0..<n { out[i] = (row[i] - mean[i]) * rstd[i] * g + b }
+                        }
+                        c0 += n
+                    }
+                }
+            }
+        }
+        parallelChunks(count: columns, minimumPerChunk: max(8, (1 << 15) / max(features, 1)), alignment: 8,
+                       Job(input: input, output: output, features: features, columns: columns, eps: eps,
+                           gamma: gamma, beta: beta))
+    }
+}

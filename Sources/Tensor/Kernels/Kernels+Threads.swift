@@ -12,7 +12,28 @@ import Foundation
 /// or a chunk that itself starts a loop) runs all its chunks on its own thread instead of
 /// waiting, so callers never deadlock and never oversubscribe the cores.
 final class KernelThreadPool: @unchecked Sendable {
-    static let shared = KernelThreadPool(workers: Kernels.threadCount - 1)
+    static let shared = KernelThreadPool(workers: takeRequestedWorkers())
+
+    /// Workers asked for before the pool starts (`Kernels.configureThreads`); nil: one per core
+    /// besides the caller's. Guarded by `requestLock`.
+    nonisolated(unsafe) private static var requestedWorkers: Int?
+    nonisolated(unsafe) private static var started = false
+    private static let requestLock = NSLock()
+
+    static func requestWorkers(_ count: Int) -> Bool {
+        requestLock.lock()
+        defer { requestLock.unlock() }
+        guard !started else { return false }
+        requestedWorkers = count
+        return true
+    }
+
+    private static func takeRequestedWorkers() -> Int {
+        requestLock.lock()
+        defer { requestLock.unlock() }
+        started = true
+        return requestedWorkers ?? max(1, ProcessInfo.processInfo.activeProcessorCount) - 1
+    }
 
     let workerCount: Int
     /// Guards all the state below; `wake` is signalled when work is posted, `done` when the last

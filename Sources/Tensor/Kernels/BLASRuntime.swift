@@ -2,7 +2,9 @@ import CBLAS
 import Foundation
 
 /// OpenBLAS reads two settings from the environment only when the library loads, so a program
-/// that wants them sets them and re-executes itself once (`configureAndReexecIfNeeded`):
+/// that wants them sets them and re-executes itself once (the CLI does, in
+/// Sources/skipstep/EngineSetup.swift, with `settings(environment:)`; this module reads no
+/// environment variable itself):
 ///
 /// - Its kernels. Debian's 0.3.21 does not recognise some newer AVX-512 Xeons and falls back to a
 ///   generic SSE3 kernel ("Prescott"), 4–7× slower (dgemm 29 vs 121 GFLOP/s measured on
@@ -37,30 +39,12 @@ public enum BLASRuntime {
 
     /// The environment variables to set before OpenBLAS loads, given the current environment:
     /// each one the user has not set and skipstep wants.
-    public static func settings(environment: [String: String] = ProcessInfo.processInfo.environment,
+    public static func settings(environment: [String: String],
                                 preferredCore: String? = preferredCoreType()) -> [(name: String, value: String)] {
         var out: [(name: String, value: String)] = []
         if environment["OPENBLAS_CORETYPE"] == nil, let core = preferredCore { out.append(("OPENBLAS_CORETYPE", core)) }
         if environment["OPENBLAS_THREAD_TIMEOUT"] == nil { out.append(("OPENBLAS_THREAD_TIMEOUT", threadTimeout)) }
         return out
-    }
-
-    /// Sets the variables of `settings()` and replaces the process with a fresh copy of itself
-    /// when there are any; returns normally otherwise (after the re-execution they are all set, so
-    /// this happens at most once). A variable the user set is left as it is. Call it first thing
-    /// in `main`.
-    public static func configureAndReexecIfNeeded() {
-        #if os(Linux)
-        let settings = settings()
-        guard !settings.isEmpty else { return }
-        for (name, value) in settings { setenv(name, value, 1) }
-        let arguments = CommandLine.arguments
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
-        argv.append(nil)
-        execv("/proc/self/exe", &argv)
-        // Only reached when exec failed: go on as loaded.
-        for pointer in argv { free(pointer) }
-        #endif
     }
 
     static func cpuFlags() -> Set<Substring> {

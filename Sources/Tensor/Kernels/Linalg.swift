@@ -93,28 +93,44 @@ public enum Linalg {
     public static func symmetricEigen(_ a: [Double], n: Int) throws -> SymmetricEigen {
         precondition(n >= 0 && a.count == n * n, "expected \(n)×\(n) = \(n * n) values, got \(a.count)")
         if n == 0 { return SymmetricEigen(values: [], vectors: []) }
-        guard a.allSatisfy(\.isFinite) else { throw LinalgError.nonFinite(operation: "dsyevd", n: n) }
-        // LAPACK is column-major: the row-major upper triangle is its lower triangle ("L").
-        var work = a
-        var values = [Double](repeating: 0, count: n)
-        var jobz = CChar(UInt8(ascii: "V")), uplo = CChar(UInt8(ascii: "L"))
-        var order = try blasIntChecked(n), lda = order, info: Int32 = 0
-        // Workspace query (lwork = liwork = −1), then the real call.
-        var lwork: Int32 = -1, liwork: Int32 = -1, workSize = 0.0, iworkSize: Int32 = 0
-        dsyevd_(&jobz, &uplo, &order, &work, &lda, &values, &workSize, &lwork, &iworkSize, &liwork, &info)
-        guard info == 0 else { throw LinalgError.lapack(routine: "dsyevd (workspace query)", info: Int(info), n: n) }
-        lwork = Int32(workSize.rounded(.up))
-        liwork = iworkSize
-        var scratch = [Double](repeating: 0, count: Int(lwork))
-        var iscratch = [Int32](repeating: 0, count: Int(liwork))
-        dsyevd_(&jobz, &uplo, &order, &work, &lda, &values, &scratch, &lwork, &iscratch, &liwork, &info)
-        guard info == 0 else { throw LinalgError.lapack(routine: "dsyevd", info: Int(info), n: n) }
+        let (values, work) = try dsyevd(a, n: n, vectors: true)
         // LAPACK stores eigenvector j in column j, column-major: work[j*n + i]. Transpose to row-major.
         var vectors = [Double](repeating: 0, count: n * n)
         for j in 0..<n {
             for i in 0..<n { vectors[i * n + j] = work[j * n + i] }
         }
         return SymmetricEigen(values: values, vectors: vectors)
+    }
+
+    /// Eigenvalues (ascending) of a symmetric `n × n` matrix: LAPACK `dsyevd` with jobz = "N",
+    /// several times cheaper than `symmetricEigen`, which computes vectors too. Only the upper
+    /// triangle of `a` (row-major) is read.
+    public static func symmetricEigenvalues(_ a: [Double], n: Int) throws -> [Double] {
+        precondition(n >= 0 && a.count == n * n, "expected \(n)×\(n) = \(n * n) values, got \(a.count)")
+        if n == 0 { return [] }
+        return try dsyevd(a, n: n, vectors: false).values
+    }
+
+    /// LAPACK `dsyevd` (divide and conquer) on the lower triangle of column-major `a` (the upper
+    /// triangle of row-major `a`): eigenvalues and the overwritten matrix (the eigenvectors,
+    /// column-major, when `vectors`).
+    private static func dsyevd(_ a: [Double], n: Int, vectors: Bool) throws -> (values: [Double], work: [Double]) {
+        guard a.allSatisfy(\.isFinite) else { throw LinalgError.nonFinite(operation: "dsyevd", n: n) }
+        var work = a
+        var values = [Double](repeating: 0, count: n)
+        var jobz = CChar(UInt8(ascii: vectors ? "V" : "N")), uplo = CChar(UInt8(ascii: "L"))
+        var order = try blasIntChecked(n), lda = order, info: Int32 = 0
+        // Workspace query (lwork = liwork = −1), then the real call.
+        var lwork: Int32 = -1, liwork: Int32 = -1, workSize = 0.0, iworkSize: Int32 = 0
+        dsyevd_(&jobz, &uplo, &order, &work, &lda, &values, &workSize, &lwork, &iworkSize, &liwork, &info)
+        guard info == 0 else { throw LinalgError.lapack(routine: "dsyevd (workspace query)", info: Int(info), n: n) }
+        lwork = Int32(workSize.rounded(.up))
+        liwork = max(iworkSize, 1)
+        var scratch = [Double](repeating: 0, count: Int(lwork))
+        var iscratch = [Int32](repeating: 0, count: Int(liwork))
+        dsyevd_(&jobz, &uplo, &order, &work, &lda, &values, &scratch, &lwork, &iscratch, &liwork, &info)
+        guard info == 0 else { throw LinalgError.lapack(routine: "dsyevd", info: Int(info), n: n) }
+        return (values, work)
     }
 
     private static func checkOperand(_ name: String, rows: Int, cols: Int, ld: Int, count: Int) {

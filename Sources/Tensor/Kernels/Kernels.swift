@@ -204,19 +204,26 @@ public enum Kernels {
 // MARK: - Threading and BLAS helpers
 
 extension Kernels {
-    /// Chunks used for the non-BLAS kernels: one per core (2 on the project's machines), or
-    /// `SKIPSTEP_KERNEL_THREADS` when set (1 keeps them on the calling thread).
-    public static let threadCount: Int = {
-        if let value = ProcessInfo.processInfo.environment["SKIPSTEP_KERNEL_THREADS"], let n = Int(value), n >= 1 { return n }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
-    }()
+    /// Chunks used for the non-BLAS kernels: `configureThreads(_:)`'s count when it was called
+    /// before the first parallel kernel, else one per core (2 on the project's machines). Fixed
+    /// once the kernels' thread pool has started.
+    public static var threadCount: Int { KernelThreadPool.shared.workerCount + 1 }
+
+    /// Sets the number of threads the non-BLAS kernels use (1 keeps them on the calling thread).
+    /// Takes effect only before the first parallel kernel runs (the pool starts once); returns
+    /// whether it did. The CLI calls it with `SKIPSTEP_KERNEL_THREADS` at start-up.
+    @discardableResult
+    public static func configureThreads(_ count: Int) -> Bool {
+        precondition(count >= 1, "thread count must be positive")
+        return KernelThreadPool.requestWorkers(count - 1)
+    }
 
     /// Runs `body` over `0..<count`, split into one contiguous chunk per core when every chunk
     /// gets at least `minimumPerChunk` items, else in one call on the calling thread. Chunk
     /// boundaries are multiples of `alignment` (except the end).
     @inline(__always)
     static func parallelChunks<Body: RangeBody>(count: Int, minimumPerChunk: Int, alignment: Int = 1, _ body: Body) {
-        let chunks = min(threadCount, count / max(minimumPerChunk, 1))
+        let chunks = min(KernelThreadPool.shared.workerCount + 1, count / max(minimumPerChunk, 1))
         if chunks <= 1 {
             if count > 0 { body(0..<count) }
             return
@@ -251,3 +258,52 @@ extension Kernels {
     }
 }
 
+
+// MARK: - GELU
+
+extension Kernels {
+    /// GELU's two forms (PyTorch `F.gelu(approximate=…)`).
+    public enum GELUApproximation: Sendable {
+        /// `x·½·(1 + erf(x/√2))` (`approximate="none"`).
+        case none
+        /// `½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (`approximate="tanh"`).
+        case tanh
+    }
+
+    /// `output[i] = gelu(input[i])`; `output` may equal `input`.
+    public static func gelu(_ input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int,
+                            approximation: GELUApproximation) {
+        struct Job: RangeBody {
+            let input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, tanh: Bool
+            func callAsFunction(_ range: Range<Int>) {
+                for i in range { output[i] = tanh ? Kernels.geluTanh(input[i]) : Kernels.geluErf(input[i]) }
+            }
+        }
+        parallelChunks(count: count, minimumPerChunk: 1 << 14, alignment: 16,
+                       Job(input: input, output: output, tanh: approximation == .tanh))
+    }
+
+    /// `output[i] = hidden[i]·gelu(gate[i])` (diffusers' `GEGLU`); `output` may equal `hidden`.
+    public static func geglu(hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                             count: Int, approximation: GELUApproximation) {
+        struct Job: RangeBody {
+            let hidden: UnsafePointer<Float>, gate: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, tanh: Bool
+            func callAsFunction(_ range: Range<Int>) {
+                for i in range {
+                    output[i] = hidden[i] * (tanh ? Kernels.geluTanh(gate[i]) : Kernels.geluErf(gate[i]))
+                }
+            }
+        }
+        parallelChunks(count: count, minimumPerChunk: 1 << 14, alignment: 16,
+                       Job(hidden: hidden, gate: gate, output: output, tanh: approximation == .tanh))
+    }
+
+    @inline(__always)
+    static func geluErf(_ x: Float) -> Float { x * 0.5 * (1 + erf(x * Float(0.5).squareRoot())) }
+
+    @inline(__always)
+    static func geluTanh(_ x: Float) -> Float {
+        let k = Float((2 / Double.pi).squareRoot())
+        return 0.5 * x * (1 + Foundation.tanh(k * (x + 0.044715 * x * x * x)))
+    }
+}

@@ -1,0 +1,30 @@
+import Tensor
+
+/// A safetensors file is where the engine's layers read their weights (Float16 / BFloat16
+/// converted by `floatsConverting`).
+extension SafeTensorsFile: WeightSource {
+    public var sourceName: String { path }
+    public var weightNames: [String] { tensorNames }
+    public func weightShape(_ name: String) -> [Int]? { tensors[name]?.shape }
+    public func weightValues(_ name: String) throws -> [Float] { try floatsConverting(name) }
+}
+
+extension WeightBinder {
+    /// A binder over a model file whose failures are `UNetLoadError`s, the models' load errors.
+    init(modelFile file: SafeTensorsFile, aliases: [WeightAlias] = []) {
+        self.init(file, aliases: aliases, mapError: UNetLoadError.init(binding:))
+    }
+}
+
+extension UNetLoadError {
+    init(binding error: WeightBindingError) {
+        switch error {
+        case let .missing(source, key, shape): self = .missingWeight(path: source, key: key, shape: shape)
+        case let .shapeMismatch(source, key, expected, actual):
+            self = .shapeMismatch(path: source, key: key, expected: expected, actual: actual)
+        case let .nonFinite(source, key): self = .nonFiniteWeight(path: source, key: key)
+        case let .unused(source, keys): self = .unusedWeights(path: source, keys: keys)
+        case let .invalidLayer(source, reason): self = .invalidConfig(path: source, reason: reason)
+        }
+    }
+}

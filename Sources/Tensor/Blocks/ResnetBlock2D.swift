@@ -1,0 +1,64 @@
+/// diffusers `models/resnet.py` `ResnetBlock2D` (pre-norm, SiLU, dropout inactive at inference),
+/// with `time_embedding_norm` "default" (add the projected embedding) or "scale_shift"
+/// (`norm2(h)·(1 + scale) + shift`, guided-diffusion's `use_scale_shift_norm`), optional 1×1
+/// shortcut, `up`/`down` resampling (nearest ×2 / 2×2 average pool) and `output_scale_factor`.
+/// Parity: Tests/ModelsTests/UNet2DParityTests.swift (diffusers 0.42.1).
+public struct ResnetBlock2D {
+    public enum Resample: Sendable { case none, up, down }
+
+    let norm1: GroupNorm, conv1: Conv2d, timeProjection: Linear, norm2: GroupNorm, conv2: Conv2d
+    let shortcut: Conv2d?
+    public let scaleShift: Bool
+    public let outputScale: Float
+    public let resample: Resample
+
+    /// Reads `prefix.{norm1, conv1, time_emb_proj, norm2, conv2}` and `prefix.conv_shortcut`
+    /// when the channel counts differ.
+    public init(_ w: inout WeightBinder, _ prefix: String, in inChannels: Int, out outChannels: Int,
+                timeChannels: Int, groups: Int, eps: Double, scaleShift: Bool, outputScale: Double = 1,
+                resample: Resample = .none) throws {
+        self.scaleShift = scaleShift
+        norm1 = try GroupNorm(&w, prefix + ".norm1", channels: inChannels, groups: groups, eps: eps)
+        conv1 = try Conv2d(&w, prefix + ".conv1", in: inChannels, out: outChannels, kernel: 3, padding: 1)
+        timeProjection = try Linear(&w, prefix + ".time_emb_proj", in: timeChannels,
+                                    out: scaleShift ? 2 * outChannels : outChannels)
+        norm2 = try GroupNorm(&w, prefix + ".norm2", channels: outChannels, groups: groups, eps: eps)
+        conv2 = try Conv2d(&w, prefix + ".conv2", in: outChannels, out: outChannels, kernel: 3, padding: 1)
+        shortcut = inChannels == outChannels ? nil
+            : try Conv2d(&w, prefix + ".conv_shortcut", in: inChannels, out: outChannels, kernel: 1)
+        self.outputScale = Float(outputScale)
+        self.resample = resample
+    }
+
+    /// `x` `[in, B, H, W]`, `timeEmbedding` the SiLU of the model's time embedding `[T, B, 1, 1]`.
+    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor, _ ctx: ForwardContext) -> Tensor {
+        var h = norm1(x, silu: true)
+        var input = x
+        switch resample {
+        case .none: break
+        case .up: h = Resampling.upsampleNearest2x(h); input = Resampling.upsampleNearest2x(x)
+        case .down: h = Resampling.averagePool2x(h); input = Resampling.averagePool2x(x)
+        }
+        let h1 = conv1(h, ctx)
+        let t = timeProjection(timeEmbedding, ctx)  // [C or 2C][B]
+        let c = h1.channels, b = h1.batch, hw = h1.spatial
+        if scaleShift {
+            _ = norm2(h1, inPlace: true)
+            // h·(1 + scale[c, b]) + shift[c, b], then SiLU.
+            for ch in 0..<c {
+                for n in 0..<b {
+                    let scale = 1 + t.data[ch * b + n], shift = t.data[(c + ch) * b + n]
+                    let row = h1.data + (ch * b + n) * hw
+                    for i in 0..<hw { row[i] = row[i] * scale + shift }
+                }
+            }
+            Activation.silu(inPlace: h1)
+        } else {
+            // One value per (channel, batch item) row of h1: t is [C][B], the rows' order.
+            Kernels.addBias(h1.data, channels: c * b, count: hw, bias: t.data)
+            _ = norm2(h1, silu: true, inPlace: true)
+        }
+        let h2 = conv2(h1, ctx)
+        return Combine.residualAdd(h2, shortcut.map { $0(input, ctx) } ?? input, dividingBy: outputScale)
+    }
+}
