@@ -32,15 +32,18 @@ public struct ModelCatalog: Sendable {
     public var modelDirectories: [URL]
     /// Where the fashion-gmm fit is cached.
     public var cacheDirectory: URL
+    /// The Hugging Face caches `ORG/NAME[@REVISION]` is looked up in.
+    public var hub: HubCache
     /// Fashion-MNIST's training images, read when fashion-gmm must be fitted.
     public var fashionMNISTTrain: @Sendable () throws -> GaussianMixture.LabeledImages
     public var log: @Sendable (String) -> Void
 
-    public init(modelDirectories: [URL], cacheDirectory: URL,
+    public init(modelDirectories: [URL], cacheDirectory: URL, hub: HubCache = HubCache(roots: []),
                 fashionMNISTTrain: @escaping @Sendable () throws -> GaussianMixture.LabeledImages,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.modelDirectories = modelDirectories
         self.cacheDirectory = cacheDirectory
+        self.hub = hub
         self.fashionMNISTTrain = fashionMNISTTrain
         self.log = log
     }
@@ -58,7 +61,8 @@ public struct ModelCatalog: Sendable {
     /// The oracle's schedule: the DDPM paper's, T = 1000, linear β from 1e-4 to 0.02.
     public static func oracleSchedule() throws -> NoiseSchedule { try NoiseSchedule(.linear()) }
 
-    /// A built-in model by name, or a model file or folder (`load(path:)`).
+    /// A built-in model by name, a model file or folder (`load(path:)`), or a Hugging Face
+    /// repository `ORG/NAME[@REVISION]` in the local cache (an existing path wins).
     public func load(_ nameOrPath: String) throws -> LoadedModel {
         switch nameOrPath {
         case let name where Self.shippedFolders[name] != nil:
@@ -68,6 +72,11 @@ public struct ModelCatalog: Sendable {
         case "fashion-gmm":
             let mixture = try GaussianMixture.fashionGMM(cacheDirectory: cacheDirectory, trainingSet: fashionMNISTTrain, log: log)
             return try Self.oracle(mixture, name: nameOrPath)
+        case let path where !FileManager.default.fileExists(atPath: path):
+            guard let reference = HubCache.Reference(path) else { return try Self.load(path: path) }
+            var model = try Self.load(path: hub.snapshot(reference).path)
+            model.name = nameOrPath
+            return model
         default:
             return try Self.load(path: nameOrPath)
         }

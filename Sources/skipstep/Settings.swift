@@ -18,6 +18,9 @@ struct Settings: Sendable {
     var classifierDirectory: String?
     /// `$SKIPSTEP_INCEPTION_WEIGHTS`: the converted Inception weights when no --weights is given.
     var inceptionWeights: String?
+    /// Hugging Face cache roots, in huggingface_hub's order: `$HF_HUB_CACHE`,
+    /// `$HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `$XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub`.
+    var hubCaches: [URL]
 
     static let current = Settings(environment: ProcessInfo.processInfo.environment,
                                   executable: CommandLine.arguments.first ?? "skipstep")
@@ -40,13 +43,18 @@ struct Settings: Sendable {
             cacheDirectory = home.appendingPathComponent(".cache/skipstep", isDirectory: true)
         }
         fashionMNISTDirectory = FashionMNIST.directory(explicit: nil, environment: environment)
+        let home = value("HOME").map { URL(fileURLWithPath: $0, isDirectory: true) }
+            ?? FileManager.default.homeDirectoryForCurrentUser
+        hubCaches = [value("HF_HUB_CACHE"), value("HUGGINGFACE_HUB_CACHE"), value("HF_HOME").map { $0 + "/hub" },
+                     value("XDG_CACHE_HOME").map { $0 + "/huggingface/hub" }].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
+            + [home.appendingPathComponent(".cache/huggingface/hub")]
         classifierDirectory = value("SKIPSTEP_CLASSIFIER_DIR")
         inceptionWeights = value("SKIPSTEP_INCEPTION_WEIGHTS")
     }
 
     var catalog: ModelCatalog {
         let directory = fashionMNISTDirectory
-        return ModelCatalog(modelDirectories: modelDirectories, cacheDirectory: cacheDirectory,
+        return ModelCatalog(modelDirectories: modelDirectories, cacheDirectory: cacheDirectory, hub: HubCache(roots: hubCaches),
                             fashionMNISTTrain: {
                                 let (images, labels) = try FashionMNIST.load(split: .train, directory: directory)
                                 return (images.bytes, images.shape, labels)

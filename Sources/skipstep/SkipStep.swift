@@ -10,6 +10,9 @@ enum Main {
 }
 
 extension SkipStep {
+    /// The release; `skipstep --version` prints it.
+    static let version = "0.2.0"
+
     /// `main()`, except that a `ValidationError` thrown while a command runs (a file, a model, a
     /// value found wrong after parsing) is printed without the usage line, which only helps with
     /// mistakes in the command line itself.
@@ -43,5 +46,6 @@ struct SkipStep: AsyncParsableCommand {
             the model's unchanged noise predictor; Mix runs it while t ≥ t_c and DDIM below t_c.
             Timesteps are model indices 0…T−1 (the paper's t is index + 1).
             """,
+        version: SkipStep.version,
         subcommands: [SampleCommand.self, ScheduleCommand.self, BenchCommand.self, EvalCommand.self, SweepCommand.self, PlotCommand.self])
 }
