@@ -231,6 +231,9 @@ public struct SweepRunner {
     public var progress: (String) -> Void = { _ in }
     /// When false (a merge), a missing chunk is an error instead of being sampled.
     public var sampleMissing = true
+    /// When false, a cell whose samples hold NaN or ∞ (a diverged model) stops the sweep, naming
+    /// it; when true the cell is recorded with only `nonfinite_samples` and the sweep goes on.
+    public var allowNonfinite = false
     /// Sweeps made with the same options whose scored cells are copied instead of computed
     /// (`SweepDirectory.reuse`); whole sweeps only.
     public var reuse: [SweepDirectory] = []
@@ -337,6 +340,9 @@ public struct SweepRunner {
             }
             let n = chunks.last?.upperBound ?? 0
             let metrics = try evaluator!.evaluate(samples, count: n)
+            if let bad = metrics["nonfinite_samples"], !allowNonfinite {
+                throw SweepError.nonFinite(cell: cell.id, samples: Int(bad))
+            }
             let sampler = try makeSampler(cell, model: m)
             guard samples.count == n * m.denoiser.sampleCount else {
                 throw SweepError.corrupt(path: directory.cellURL(cell).path,
@@ -405,20 +411,30 @@ public enum SweepMerge {
                 throw SweepError.mismatchedShard(directory: shard.url.path, field: field)
             }
         }
-        try output.prepare(spec)
+        // A new output is assembled under a temporary name and renamed when complete, so a failed
+        // merge leaves no half-merged directory; an existing one (a resumed merge) is filled in place,
+        // chunk by whole chunk.
         let manager = FileManager.default
+        let fresh = !manager.fileExists(atPath: output.url.path)
+        let target = fresh ? SweepDirectory(output.url.deletingLastPathComponent()
+                                .appendingPathComponent(".\(output.url.lastPathComponent).merging-\(UUID().uuidString)")) : output
+        var finished = false
+        defer { if fresh && !finished { try? manager.removeItem(at: target.url) } }
+        try target.prepare(spec)
         for cell in spec.cells {
-            for chunk in spec.chunks(of: cell) where !output.hasChunk(cell, chunk) {
+            for chunk in spec.chunks(of: cell) where !target.hasChunk(cell, chunk) {
                 guard let source = shards.first(where: { $0.hasChunk(cell, chunk) }) else { continue }
-                try manager.createDirectory(at: output.cellURL(cell), withIntermediateDirectories: true)
-                var files = [(source.chunkURL(cell, chunk), output.chunkURL(cell, chunk)),
-                             (source.chunkTimeURL(cell, chunk), output.chunkTimeURL(cell, chunk))]
-                if chunk.lowerBound == 0 { files.insert((source.previewURL(cell), output.previewURL(cell)), at: 0) }
+                try manager.createDirectory(at: target.cellURL(cell), withIntermediateDirectories: true)
+                var files = [(source.chunkURL(cell, chunk), target.chunkURL(cell, chunk)),
+                             (source.chunkTimeURL(cell, chunk), target.chunkTimeURL(cell, chunk))]
+                if chunk.lowerBound == 0 { files.insert((source.previewURL(cell), target.previewURL(cell)), at: 0) }
                 for (from, to) in files {
                     try AtomicFile.write(Data(contentsOf: from), to: to)
                 }
             }
         }
+        if fresh { try manager.moveItem(at: target.url, to: output.url) }
+        finished = true
         return spec
     }
 }

@@ -195,6 +195,7 @@ public enum SweepError: Error, LocalizedError, Equatable {
     case mismatchedReuse(directory: String, field: String)
     case incomplete(String)
     case corrupt(path: String, reason: String)
+    case nonFinite(cell: String, samples: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -210,6 +211,9 @@ public enum SweepError: Error, LocalizedError, Equatable {
                 + "only from a sweep with the same model, seed, batch, rng, spacing, metrics and reference"
         case .incomplete(let message): message
         case let .corrupt(path, reason): "\(path): \(reason)"
+        case let .nonFinite(cell, samples):
+            "\(cell): \(samples) samples hold NaN or infinite values (the model or sampler diverged), so the cell cannot be "
+                + "scored; rerun with --allow-nonfinite to record it unscored and go on"
         }
     }
 }

@@ -79,6 +79,9 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("This process's part: chunks j with j mod n = i of every cell.", valueName: "i/n"))
     var shard: String?
 
+    @Flag(help: "Record a cell whose samples hold NaN or infinite values as unscored and go on, instead of stopping.")
+    var allowNonfinite = false
+
     @Option(name: [.customLong("weights"), .customLong("classifier")],
             help: ArgumentHelp("The network's weights (as `eval --weights`): the classifier folder, or the converted "
                                + "Inception safetensors.", valueName: "path"))
@@ -152,7 +155,7 @@ struct SweepRunCommand: AsyncParsableCommand {
         let directory = SweepDirectory(URL(fileURLWithPath: out))
         let part = try shard.map(Shard.init(parsing:)) ?? .whole
         log("sweep: model \(spec.model), \(spec.cells.count) cells, seed \(spec.seed), rng \(spec.rng.rawValue)")
-        try await runSweep(spec, in: directory, shard: part, weights: weights, sampleMissing: true,
+        try await runSweep(spec, in: directory, shard: part, weights: weights, sampleMissing: true, allowNonfinite: allowNonfinite,
                            reuse: reuse.map { SweepDirectory(URL(fileURLWithPath: $0)) })
     }
 }
@@ -194,8 +197,9 @@ func sweepEvaluator(_ spec: SweepSpec, model: LoadedModel, weights: String?) thr
 
 /// Runs or finishes a sweep and writes its report; shared by `sweep run` and `sweep merge`.
 func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, weights: String?,
-              sampleMissing: Bool, reuse: [SweepDirectory] = []) async throws {
+              sampleMissing: Bool, allowNonfinite: Bool, reuse: [SweepDirectory] = []) async throws {
     var runner = SweepRunner(spec: spec, directory: directory, shard: shard)
+    runner.allowNonfinite = allowNonfinite
     runner.reuse = reuse
     runner.log = { log($0) }
     runner.progress = { progress($0, logEvery: 60) }
@@ -219,6 +223,9 @@ struct SweepMergeCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Shard directories made by `sweep run --shard i/n` with the same options.", valueName: "dir"))
     var shards: [String]
 
+    @Flag(help: "Record a cell whose samples hold NaN or infinite values as unscored and go on, instead of stopping.")
+    var allowNonfinite = false
+
     @Option(name: [.customLong("weights"), .customLong("classifier")],
             help: ArgumentHelp("The feature network's weights (as `sweep run --weights`).", valueName: "path"))
     var weights: String?
@@ -234,7 +241,8 @@ struct SweepMergeCommand: AsyncParsableCommand {
         let directory = SweepDirectory(URL(fileURLWithPath: out))
         let spec = try SweepMerge.merge(shards.map { SweepDirectory(URL(fileURLWithPath: $0)) }, into: directory)
         log("merged \(shards.count) shard directories into \(out)")
-        try await runSweep(spec, in: directory, shard: .whole, weights: weights, sampleMissing: false)
+        try await runSweep(spec, in: directory, shard: .whole, weights: weights, sampleMissing: false,
+                           allowNonfinite: allowNonfinite)
     }
 }
 

@@ -108,6 +108,8 @@ import TestSupport
         let result = try await Self.run(spec, merged.url, sampleMissing: false)
         #expect(Self.timeless(result) == Self.timeless(whole))
         #expect(try Self.chunkBytes(merged.url, spec) == Self.chunkBytes(dir.appendingPathComponent("whole"), spec))
+        // A new merge directory is assembled under a temporary name and renamed: none is left over.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.contains(".merging-") }.isEmpty)
 
         // Shards of a different sweep are refused.
         var other = spec
@@ -353,5 +355,32 @@ import TestSupport
         #expect(!quoted.isEmpty)
         let unknown = quoted.filter { !tableRows.contains($0) }
         #expect(unknown.isEmpty, "docs/RESULTS.md quotes rows that no sweep table has: \(unknown)")
+    }
+}
+
+/// A sweep stops at a cell whose samples are not finite (naming it) unless told to record it.
+@Suite struct SweepNonFiniteTests {
+    struct Diverging: Denoiser {
+        var sampleShape: [Int] { [1, 2, 2] }
+        var predictionType: PredictionType { .epsilon }
+        func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
+            x.map { _ in timestep < 500 ? .nan : 0 }
+        }
+    }
+
+    @Test func aDivergedCellIsAnErrorUnlessAllowed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skipstep-nan-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spec = SweepSpec(model: "diverging", samplers: ["skip"], steps: [4], cutoffs: [], count: 3, batch: 2, metrics: [])
+        let model = LoadedModel(name: "diverging", denoiser: Diverging(), schedule: try NoiseSchedule(.linear()),
+                                defaults: SamplerOptions())
+        func run(allow: Bool) async throws -> SweepResults? {
+            var runner = SweepRunner(spec: spec, directory: SweepDirectory(directory))
+            runner.allowNonfinite = allow
+            return try await runner.run(model: { model }, evaluator: { try SweepEvaluator(spec: spec, model: $0, network: nil, reference: nil) })
+        }
+        await #expect(throws: SweepError.nonFinite(cell: "skip-4", samples: 3)) { try await run(allow: false) }
+        let results = try await run(allow: true)
+        #expect(results?.cells.first?.metrics == ["nonfinite_samples": 3])
     }
 }
