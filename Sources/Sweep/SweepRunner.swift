@@ -339,15 +339,15 @@ public struct SweepRunner {
                 samplingSeconds += try directory.readChunkSeconds(cell, chunk)
             }
             let n = chunks.last?.upperBound ?? 0
+            guard samples.count == n * m.denoiser.sampleCount else {
+                throw SweepError.corrupt(path: directory.cellURL(cell).path,
+                                         reason: "its chunks hold \(samples.count) values, not \(n) samples of \(m.denoiser.sampleCount)")
+            }
             let metrics = try evaluator!.evaluate(samples, count: n)
             if let bad = metrics["nonfinite_samples"], !allowNonfinite {
                 throw SweepError.nonFinite(cell: cell.id, samples: Int(bad))
             }
             let sampler = try makeSampler(cell, model: m)
-            guard samples.count == n * m.denoiser.sampleCount else {
-                throw SweepError.corrupt(path: directory.cellURL(cell).path,
-                                         reason: "its chunks hold \(samples.count) values, not \(n) samples of \(m.denoiser.sampleCount)")
-            }
             let result = CellResult(sampler: cell.sampler, steps: cell.steps, nfe: sampler.steps.count, cutoff: cell.cutoff,
                                     skipSteps: cell.cutoff == nil ? nil : sampler.steps.count(where: { $0.method == .skip }),
                                     count: n, metrics: metrics, samplingSeconds: samplingSeconds,
