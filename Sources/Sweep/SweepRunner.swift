@@ -387,13 +387,16 @@ public struct SweepRunner {
         return try await pipeline.samples(chunk) { onStep($0.step) }
     }
 
-    static func clockText(_ seconds: Double) -> String {
+    /// "1h02m" or "3m05s" ("?" for a value that is not a duration yet).
+    public static func clockText(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
         let s = Int(seconds.rounded())
         return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s / 60 % 60) : String(format: "%dm%02ds", s / 60, s % 60)
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
+/// A duration in seconds.
+public func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
 }
 

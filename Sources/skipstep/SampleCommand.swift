@@ -4,6 +4,7 @@ import Files
 import Foundation
 import Media
 import Models
+import Sweep
 
 struct SampleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -120,7 +121,8 @@ struct SampleCommand: AsyncParsableCommand {
             let elapsed = seconds(clock.now - start)
             let done = Double(p.samples.lowerBound * p.steps + p.samples.count * p.step)
             progress("samples \(p.samples.lowerBound + 1)-\(p.samples.upperBound)/\(total)  step \(p.step)/\(p.steps)  t=\(p.timestep)  "
-                     + "\(clockText(elapsed)) elapsed, ETA \(clockText(elapsed / done * (work - done)))", logEvery: 30)
+                     + "\(SweepRunner.clockText(elapsed)) elapsed, ETA \(SweepRunner.clockText(elapsed / done * (work - done)))",
+                     logEvery: 30)
         }
         progressDone()
         let nonFinite = samples.count(where: { !$0.isFinite })
@@ -200,16 +202,6 @@ enum OutputTarget {
     }
 }
 
-/// h:mm:ss or m:ss.
-func clockText(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
-}
-
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-}
 
 /// Progress goes to stderr; on a terminal it rewrites one line.
 private let stderrIsTerminal = isatty(STDERR_FILENO) != 0
