@@ -3,6 +3,7 @@ import Diffusion
 import Foundation
 import Metrics
 import Models
+import Sweep
 import Tensor
 
 struct BenchCommand: AsyncParsableCommand {
