@@ -14,13 +14,14 @@ struct SampleCommand: AsyncParsableCommand {
             Sample i of a run uses its own generator seeded with seed + i: x_T is drawn first, then one \
             standard-normal tensor per step that adds noise. So a sample does not depend on --batch, \
             and --rng torch reproduces a diffusers pipeline given per-sample torch.Generators.
-            Example: skipstep sample --sampler mix --steps 25 --cutoff 291 --count 64 --out grid.png
+            Example: skipstep sample --sampler mix:cutoff=291 --steps 25 --count 64 --out grid.png
             """)
 
     @Option(help: ArgumentHelp(
         "The model: fashion-ddpm (the default: a DDPM UNet trained on Fashion-MNIST, models/fashion-ddpm-28), "
             + "fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST), a diffusers "
-            + "UNet2DModel folder (pipeline or model folder), or a Gaussian mixture saved as .safetensors.",
+            + "UNet2DModel folder (pipeline or model folder), ORG/NAME[@REVISION] from the local Hugging Face cache, "
+            + "or a Gaussian mixture saved as .safetensors.",
         valueName: "name|path"))
     var model: String = ModelCatalog.defaultModelName
 
