@@ -374,13 +374,13 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         return options
     }
 
-    /// The timesteps this spec visits in `steps` steps on a model with `trainSteps` training steps.
-    public func timesteps(steps: Int, trainSteps: Int, defaultSpacing: Spacing = .uniform) throws -> [Int] {
+    /// The timesteps this spec visits in `steps` steps on `schedule`.
+    public func timesteps(steps: Int, schedule: NoiseSchedule, defaultSpacing: Spacing = .uniform) throws -> [Int] {
         guard steps >= 1 else {
             throw SamplerSpecError.invalidValue(.steps, "\(steps)", expected: "at least 1 step")
         }
         do {
-            return try (spacing ?? defaultSpacing).timesteps(trainSteps: trainSteps, steps: steps)
+            return try (spacing ?? defaultSpacing).timesteps(schedule: schedule, steps: steps)
         } catch let error as ScheduleError {
             throw SamplerSpecError.schedule(spacing == nil ? .steps : .spacing, error)
         }
@@ -400,7 +400,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         if let r = options.clipSampleRange, !(r > 0 && r.isFinite) {
             throw SamplerSpecError.invalidValue(.clip, Self.format(r), expected: "a range R > 0 (from the model's config)")
         }
-        let timesteps = try timesteps(steps: steps, trainSteps: schedule.trainSteps, defaultSpacing: defaultSpacing)
+        let timesteps = try timesteps(steps: steps, schedule: schedule, defaultSpacing: defaultSpacing)
         switch kind {
         case .mix(.timestep(let tc)) where tc >= schedule.trainSteps:
             throw SamplerSpecError.invalidValue(.cutoff, "\(tc)", expected: "a model index t_c in [0, \(schedule.trainSteps))")

@@ -32,7 +32,9 @@ struct SamplerArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Which timesteps to visit (the spec's spacing key).", discussion: """
         uniform (default): guided-diffusion's space_timesteps(T, "N"); N1,N2,…: its section counts; ddim: its \
         "ddimN" (an integer stride); leading, leading+OFFSET, trailing, linspace: diffusers' timestep_spacing; \
-        dpm-linspace: DPMSolverMultistepScheduler's default; list:I,J,…: explicit model indices.
+        dpm-linspace: DPMSolverMultistepScheduler's default; quadratic: the DDIM paper's rule; karras: \
+        Karras σ (ρ = 7) as diffusers' use_karras_sigmas; logsnr: uniform in log-SNR (use_lu_lambdas); \
+        list:I,J,…: explicit model indices.
         """, valueName: "spacing"))
     var spacing: String?
 

@@ -9,6 +9,7 @@ import Testing
         "mix:cutoff=600:spacing=trailing", "mix:cutoff=291:spacing=[list:999,500,1]", "skip:spacing=[10,15,20]",
         "ddpm:spacing=leading+1:variance=fixed_large:clip=1", "skip:clip=none", "ddim:thresholding=0.995",
         "ddim:thresholding=0.9:thresholding-max=2", "skip:prediction=v_prediction",
+        "skip:spacing=quadratic", "ddim:spacing=karras", "mix:cutoff=291:spacing=logsnr",
     ])
     func canonicalTextsRoundTrip(text: String) throws {
         let spec = try SamplerSpec(parsing: text)
@@ -75,6 +76,12 @@ import Testing
         #expect(error("skip", steps: 1001)?.key == .steps)
         #expect(error("skip:spacing=ddim", steps: 600)?.key == .spacing)
         #expect(error("ddpm:variance=learned_range")?.key == .variance)
+        // A spacing that repeats an index at this N is refused under the spacing key, naming it.
+        let repeated = error("skip:spacing=karras", steps: 250)
+        #expect(repeated?.key == .spacing)
+        #expect(repeated?.localizedDescription.contains("karras spacing gives index") == true)
+        #expect(try SamplerSpec(parsing: "skip:spacing=karras").makeSampler(steps: 10, schedule: schedule).timesteps
+                == Spacing.karras.timesteps(schedule: schedule, steps: 10))
         _ = try SamplerSpec(parsing: "ddpm:variance=learned_range").makeSampler(steps: 10, schedule: schedule, learnsVariance: true)
         // A model's own options are checked too (a scheduler config's thresholding ratio).
         let bad = SamplerOptions(thresholding: Thresholding(ratio: 2))
