@@ -18,10 +18,14 @@ public enum SamplerKind: Sendable, Hashable {
     /// DPM-Solver++(2M), as diffusers' DPMSolverMultistepScheduler (dpmsolver++, solver_order 2,
     /// final_sigmas_type "zero": the first and last steps are first order).
     case dpmSolverPP2M
+    /// SDE-DPM-Solver++(2M), as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++, solver_order 2,
+    /// final_sigmas_type "zero": the first and last steps are first order). Draws noise every step.
+    case sdeDPMSolverPP2M
 
     /// The kinds' names in the spec grammar, in the order the CLI lists them.
     public enum Name: String, Sendable, CaseIterable, Codable {
         case ddpm, ddpmNaive = "ddpm-naive", skip, ddim, mix, dpmSolverPP2M = "dpmpp-2m"
+        case sdeDPMSolverPP2M = "dpmpp-2m-sde"
 
         /// One line per kind for `--help`.
         public var help: String {
@@ -32,6 +36,7 @@ public enum SamplerKind: Sendable, Hashable {
             case .ddim: "DDIM(eta); eta=0 is deterministic"
             case .mix: "skipped-step while t ≥ cutoff (or for the first skip-steps steps), then DDIM"
             case .dpmSolverPP2M: "DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler"
+            case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++)"
             }
         }
 
@@ -44,6 +49,7 @@ public enum SamplerKind: Sendable, Hashable {
             case .ddim: "DDIM"
             case .mix: "Mix"
             case .dpmSolverPP2M: "DPM-Solver++(2M)"
+            case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M)"
             }
         }
     }
@@ -56,6 +62,7 @@ public enum SamplerKind: Sendable, Hashable {
         case .ddim: .ddim
         case .mix: .mix
         case .dpmSolverPP2M: .dpmSolverPP2M
+        case .sdeDPMSolverPP2M: .sdeDPMSolverPP2M
         }
     }
 
@@ -75,6 +82,8 @@ public enum SamplerKind: Sendable, Hashable {
             return (0..<n).map { $0 < skipCount ? SkippedStep() as any UpdateRule : DDIM(eta: 0) }
         case .dpmSolverPP2M:
             return (0..<n).map { DPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
+        case .sdeDPMSolverPP2M:
+            return (0..<n).map { SDEDPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
         }
     }
 }
@@ -91,6 +100,7 @@ public enum MixCutoff: Sendable, Hashable {
 public enum StepMethod: String, Sendable, Codable {
     case ddpm, ddpmNaive = "ddpm-naive", skip, ddim
     case dpmSolverPP1 = "dpmpp-1", dpmSolverPP2M = "dpmpp-2m"
+    case sdeDPMSolverPP1 = "dpmpp-1-sde", sdeDPMSolverPP2M = "dpmpp-2m-sde"
 }
 
 /// Overrides x̂₀ clipping (diffusers `clip_sample` / `clip_sample_range`).
@@ -190,6 +200,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         case .skip: kind = .skip
         case .ddim: kind = .ddim(eta: try number(.eta) ?? 0)
         case .dpmSolverPP2M: kind = .dpmSolverPP2M
+        case .sdeDPMSolverPP2M: kind = .sdeDPMSolverPP2M
         case .mix:
             switch (try integer(.cutoff), try integer(.skipSteps)) {
             case (let tc?, nil): kind = .mix(.timestep(tc))

@@ -116,4 +116,20 @@ import Testing
         Self.expectClose(e1.x, e2.x, "x")
         Self.expectClose(e1.eps, e2.eps, "ε")
     }
+
+    /// A first-order SDE-DPM-Solver++ step is the posterior q(x_p | x_s, x̂₀): the same mean and
+    /// σ² = β̃ as skipped-step (= DDPM fixed_small = DDIM η = 1), (1 − a_p)(1 − e^{−2h}) = β̃.
+    @Test func sdeDPMSolverFirstOrderStepIsThePosterior() throws {
+        let schedule = try NoiseSchedule(.linear())
+        let ts = try Spacing.dpmLinspace.timesteps(trainSteps: 1000, steps: 10)
+        let sde = try Sampler(.sdeDPMSolverPP2M, schedule: schedule, timesteps: ts)
+        #expect(sde.steps.map(\.method) == [.sdeDPMSolverPP1] + Array(repeating: .sdeDPMSolverPP2M, count: 8) + [.sdeDPMSolverPP1])
+        #expect(sde.steps.map(\.drawsNoise) == Array(repeating: true, count: 9) + [false])
+        #expect(sde.steps[9].coefficients == StepCoefficients(x: 0, x0: 1))
+        let skip = try Sampler(.skip, schedule: schedule, timesteps: ts)
+        let e1 = Self.effective(sde.steps[0], schedule), e2 = Self.effective(skip.steps[0], schedule)
+        Self.expectClose(e1.x, e2.x, "x")
+        Self.expectClose(e1.eps, e2.eps, "ε")
+        Self.expectClose(e1.std, e2.std, "σ")
+    }
 }

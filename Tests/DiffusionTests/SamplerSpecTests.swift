@@ -5,7 +5,7 @@ import Testing
 /// The spec grammar: one parser, one printer, every validity rule in the library.
 @Suite struct SamplerSpecTests {
     @Test(arguments: [
-        "ddpm", "ddpm-naive", "skip", "ddim", "ddim:eta=0.5", "mix:cutoff=291", "mix:skip-steps=4", "dpmpp-2m",
+        "ddpm", "ddpm-naive", "skip", "ddim", "ddim:eta=0.5", "mix:cutoff=291", "mix:skip-steps=4", "dpmpp-2m", "dpmpp-2m-sde",
         "mix:cutoff=600:spacing=trailing", "mix:cutoff=291:spacing=[list:999,500,1]", "skip:spacing=[10,15,20]",
         "ddpm:spacing=leading+1:variance=fixed_large:clip=1", "skip:clip=none", "ddim:thresholding=0.995",
         "ddim:thresholding=0.9:thresholding-max=2", "skip:prediction=v_prediction",
@@ -34,10 +34,11 @@ import Testing
     }
 
     @Test func displayNamesAreThePapers() throws {
-        let names = try ["ddpm", "ddpm-naive", "skip", "ddim", "mix:cutoff=291", "dpmpp-2m", "ddim:eta=0.5", "mix:skip-steps=4:spacing=trailing"]
+        let names = try ["ddpm", "ddpm-naive", "skip", "ddim", "mix:cutoff=291", "dpmpp-2m", "ddim:eta=0.5", "mix:skip-steps=4:spacing=trailing",
+                         "dpmpp-2m-sde:spacing=karras"]
             .map { try SamplerSpec(parsing: $0).displayName }
         #expect(names == ["DDPM", "DDPM (naive stride)", "Skipped-step", "DDIM", "Mix (t_c = 291)", "DPM-Solver++(2M)",
-                          "DDIM (η = 0.5)", "Mix (k_c = 4, trailing)"])
+                          "DDIM (η = 0.5)", "Mix (k_c = 4, trailing)", "SDE-DPM-Solver++(2M) (karras)"])
     }
 
     @Test(arguments: [
