@@ -69,6 +69,7 @@ struct SamplerArguments: ParsableArguments {
     static func flag(_ key: SamplerSpec.Key) -> String {
         switch key {
         case .eta: "--eta"
+        case .etaBelow, .etaCutoff: "--sampler"
         case .cutoff: "--cutoff"
         case .skipSteps: "--skip-steps"
         case .spacing: "--spacing"

@@ -53,6 +53,7 @@ import Testing
             switch kind {
             case .skip: skip()
             case .ddim(let eta): ddim(eta)
+            case let .ddimEtaStep(above, below, cutoff): ddim(s >= cutoff ? above : below)
             case .mix: k < kc ? skip() : ddim(0)
             case .ddpm:
                 let alpha = aS / aP, beta = 1 - alpha
@@ -104,7 +105,8 @@ import Testing
     }
 
     static let kinds: [SamplerKind] = [.skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
-                                       .ddpm, .ddpmNaive, .dpmSolverPP2M, .sdeDPMSolverPP2M]
+                                       .ddpm, .ddpmNaive, .dpmSolverPP2M, .sdeDPMSolverPP2M,
+                                       .ddimEtaStep(above: 0.3, below: 1, cutoff: 500)]
 
     @Test(arguments: kinds)
     func outputMomentsMatchPrediction(kind: SamplerKind) throws {
