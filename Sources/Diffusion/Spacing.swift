@@ -97,7 +97,15 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
     /// For `.list` and `.sections`, `steps` is ignored (N is the list's length, the sections' sum).
     public func timesteps(schedule: NoiseSchedule, steps n: Int) throws -> [Int] {
         guard needsNoiseSchedule else { return try timesteps(trainSteps: schedule.trainSteps, steps: n) }
+        let indices = try fractionalTimesteps(schedule: schedule, steps: n).map { Int($0.rounded(.toNearestOrEven)) }
+        return try Self.distinct(indices, spacing: self, steps: n, trainSteps: schedule.trainSteps)
+    }
+
+    /// `karras` and `logsnr` before rounding, decreasing from T − 1 to 0: each step's noise level σ
+    /// (σ = √((1 − ᾱ)/ᾱ)), mapped to a fractional model index by diffusers' `_sigma_to_t`.
+    public func fractionalTimesteps(schedule: NoiseSchedule, steps n: Int) throws -> [Double] {
         let t = schedule.trainSteps
+        guard needsNoiseSchedule else { throw ScheduleError.invalidTimesteps("\(self) spacing has integer timesteps only") }
         guard n >= 1, n <= t else { throw ScheduleError.invalidSteps(steps: n, trainSteps: t) }
         guard t >= 2 else { throw ScheduleError.invalidTimesteps("\(self) spacing needs at least 2 training steps") }
         let sigmas = schedule.alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
@@ -115,14 +123,13 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
             let high = logSigmas[t - 1], low = logSigmas[0]
             targets = ramp.map { log(max(exp(high + $0 * (low - high)), 1e-10)) }
         }
-        let indices = targets.map { Int(Self.fractionalTimestep(logSigma: $0, logSigmas: logSigmas).rounded(.toNearestOrEven)) }
-        return try Self.distinct(indices, spacing: self, steps: n, trainSteps: t)
+        return targets.map { Self.fractionalTimestep(logSigma: $0, logSigmas: logSigmas) }
     }
 
     /// diffusers `_sigma_to_t`: the last index whose log σ is ≤ `logSigma` (0 if none, at most T − 2),
     /// and linear interpolation in log σ to the next one, clamped to that interval.
     static func fractionalTimestep(logSigma: Double, logSigmas: [Double]) -> Double {
-        let low = min(max((logSigmas.lastIndex(where: { $0 <= logSigma }) ?? 0), 0), logSigmas.count - 2)
+        let low = min(logSigmas.lastIndex(where: { $0 <= logSigma }) ?? 0, logSigmas.count - 2)
         let w = min(max((logSigmas[low] - logSigma) / (logSigmas[low] - logSigmas[low + 1]), 0), 1)
         return (1 - w) * Double(low) + w * Double(low + 1)
     }

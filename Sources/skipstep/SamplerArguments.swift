@@ -18,7 +18,7 @@ struct RunError: LocalizedError {
 /// shorthand flags that add one key each to it.
 struct SamplerArguments: ParsableArguments {
     static let samplerHelp = SamplerKind.Name.allCases.map { "\($0.rawValue): \($0.help)" }.joined(separator: "; ")
-        + ". Keys: eta (ddim), cutoff or skip-steps (mix), spacing, variance, clip (R or none), thresholding (ratio), "
+        + ". Keys: eta, eta-below, eta-cutoff (ddim), cutoff or skip-steps (mix), spacing, variance, clip (R or none), thresholding (ratio), "
         + "thresholding-max, prediction; a value holding ':' or ',' goes in brackets, e.g. "
         + "mix:cutoff=291:spacing=[list:999,500,1]. Each flag below adds its key to the spec."
 

@@ -152,9 +152,9 @@ import TestSupport
                 #expect(try spacing.timesteps(schedule: schedule, steps: c.N) == c.timesteps, "\(c.testDescription)")
                 checked.insert(c.spacing)
             }
-            if let fractional = c.fractional_timesteps, spacing.needsNoiseSchedule {
-                let sigmas = schedule.alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
-                let ours = Self.fractional(spacing, sigmas: sigmas, steps: c.N)
+            if let fractional = c.fractional_timesteps {
+                let ours = try spacing.fractionalTimesteps(schedule: schedule, steps: c.N)
+                #expect(ours.count == fractional.count, "\(c.testDescription)")
                 worstFraction = max(worstFraction, zip(ours, fractional).map { abs($0 - $1) }.max() ?? 0)
             }
         }
@@ -164,22 +164,6 @@ import TestSupport
         // (σ² ≈ 1e-4) moves log σ by ~1e-3 and t by 8.3e-3 at worst. Neither flips a rounding.
         #expect(worstFraction < (float32Tables ? 1e-4 : 2e-2), "fractional timesteps differ by \(worstFraction)")
         print("float32 tables \(float32Tables): worst fractional timestep difference \(worstFraction)")
-    }
-
-    /// The unrounded timesteps, through the same `_sigma_to_t` as `Spacing`.
-    static func fractional(_ spacing: Spacing, sigmas: [Double], steps n: Int) -> [Double] {
-        let logSigmas = sigmas.map { log($0) }, t = sigmas.count
-        return (0..<n).map { k in
-            let r = n == 1 ? 0 : Double(k) / Double(n - 1)
-            let target: Double
-            if case .karras = spacing {
-                let hi = pow(sigmas[t - 1], 1 / 7.0), lo = pow(sigmas[0], 1 / 7.0)
-                target = 7 * log(hi + r * (lo - hi))
-            } else {
-                target = logSigmas[t - 1] + r * (logSigmas[0] - logSigmas[t - 1])
-            }
-            return Spacing.fractionalTimestep(logSigma: target, logSigmas: logSigmas)
-        }
     }
 
     @Test func documentedExamples() throws {
