@@ -128,9 +128,9 @@ import TestSupport
         return float32Tables ? try .diffusersFloat32(kind, trainSteps: trainSteps) : try NoiseSchedule(kind, trainSteps: trainSteps)
     }
 
-    /// Equal to the reference where it gives distinct indices; where it repeats one (karras and
-    /// logsnr at 50+ steps on scaled_linear, 100+ on linear; quadratic at 50+ of 1000), refused
-    /// with an error that names a repeated index.
+    /// Equal to the reference where it gives distinct indices; where it repeats one (at T = 1000:
+    /// quadratic from 50 steps, karras from 100 on linear and 50 on scaled_linear, logsnr from 50),
+    /// refused with an error that names a repeated index.
     @Test(arguments: [false, true])
     func matchTheirSources(float32Tables: Bool) throws {
         let cases = try Fixtures.json(File.self, "schedulers/spacings_beyond.json").cases
