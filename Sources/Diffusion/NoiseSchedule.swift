@@ -36,6 +36,8 @@ public enum ScheduleError: Error, LocalizedError, Equatable {
     case invalidSteps(steps: Int, trainSteps: Int)
     case impossibleDDIMStride(steps: Int, trainSteps: Int)
     case invalidTimesteps(String)
+    case repeatedIndex(spacing: String, index: Int, steps: Int, trainSteps: Int)
+    case needsNoiseSchedule(String)
 
     public var errorDescription: String? {
         switch self {
@@ -47,6 +49,10 @@ public enum ScheduleError: Error, LocalizedError, Equatable {
         case .impossibleDDIMStride(let steps, let trainSteps):
             "no integer stride gives exactly \(steps) steps out of \(trainSteps) (ddim spacing); try uniform"
         case .invalidTimesteps(let why): "invalid timestep list: \(why)"
+        case let .repeatedIndex(spacing, index, steps, trainSteps):
+            "\(spacing) spacing gives index \(index) more than once at \(steps) of \(trainSteps) training steps "
+                + "(a step of length zero); use fewer steps or another spacing"
+        case .needsNoiseSchedule(let spacing): "\(spacing) spacing depends on the noise schedule (pass the schedule)"
         }
     }
 }

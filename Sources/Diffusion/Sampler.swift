@@ -72,6 +72,10 @@ public struct Sampler: Sendable {
         let ts = try Spacing.list(timesteps).timesteps(trainSteps: schedule.trainSteps, steps: timesteps.count)
         switch kind {
         case .ddim(let eta) where !(eta >= 0 && eta.isFinite): throw SamplerError.invalidEta(eta)
+        case let .ddimEtaStep(above, below, _) where !(above >= 0 && above.isFinite && below >= 0 && below.isFinite):
+            throw SamplerError.invalidEta(above >= 0 && above.isFinite ? below : above)
+        case .ddimEtaStep(_, _, let tc) where !(0..<schedule.trainSteps).contains(tc):
+            throw SamplerError.invalidCutoff(tc, trainSteps: schedule.trainSteps)
         case .mix(.timestep(let tc)) where !(0..<schedule.trainSteps).contains(tc):
             throw SamplerError.invalidCutoff(tc, trainSteps: schedule.trainSteps)
         case .mix(.skipSteps(let kc)) where !(0...ts.count).contains(kc):

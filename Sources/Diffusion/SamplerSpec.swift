@@ -13,15 +13,22 @@ public enum SamplerKind: Sendable, Hashable {
     case skip
     /// DDIM(η) (Song et al. 2021).
     case ddim(eta: Double)
+    /// DDIM whose η is a step function of the step's start s: `above` for s ≥ `cutoff`, `below` under
+    /// it. Mix(t_c) is `above` 1, `below` 0, `cutoff` t_c (skipped-step is DDIM(η = 1)).
+    case ddimEtaStep(above: Double, below: Double, cutoff: Int)
     /// Skipped-step while the step starts at s ≥ t_c, DDIM(η = 0) below (the paper's §2.3).
     case mix(MixCutoff)
     /// DPM-Solver++(2M), as diffusers' DPMSolverMultistepScheduler (dpmsolver++, solver_order 2,
     /// final_sigmas_type "zero": the first and last steps are first order).
     case dpmSolverPP2M
+    /// SDE-DPM-Solver++(2M), as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++, solver_order 2,
+    /// final_sigmas_type "zero": the first and last steps are first order). Draws noise every step.
+    case sdeDPMSolverPP2M
 
     /// The kinds' names in the spec grammar, in the order the CLI lists them.
     public enum Name: String, Sendable, CaseIterable, Codable {
         case ddpm, ddpmNaive = "ddpm-naive", skip, ddim, mix, dpmSolverPP2M = "dpmpp-2m"
+        case sdeDPMSolverPP2M = "dpmpp-2m-sde"
 
         /// One line per kind for `--help`.
         public var help: String {
@@ -29,9 +36,10 @@ public enum SamplerKind: Sendable, Hashable {
             case .ddpm: "ancestral sampling on the respaced schedule (the full chain when steps = T)"
             case .ddpmNaive: "one-step DDPM coefficients at strided steps (a known-bad baseline)"
             case .skip: "skipped-step, the paper's Algorithm 2"
-            case .ddim: "DDIM(eta); eta=0 is deterministic"
+            case .ddim: "DDIM(eta); eta=0 is deterministic; eta-cutoff=T_C with eta-below=E makes eta E below T_C"
             case .mix: "skipped-step while t ≥ cutoff (or for the first skip-steps steps), then DDIM"
             case .dpmSolverPP2M: "DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler"
+            case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++)"
             }
         }
 
@@ -44,6 +52,7 @@ public enum SamplerKind: Sendable, Hashable {
             case .ddim: "DDIM"
             case .mix: "Mix"
             case .dpmSolverPP2M: "DPM-Solver++(2M)"
+            case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M)"
             }
         }
     }
@@ -53,9 +62,10 @@ public enum SamplerKind: Sendable, Hashable {
         case .ddpm: .ddpm
         case .ddpmNaive: .ddpmNaive
         case .skip: .skip
-        case .ddim: .ddim
+        case .ddim, .ddimEtaStep: .ddim
         case .mix: .mix
         case .dpmSolverPP2M: .dpmSolverPP2M
+        case .sdeDPMSolverPP2M: .sdeDPMSolverPP2M
         }
     }
 
@@ -67,6 +77,7 @@ public enum SamplerKind: Sendable, Hashable {
         case .ddpmNaive: return Array(repeating: NaiveStridedDDPM(), count: n)
         case .skip: return Array(repeating: SkippedStep(), count: n)
         case .ddim(let eta): return Array(repeating: DDIM(eta: eta), count: n)
+        case let .ddimEtaStep(above, below, cutoff): return timesteps.map { DDIM(eta: $0 >= cutoff ? above : below) }
         case .mix(let cutoff):
             let skipCount = switch cutoff {
             case .timestep(let tc): timesteps.count(where: { $0 >= tc })
@@ -75,6 +86,8 @@ public enum SamplerKind: Sendable, Hashable {
             return (0..<n).map { $0 < skipCount ? SkippedStep() as any UpdateRule : DDIM(eta: 0) }
         case .dpmSolverPP2M:
             return (0..<n).map { DPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
+        case .sdeDPMSolverPP2M:
+            return (0..<n).map { SDEDPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
         }
     }
 }
@@ -91,6 +104,7 @@ public enum MixCutoff: Sendable, Hashable {
 public enum StepMethod: String, Sendable, Codable {
     case ddpm, ddpmNaive = "ddpm-naive", skip, ddim
     case dpmSolverPP1 = "dpmpp-1", dpmSolverPP2M = "dpmpp-2m"
+    case sdeDPMSolverPP1 = "dpmpp-1-sde", sdeDPMSolverPP2M = "dpmpp-2m-sde"
 }
 
 /// Overrides x̂₀ clipping (diffusers `clip_sample` / `clip_sample_range`).
@@ -106,7 +120,8 @@ public enum ClipSetting: Sendable, Hashable {
 ///
 ///     KIND[:KEY=VALUE]...        skip, ddim:eta=0.5, mix:cutoff=291, mix:cutoff=600:spacing=trailing
 ///
-/// with keys `eta` (ddim), `cutoff` and `skip-steps` (mix), `spacing` (any `Spacing` text; one
+/// with keys `eta`, `eta-below` and `eta-cutoff` (ddim: η is `eta` on steps starting at s ≥ `eta-cutoff`,
+/// `eta-below` under it), `cutoff` and `skip-steps` (mix), `spacing` (any `Spacing` text; one
 /// holding `:` or `,` goes in brackets: `spacing=[list:999,500,1]`), `variance` (fixed_small,
 /// fixed_large, learned_range), `clip` (a range R > 0, or `none`), `thresholding` (the quantile
 /// ratio, e.g. 0.995), `thresholding-max` (default 1) and `prediction` (epsilon, sample,
@@ -133,7 +148,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
 
     /// The grammar's keys.
     public enum Key: String, Sendable, CaseIterable {
-        case eta, cutoff, skipSteps = "skip-steps", spacing, variance, clip, thresholding
+        case eta, etaBelow = "eta-below", etaCutoff = "eta-cutoff", cutoff, skipSteps = "skip-steps", spacing, variance, clip, thresholding
         case thresholdingMax = "thresholding-max", prediction
         /// Not a key of the grammar: the number of steps, given beside the spec.
         case steps
@@ -141,7 +156,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         /// The one kind the key applies to, if it is particular to one.
         public var kind: SamplerKind.Name? {
             switch self {
-            case .eta: .ddim
+            case .eta, .etaBelow, .etaCutoff: .ddim
             case .cutoff, .skipSteps: .mix
             default: nil
             }
@@ -182,14 +197,20 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
                 throw SamplerSpecError.keyNotApplicable(key, kind: name)
             }
         }
-        try only([.eta], for: .ddim)
+        try only([.eta, .etaBelow, .etaCutoff], for: .ddim)
         try only([.cutoff, .skipSteps], for: .mix)
         switch name {
         case .ddpm: kind = .ddpm
         case .ddpmNaive: kind = .ddpmNaive
         case .skip: kind = .skip
-        case .ddim: kind = .ddim(eta: try number(.eta) ?? 0)
+        case .ddim:
+            switch (try number(.eta) ?? 0, try number(.etaBelow), try integer(.etaCutoff)) {
+            case let (eta, below, cutoff?): kind = .ddimEtaStep(above: eta, below: below ?? 0, cutoff: cutoff)
+            case (let eta, nil, nil): kind = .ddim(eta: eta)
+            case (_, _?, nil): throw SamplerSpecError.malformed(text, "eta-below needs eta-cutoff (the model index where η changes)")
+            }
         case .dpmSolverPP2M: kind = .dpmSolverPP2M
+        case .sdeDPMSolverPP2M: kind = .sdeDPMSolverPP2M
         case .mix:
             switch (try integer(.cutoff), try integer(.skipSteps)) {
             case (let tc?, nil): kind = .mix(.timestep(tc))
@@ -245,6 +266,10 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         var parts = [kind.name.rawValue]
         switch kind {
         case .ddim(let eta) where eta != 0: parts.append("eta=\(Self.format(eta))")
+        case let .ddimEtaStep(above, below, cutoff):
+            if above != 0 { parts.append("eta=\(Self.format(above))") }
+            if below != 0 { parts.append("eta-below=\(Self.format(below))") }
+            parts.append("eta-cutoff=\(cutoff)")
         case .mix(.timestep(let tc)) where !omittingCutoff: parts.append("cutoff=\(tc)")
         case .mix(.skipSteps(let kc)): parts.append("skip-steps=\(kc)")
         default: break
@@ -272,6 +297,10 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         var keys: Set<Key> = []
         switch kind {
         case .ddim(let eta) where eta != 0: keys.insert(.eta)
+        case let .ddimEtaStep(above, below, _):
+            if above != 0 { keys.insert(.eta) }
+            if below != 0 { keys.insert(.etaBelow) }
+            keys.insert(.etaCutoff)
         case .mix(.timestep): keys.insert(.cutoff)
         case .mix(.skipSteps): keys.insert(.skipSteps)
         default: break
@@ -293,6 +322,8 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         var details: [String] = []
         switch kind {
         case .ddim(let eta) where eta != 0: details.append("η = \(Self.format(eta))")
+        case let .ddimEtaStep(above, below, cutoff):
+            details.append("η = \(Self.format(above)) for t ≥ \(cutoff), \(Self.format(below)) below")
         case .mix(.timestep(let tc)): details.append("t_c = \(tc)")
         case .mix(.skipSteps(let kc)): details.append("k_c = \(kc)")
         default: break
@@ -348,6 +379,13 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
     /// The checks that need no model.
     func checkValues() throws {
         if case .ddim(let eta) = kind, !(eta >= 0 && eta.isFinite) { throw SamplerSpecError.invalidEta(eta) }
+        if case let .ddimEtaStep(above, below, cutoff) = kind {
+            if !(above >= 0 && above.isFinite) { throw SamplerSpecError.invalidEta(above) }
+            if !(below >= 0 && below.isFinite) {
+                throw SamplerSpecError.invalidValue(.etaBelow, Self.format(below), expected: "a finite number ≥ 0")
+            }
+            if cutoff < 0 { throw SamplerSpecError.invalidValue(.etaCutoff, "\(cutoff)", expected: "a model index ≥ 0") }
+        }
         if case .mix(.timestep(let tc)) = kind, tc < 0 {
             throw SamplerSpecError.invalidValue(.cutoff, "\(tc)", expected: "a model index ≥ 0")
         }
@@ -374,13 +412,13 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         return options
     }
 
-    /// The timesteps this spec visits in `steps` steps on a model with `trainSteps` training steps.
-    public func timesteps(steps: Int, trainSteps: Int, defaultSpacing: Spacing = .uniform) throws -> [Int] {
+    /// The timesteps this spec visits in `steps` steps on `schedule`.
+    public func timesteps(steps: Int, schedule: NoiseSchedule, defaultSpacing: Spacing = .uniform) throws -> [Int] {
         guard steps >= 1 else {
             throw SamplerSpecError.invalidValue(.steps, "\(steps)", expected: "at least 1 step")
         }
         do {
-            return try (spacing ?? defaultSpacing).timesteps(trainSteps: trainSteps, steps: steps)
+            return try (spacing ?? defaultSpacing).timesteps(schedule: schedule, steps: steps)
         } catch let error as ScheduleError {
             throw SamplerSpecError.schedule(spacing == nil ? .steps : .spacing, error)
         }
@@ -400,10 +438,12 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         if let r = options.clipSampleRange, !(r > 0 && r.isFinite) {
             throw SamplerSpecError.invalidValue(.clip, Self.format(r), expected: "a range R > 0 (from the model's config)")
         }
-        let timesteps = try timesteps(steps: steps, trainSteps: schedule.trainSteps, defaultSpacing: defaultSpacing)
+        let timesteps = try timesteps(steps: steps, schedule: schedule, defaultSpacing: defaultSpacing)
         switch kind {
         case .mix(.timestep(let tc)) where tc >= schedule.trainSteps:
             throw SamplerSpecError.invalidValue(.cutoff, "\(tc)", expected: "a model index t_c in [0, \(schedule.trainSteps))")
+        case .ddimEtaStep(_, _, let tc) where tc >= schedule.trainSteps:
+            throw SamplerSpecError.invalidValue(.etaCutoff, "\(tc)", expected: "a model index in [0, \(schedule.trainSteps))")
         case .mix(.skipSteps(let kc)) where kc > timesteps.count:
             throw SamplerSpecError.invalidValue(.skipSteps, "\(kc)", expected: "at most the \(timesteps.count) steps")
         default: break

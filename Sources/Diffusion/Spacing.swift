@@ -17,6 +17,16 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
     /// diffusers DPMSolverMultistepScheduler's default: `round(linspace(0, T − 1, N + 1))`, the last
     /// (index 0) dropped.
     case dpmLinspace
+    /// The DDIM paper's quadratic rule, as its official code (ermongroup/ddim @ 587bae79,
+    /// runners/diffusion.py `sample_image`, skip_type "quad"): `int(linspace(0, √(0.8·T), N)²)`.
+    case quadratic
+    /// Karras et al. (2022) noise levels with ρ = 7 between σ(T−1) and σ(0), σ = √((1 − ᾱ)/ᾱ), mapped
+    /// to model indices as diffusers' `use_karras_sigmas` does (`_sigma_to_t`: linear interpolation in
+    /// log σ, then rounded half to even).
+    case karras
+    /// Uniform in log-SNR between the ends of the training schedule, mapped like `karras`
+    /// (diffusers' `use_lu_lambdas`).
+    case logSNR
     /// An explicit list of indices (any order; validated).
     case list([Int])
     /// guided-diffusion `space_timesteps(T, "10,15,20")`: T split into as many equal sections
@@ -25,7 +35,7 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
 
     /// The texts `init(parsing:)` accepts, for help and error messages.
     public static let grammar = "uniform, ddim, leading, leading+OFFSET, trailing, linspace, dpm-linspace, "
-        + "list:I,J,… (model indices) or guided-diffusion section counts N1,N2,…"
+        + "quadratic, karras, logsnr, list:I,J,… (model indices) or guided-diffusion section counts N1,N2,…"
 
     public var description: String {
         switch self {
@@ -35,6 +45,9 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
         case .trailing: "trailing"
         case .linspace: "linspace"
         case .dpmLinspace: "dpm-linspace"
+        case .quadratic: "quadratic"
+        case .karras: "karras"
+        case .logSNR: "logsnr"
         case .list(let values): "list:" + values.map(String.init).joined(separator: ",")
         case .sections(let counts): counts.map(String.init).joined(separator: ",")
         }
@@ -49,6 +62,9 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
         case "trailing": self = .trailing
         case "linspace": self = .linspace
         case "dpm-linspace": self = .dpmLinspace
+        case "quadratic": self = .quadratic
+        case "karras": self = .karras
+        case "logsnr": self = .logSNR
         default:
             if text.hasPrefix("leading+"), let offset = Int(text.dropFirst(8)), offset >= 0 {
                 self = .leading(offset: offset)
@@ -67,8 +83,69 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether the indices depend on the noise schedule and not only on T (`karras`, `logsnr`).
+    public var needsNoiseSchedule: Bool {
+        switch self {
+        case .karras, .logSNR: true
+        default: false
+        }
+    }
+
+    /// The N visited indices on `schedule`, strictly decreasing. A rule that repeats an index at this
+    /// N (`quadratic`, `karras`, `logsnr` at many steps: diffusers and the DDIM code then take a step
+    /// of length zero) is refused with `ScheduleError.repeatedIndex`.
+    /// For `.list` and `.sections`, `steps` is ignored (N is the list's length, the sections' sum).
+    public func timesteps(schedule: NoiseSchedule, steps n: Int) throws -> [Int] {
+        guard needsNoiseSchedule else { return try timesteps(trainSteps: schedule.trainSteps, steps: n) }
+        let indices = try fractionalTimesteps(schedule: schedule, steps: n).map { Int($0.rounded(.toNearestOrEven)) }
+        return try Self.distinct(indices, spacing: self, steps: n, trainSteps: schedule.trainSteps)
+    }
+
+    /// `karras` and `logsnr` before rounding, decreasing from T − 1 to 0: each step's noise level σ
+    /// (σ = √((1 − ᾱ)/ᾱ)), mapped to a fractional model index by diffusers' `_sigma_to_t`.
+    public func fractionalTimesteps(schedule: NoiseSchedule, steps n: Int) throws -> [Double] {
+        let t = schedule.trainSteps
+        guard needsNoiseSchedule else { throw ScheduleError.invalidTimesteps("\(self) spacing has integer timesteps only") }
+        guard n >= 1, n <= t else { throw ScheduleError.invalidSteps(steps: n, trainSteps: t) }
+        guard t >= 2 else { throw ScheduleError.invalidTimesteps("\(self) spacing needs at least 2 training steps") }
+        let sigmas = schedule.alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
+        let logSigmas = sigmas.map { log($0) }
+        guard logSigmas.allSatisfy(\.isFinite) else {
+            throw ScheduleError.invalidTimesteps("\(self) spacing needs 0 < ᾱ < 1 at every index (σ = √((1 − ᾱ)/ᾱ))")
+        }
+        let ramp = Diffusion.linspace(0, 1, n)
+        let targets: [Double]  // log σ of each step, from σ(T−1) down to σ(0)
+        if case .karras = self {
+            let rho = 7.0
+            let maxInv = pow(sigmas[t - 1], 1 / rho), minInv = pow(sigmas[0], 1 / rho)
+            targets = ramp.map { log(max(pow(maxInv + $0 * (minInv - maxInv), rho), 1e-10)) }
+        } else {
+            let high = logSigmas[t - 1], low = logSigmas[0]
+            targets = ramp.map { log(max(exp(high + $0 * (low - high)), 1e-10)) }
+        }
+        return targets.map { Self.fractionalTimestep(logSigma: $0, logSigmas: logSigmas) }
+    }
+
+    /// diffusers `_sigma_to_t`: the last index whose log σ is ≤ `logSigma` (0 if none, at most T − 2),
+    /// and linear interpolation in log σ to the next one, clamped to that interval.
+    static func fractionalTimestep(logSigma: Double, logSigmas: [Double]) -> Double {
+        let low = min(logSigmas.lastIndex(where: { $0 <= logSigma }) ?? 0, logSigmas.count - 2)
+        let w = min(max((logSigmas[low] - logSigma) / (logSigmas[low] - logSigmas[low + 1]), 0), 1)
+        return (1 - w) * Double(low) + w * Double(low + 1)
+    }
+
+    /// Refuses a rule's repeated index, naming it.
+    static func distinct(_ values: [Int], spacing: Spacing, steps n: Int, trainSteps t: Int) throws -> [Int] {
+        let sorted = values.sorted(by: >)
+        if let i = sorted.indices.dropFirst().first(where: { sorted[$0] == sorted[$0 - 1] }) {
+            throw ScheduleError.repeatedIndex(spacing: spacing.description, index: sorted[i], steps: n, trainSteps: t)
+        }
+        return try validated(sorted, trainSteps: t)
+    }
+
     /// The N visited indices for a model with T training steps, strictly decreasing.
     /// For `.list` and `.sections`, `steps` is ignored (N is the list's length, the sections' sum).
+    /// `karras` and `logsnr` need the noise schedule: use `timesteps(schedule:steps:)`.
     public func timesteps(trainSteps t: Int, steps n: Int) throws -> [Int] {
         if case .list(let values) = self { return try Self.validated(values, trainSteps: t) }
         if case .sections(let counts) = self { return try Self.validated(Self.sectioned(counts, trainSteps: t), trainSteps: t) }
@@ -96,6 +173,12 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
         case .dpmLinspace:
             ascending = Diffusion.linspace(0, Double(t - 1), n + 1).dropFirst()
                 .map { Int($0.rounded(.toNearestOrEven)) }
+        case .quadratic:
+            // ermongroup/ddim: seq = [int(s) for s in np.linspace(0, np.sqrt(T * 0.8), N) ** 2].
+            let values = Diffusion.linspace(0, (Double(t) * 0.8).squareRoot(), n).map { Int(($0 * $0).rounded(.towardZero)) }
+            return try Self.distinct(values, spacing: self, steps: n, trainSteps: t)
+        case .karras, .logSNR:
+            throw ScheduleError.needsNoiseSchedule(description)
         case .list, .sections:
             preconditionFailure("handled above")
         }

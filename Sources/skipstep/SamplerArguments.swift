@@ -18,7 +18,7 @@ struct RunError: LocalizedError {
 /// shorthand flags that add one key each to it.
 struct SamplerArguments: ParsableArguments {
     static let samplerHelp = SamplerKind.Name.allCases.map { "\($0.rawValue): \($0.help)" }.joined(separator: "; ")
-        + ". Keys: eta (ddim), cutoff or skip-steps (mix), spacing, variance, clip (R or none), thresholding (ratio), "
+        + ". Keys: eta, eta-below, eta-cutoff (ddim), cutoff or skip-steps (mix), spacing, variance, clip (R or none), thresholding (ratio), "
         + "thresholding-max, prediction; a value holding ':' or ',' goes in brackets, e.g. "
         + "mix:cutoff=291:spacing=[list:999,500,1]. Each flag below adds its key to the spec."
 
@@ -32,7 +32,9 @@ struct SamplerArguments: ParsableArguments {
     @Option(help: ArgumentHelp("Which timesteps to visit (the spec's spacing key).", discussion: """
         uniform (default): guided-diffusion's space_timesteps(T, "N"); N1,N2,…: its section counts; ddim: its \
         "ddimN" (an integer stride); leading, leading+OFFSET, trailing, linspace: diffusers' timestep_spacing; \
-        dpm-linspace: DPMSolverMultistepScheduler's default; list:I,J,…: explicit model indices.
+        dpm-linspace: DPMSolverMultistepScheduler's default; quadratic: the DDIM paper's rule; karras: \
+        Karras σ (ρ = 7) as diffusers' use_karras_sigmas; logsnr: uniform in log-SNR (use_lu_lambdas); \
+        list:I,J,…: explicit model indices.
         """, valueName: "spacing"))
     var spacing: String?
 
@@ -67,6 +69,7 @@ struct SamplerArguments: ParsableArguments {
     static func flag(_ key: SamplerSpec.Key) -> String {
         switch key {
         case .eta: "--eta"
+        case .etaBelow, .etaCutoff: "--sampler"
         case .cutoff: "--cutoff"
         case .skipSteps: "--skip-steps"
         case .spacing: "--spacing"

@@ -53,6 +53,7 @@ import Testing
             switch kind {
             case .skip: skip()
             case .ddim(let eta): ddim(eta)
+            case let .ddimEtaStep(above, below, cutoff): ddim(s >= cutoff ? above : below)
             case .mix: k < kc ? skip() : ddim(0)
             case .ddpm:
                 let alpha = aS / aP, beta = 1 - alpha
@@ -77,6 +78,22 @@ import Testing
                     k0 = -alphaT * phi * (1 + 0.5 / r0) * h
                     w = 0.5 * alphaT * phi / r0
                 }
+            case .sdeDPMSolverPP2M:
+                // diffusers sde-dpmsolver++: x' = (σ_t/σ_s)e^{−h}x + α_t(1−e^{−2h})(D0 + ½D1) + σ_t√(1−e^{−2h})z.
+                let alphaT = aP.squareRoot(), sigmaT = (1 - aP).squareRoot()
+                let e2 = last ? 0 : exp(-2 * (lambda(aP) - lambda(aS)))
+                let weight = alphaT * (1 - e2)
+                sigma = sigmaT * (1 - e2).squareRoot()
+                let carry = last ? 0 : sigmaT / (1 - aS).squareRoot() * exp(-(lambda(aP) - lambda(aS)))
+                if k == 0 || last {
+                    u = carry + weight * g; k0 = weight * h
+                } else {
+                    let s1 = ts[k - 1]
+                    let r0 = (lambda(aS) - lambda(schedule.alphaBar(s1))) / (lambda(aP) - lambda(aS))
+                    u = carry + weight * (1 + 0.5 / r0) * g
+                    k0 = weight * (1 + 0.5 / r0) * h
+                    w = -0.5 * weight / r0
+                }
             }
             // (x, m1) → (u·x + w·m1 + k0 + σz, g·x + h)
             let m = [u * st.m[0] + w * st.m[1] + k0, g * st.m[0] + h]
@@ -88,7 +105,8 @@ import Testing
     }
 
     static let kinds: [SamplerKind] = [.skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
-                                       .ddpm, .ddpmNaive, .dpmSolverPP2M]
+                                       .ddpm, .ddpmNaive, .dpmSolverPP2M, .sdeDPMSolverPP2M,
+                                       .ddimEtaStep(above: 0.3, below: 1, cutoff: 500)]
 
     @Test(arguments: kinds)
     func outputMomentsMatchPrediction(kind: SamplerKind) throws {

@@ -116,4 +116,44 @@ import Testing
         Self.expectClose(e1.x, e2.x, "x")
         Self.expectClose(e1.eps, e2.eps, "ε")
     }
+
+    /// DDIM with η = 1 on steps starting at s ≥ t_c and 0 below is Mix(t_c): the same effective
+    /// coefficients on every step (skipped-step is DDIM(η = 1)) and the same noise draws.
+    @Test(arguments: [10, 25, 50])
+    func etaStepFunctionIsMix(steps: Int) throws {
+        for (name, schedule) in try Self.schedules() {
+            let ts = try Spacing.uniform.timesteps(trainSteps: schedule.trainSteps, steps: steps)
+            for tc in [0, 291, 600, ts[0], schedule.trainSteps - 1] {
+                let mix = try Sampler(.mix(.timestep(tc)), schedule: schedule, timesteps: ts)
+                let ddim = try Sampler(.ddimEtaStep(above: 1, below: 0, cutoff: tc), schedule: schedule, timesteps: ts)
+                #expect(mix.steps.map(\.drawsNoise) == ddim.steps.map(\.drawsNoise), "\(name) t_c = \(tc)")
+                #expect(ddim.steps.map(\.method) == Array(repeating: .ddim, count: steps))
+                for (m, d) in zip(mix.steps, ddim.steps) {
+                    let em = Self.effective(m, schedule), ed = Self.effective(d, schedule)
+                    Self.expectClose(ed.x, em.x, "\(name) t_c = \(tc) step \(m.index) x")
+                    Self.expectClose(ed.eps, em.eps, "\(name) t_c = \(tc) step \(m.index) ε")
+                    Self.expectClose(ed.std, em.std, "\(name) t_c = \(tc) step \(m.index) σ")
+                }
+            }
+        }
+        // The same spec text: Mix is the step function's special case.
+        let spec = try SamplerSpec(parsing: "ddim:eta=1:eta-cutoff=291")
+        #expect(spec.kind == .ddimEtaStep(above: 1, below: 0, cutoff: 291))
+    }
+
+    /// A first-order SDE-DPM-Solver++ step is the posterior q(x_p | x_s, x̂₀): the same mean and
+    /// σ² = β̃ as skipped-step (= DDPM fixed_small = DDIM η = 1), (1 − a_p)(1 − e^{−2h}) = β̃.
+    @Test func sdeDPMSolverFirstOrderStepIsThePosterior() throws {
+        let schedule = try NoiseSchedule(.linear())
+        let ts = try Spacing.dpmLinspace.timesteps(trainSteps: 1000, steps: 10)
+        let sde = try Sampler(.sdeDPMSolverPP2M, schedule: schedule, timesteps: ts)
+        #expect(sde.steps.map(\.method) == [.sdeDPMSolverPP1] + Array(repeating: .sdeDPMSolverPP2M, count: 8) + [.sdeDPMSolverPP1])
+        #expect(sde.steps.map(\.drawsNoise) == Array(repeating: true, count: 9) + [false])
+        #expect(sde.steps[9].coefficients == StepCoefficients(x: 0, x0: 1))
+        let skip = try Sampler(.skip, schedule: schedule, timesteps: ts)
+        let e1 = Self.effective(sde.steps[0], schedule), e2 = Self.effective(skip.steps[0], schedule)
+        Self.expectClose(e1.x, e2.x, "x")
+        Self.expectClose(e1.eps, e2.eps, "ε")
+        Self.expectClose(e1.std, e2.std, "σ")
+    }
 }

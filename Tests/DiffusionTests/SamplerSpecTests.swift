@@ -5,10 +5,12 @@ import Testing
 /// The spec grammar: one parser, one printer, every validity rule in the library.
 @Suite struct SamplerSpecTests {
     @Test(arguments: [
-        "ddpm", "ddpm-naive", "skip", "ddim", "ddim:eta=0.5", "mix:cutoff=291", "mix:skip-steps=4", "dpmpp-2m",
+        "ddpm", "ddpm-naive", "skip", "ddim", "ddim:eta=0.5", "mix:cutoff=291", "mix:skip-steps=4", "dpmpp-2m", "dpmpp-2m-sde",
         "mix:cutoff=600:spacing=trailing", "mix:cutoff=291:spacing=[list:999,500,1]", "skip:spacing=[10,15,20]",
         "ddpm:spacing=leading+1:variance=fixed_large:clip=1", "skip:clip=none", "ddim:thresholding=0.995",
         "ddim:thresholding=0.9:thresholding-max=2", "skip:prediction=v_prediction",
+        "skip:spacing=quadratic", "ddim:spacing=karras", "mix:cutoff=291:spacing=logsnr",
+        "ddim:eta=1:eta-cutoff=291", "ddim:eta=1:eta-below=0.5:eta-cutoff=291:spacing=trailing", "ddim:eta-below=1:eta-cutoff=500",
     ])
     func canonicalTextsRoundTrip(text: String) throws {
         let spec = try SamplerSpec(parsing: text)
@@ -33,10 +35,12 @@ import Testing
     }
 
     @Test func displayNamesAreThePapers() throws {
-        let names = try ["ddpm", "ddpm-naive", "skip", "ddim", "mix:cutoff=291", "dpmpp-2m", "ddim:eta=0.5", "mix:skip-steps=4:spacing=trailing"]
+        let names = try ["ddpm", "ddpm-naive", "skip", "ddim", "mix:cutoff=291", "dpmpp-2m", "ddim:eta=0.5", "mix:skip-steps=4:spacing=trailing",
+                         "dpmpp-2m-sde:spacing=karras", "ddim:eta=1:eta-cutoff=291"]
             .map { try SamplerSpec(parsing: $0).displayName }
         #expect(names == ["DDPM", "DDPM (naive stride)", "Skipped-step", "DDIM", "Mix (t_c = 291)", "DPM-Solver++(2M)",
-                          "DDIM (η = 0.5)", "Mix (k_c = 4, trailing)"])
+                          "DDIM (η = 0.5)", "Mix (k_c = 4, trailing)", "SDE-DPM-Solver++(2M) (karras)",
+                          "DDIM (η = 1 for t ≥ 291, 0 below)"])
     }
 
     @Test(arguments: [
@@ -46,6 +50,11 @@ import Testing
         ("ddpm:eta=1", "eta applies to ddim only, not ddpm"),
         ("ddim:eta=-1", "eta must be a finite number ≥ 0"),
         ("ddim:eta=nan", "eta must be a finite number ≥ 0"),
+        ("ddim:eta-below=1", "eta-below needs eta-cutoff"),
+        ("skip:eta-cutoff=3", "eta-cutoff applies to ddim only, not skip"),
+        ("ddim:eta-cutoff=-1", "eta-cutoff -1: expected a model index ≥ 0"),
+        ("ddim:eta-below=-1:eta-cutoff=5", "eta-below -1: expected a finite number ≥ 0"),
+        ("ddim:eta-cutoff=2.5", "eta-cutoff 2.5: expected an integer"),
         ("mix:cutoff=-3", "cutoff -3: expected a model index ≥ 0"),
         ("mix:cutoff=1:skip-steps=2", "either cutoff or skip-steps"),
         ("skip:spacing=sometimes", "spacing sometimes: expected uniform"),
@@ -71,10 +80,17 @@ import Testing
         }
         #expect(error("mix:cutoff=1000")?.key == .cutoff)
         #expect(error("mix:skip-steps=11")?.key == .skipSteps)
+        #expect(error("ddim:eta=1:eta-cutoff=1000")?.key == .etaCutoff)
         #expect(error("skip", steps: 0)?.key == .steps)
         #expect(error("skip", steps: 1001)?.key == .steps)
         #expect(error("skip:spacing=ddim", steps: 600)?.key == .spacing)
         #expect(error("ddpm:variance=learned_range")?.key == .variance)
+        // A spacing that repeats an index at this N is refused under the spacing key, naming it.
+        let repeated = error("skip:spacing=karras", steps: 250)
+        #expect(repeated?.key == .spacing)
+        #expect(repeated?.localizedDescription.contains("karras spacing gives index") == true)
+        #expect(try SamplerSpec(parsing: "skip:spacing=karras").makeSampler(steps: 10, schedule: schedule).timesteps
+                == Spacing.karras.timesteps(schedule: schedule, steps: 10))
         _ = try SamplerSpec(parsing: "ddpm:variance=learned_range").makeSampler(steps: 10, schedule: schedule, learnsVariance: true)
         // A model's own options are checked too (a scheduler config's thresholding ratio).
         let bad = SamplerOptions(thresholding: Thresholding(ratio: 2))

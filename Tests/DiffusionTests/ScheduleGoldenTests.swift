@@ -111,3 +111,77 @@ import TestSupport
         }
     }
 }
+
+/// `quadratic`, `karras` and `logsnr` against the DDIM paper's code and diffusers'
+/// DPMSolverMultistepScheduler (Tests/Fixtures/schedulers/spacings_beyond.json, made by
+/// tools/make_beyond_goldens.py).
+@Suite struct BeyondSpacingGoldenTests {
+    struct Case: Decodable, CustomTestStringConvertible {
+        var spacing: String, beta_schedule: String?, T: Int, N: Int
+        var timesteps: [Int], fractional_timesteps: [Double]?, has_duplicates: Bool
+        var testDescription: String { "\(spacing) \(beta_schedule ?? "") T=\(T) N=\(N)" }
+    }
+    struct File: Decodable { var cases: [Case] }
+
+    static func schedule(_ name: String?, trainSteps: Int, float32Tables: Bool) throws -> NoiseSchedule {
+        let kind: BetaSchedule = name == "scaled_linear" ? .scaledLinear() : .linear()
+        return float32Tables ? try .diffusersFloat32(kind, trainSteps: trainSteps) : try NoiseSchedule(kind, trainSteps: trainSteps)
+    }
+
+    /// Equal to the reference where it gives distinct indices; where it repeats one (at T = 1000:
+    /// quadratic from 50 steps, karras from 100 on linear and 50 on scaled_linear, logsnr from 50),
+    /// refused with an error that names a repeated index.
+    @Test(arguments: [false, true])
+    func matchTheirSources(float32Tables: Bool) throws {
+        let cases = try Fixtures.json(File.self, "schedulers/spacings_beyond.json").cases
+        #expect(cases.count > 40)
+        var worstFraction = 0.0
+        var checked: Set<String> = []
+        for c in cases {
+            let spacing = try #require(Spacing(parsing: c.spacing))
+            let schedule = try Self.schedule(c.beta_schedule, trainSteps: c.T, float32Tables: float32Tables)
+            if c.has_duplicates {
+                do {
+                    _ = try spacing.timesteps(schedule: schedule, steps: c.N)
+                    Issue.record("\(c.testDescription): accepted a repeated index")
+                } catch let ScheduleError.repeatedIndex(name, index, steps, trainSteps) {
+                    #expect(name == c.spacing && steps == c.N && trainSteps == c.T)
+                    #expect(c.timesteps.count(where: { $0 == index }) > 1, "\(c.testDescription): \(index) is not repeated")
+                }
+            } else {
+                #expect(try spacing.timesteps(schedule: schedule, steps: c.N) == c.timesteps, "\(c.testDescription)")
+                checked.insert(c.spacing)
+            }
+            if let fractional = c.fractional_timesteps {
+                let ours = try spacing.fractionalTimesteps(schedule: schedule, steps: c.N)
+                #expect(ours.count == fractional.count, "\(c.testDescription)")
+                worstFraction = max(worstFraction, zip(ours, fractional).map { abs($0 - $1) }.max() ?? 0)
+            }
+        }
+        #expect(checked == ["quadratic", "karras", "logsnr"])
+        // The unrounded timesteps: with diffusers' float32 ᾱ only its float32 σ and log σ differ
+        // (4.3e-5 at worst); Float64 ᾱ differs from it by ≤ 3.6e-7 relative, which near t = 0
+        // (σ² ≈ 1e-4) moves log σ by ~1e-3 and t by 8.3e-3 at worst. Neither flips a rounding.
+        #expect(worstFraction < (float32Tables ? 1e-4 : 2e-2), "fractional timesteps differ by \(worstFraction)")
+        print("float32 tables \(float32Tables): worst fractional timestep difference \(worstFraction)")
+    }
+
+    @Test func documentedExamples() throws {
+        // ermongroup/ddim at T = 1000, N = 10: int((i·√800/9)²).
+        #expect(try Spacing.quadratic.timesteps(trainSteps: 1000, steps: 10) == [800, 632, 483, 355, 246, 158, 88, 39, 9, 0])
+        #expect(throws: ScheduleError.repeatedIndex(spacing: "quadratic", index: 0, steps: 50, trainSteps: 1000)) {
+            try Spacing.quadratic.timesteps(trainSteps: 1000, steps: 50)
+        }
+        #expect(throws: ScheduleError.needsNoiseSchedule("karras")) { try Spacing.karras.timesteps(trainSteps: 1000, steps: 10) }
+        let schedule = try NoiseSchedule(.linear())
+        let karras = try Spacing.karras.timesteps(schedule: schedule, steps: 10)
+        #expect(karras.first == 999 && karras.last == 0)
+        #expect(throws: ScheduleError.self) {
+            try Spacing.logSNR.timesteps(schedule: NoiseSchedule(.linear(), rescaleZeroTerminalSNR: true), steps: 10)
+        }
+        for name in ["quadratic", "karras", "logsnr"] {
+            #expect(Spacing(parsing: name)?.description == name)
+            #expect(Spacing.grammar.contains(name))
+        }
+    }
+}

@@ -23,15 +23,19 @@ public struct DPMSolverPP: UpdateRule {
         c.x = ((1 - aP) / (1 - aS)).squareRoot()
         c.x0 = -alphaP * (expMinusH - 1)
         if secondOrder, let s1 = previous {
-            func lambda(_ j: Int) -> Double {
-                let a = schedule.alphaBar(j)
-                return 0.5 * log(a / (1 - a))
-            }
-            let h = lambda(p) - lambda(s), h0 = lambda(s) - lambda(s1)
-            let r0 = h0 / h
+            let r0 = Self.r0(from: s, to: p, previous: s1, schedule: schedule)
             c.x0 = -alphaP * (expMinusH - 1) * (1 + 0.5 / r0)
             c.previousX0 = 0.5 * alphaP * (expMinusH - 1) / r0
         }
         return c
+    }
+
+    /// r0 = h0/h of the multistep update: h = λ_p − λ_s, h0 = λ_s − λ_{s1}, λ = log √a − log √(1−a).
+    static func r0(from s: Int, to p: Int, previous s1: Int, schedule: NoiseSchedule) -> Double {
+        func lambda(_ j: Int) -> Double {
+            let a = schedule.alphaBar(j)
+            return 0.5 * log(a / (1 - a))
+        }
+        return (lambda(s) - lambda(s1)) / (lambda(p) - lambda(s))
     }
 }
