@@ -47,12 +47,13 @@ extension Kernels {
         let perItem = chunk * tk
         let itemsPerBlock = max(1, min(items, blockFloats / perItem))
         reserve(&scratch, itemsPerBlock * perItem)
-        // Item → (offset of its batch item and head in q/output, in k/v; first query; query count).
-        @inline(__always) func locate(_ item: Int) -> (qOffset: Int, kOffset: Int, t0: Int, rows: Int) {
+        // Item → (offset of its batch item, head and first query in q/output; of its batch item
+        // and head in k/v; its query count).
+        @inline(__always) func locate(_ item: Int) -> (qOffset: Int, kOffset: Int, rows: Int) {
             let unit = item / chunksPerUnit, c = item - unit * chunksPerUnit
             let b = unit / heads, h = unit - b * heads
             let t0 = c * chunk
-            return (h * d * ldq + b * tq + t0, h * d * ldk + b * tk, t0, min(chunk, tq - t0))
+            return (h * d * ldq + b * tq + t0, h * d * ldk + b * tk, min(chunk, tq - t0))
         }
         scratch.withUnsafeMutableBufferPointer { buffer in
             let scores = buffer.baseAddress!

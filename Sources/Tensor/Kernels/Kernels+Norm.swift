@@ -1,3 +1,5 @@
+import CKernels
+
 /// Group normalisation on CNHW data.
 extension Kernels {
     /// GroupNorm (PyTorch `F.group_norm`) over CNHW `[C][B][S]`: for each batch item `b` and group
@@ -38,6 +40,19 @@ extension Kernels {
     static func groupNormSlice(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                                firstChannel: Int, channelCount: Int, batchItem b: Int, batch: Int, spatial: Int,
                                eps: Float, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool) {
+        if hasAVX2FMA {
+            skipstep_group_norm_slice_avx2(input, output, firstChannel, channelCount, b, batch, spatial, eps, gamma, beta,
+                                           silu ? 1 : 0)
+        } else {
+            groupNormSlicePortable(input: input, output: output, firstChannel: firstChannel, channelCount: channelCount,
+                                   batchItem: b, batch: batch, spatial: spatial, eps: eps, gamma: gamma, beta: beta,
+                                   silu: silu)
+        }
+    }
+
+    static func groupNormSlicePortable(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+                                       firstChannel: Int, channelCount: Int, batchItem b: Int, batch: Int, spatial: Int,
+                                       eps: Float, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, silu: Bool) {
         let count = channelCount * spatial
         let vectorEnd = spatial - spatial % vecWidth
         // Pass 1: mean.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Vectorised `exp`, SiLU and softmax used by the kernels.
 ///
 /// `exp` is Cephes' `expf` (range reduction by ln 2 split into a high and a low part, degree-6
@@ -6,6 +8,11 @@
 /// a normal float: below, results are ≈ 1.2e−38 instead of underflowing to 0 (irrelevant for
 /// softmax and SiLU, whose results there are below Float32's resolution of the sums they join).
 extension Kernels {
+    /// Whether the CPU has AVX2 and FMA: then SiLU, softmax and GroupNorm run their C versions
+    /// (Sources/CKernels, compiled for AVX2 + FMA per function, so the binary still runs on any
+    /// x86-64), else the portable Swift ones below (SSE on x86-64).
+    static let hasAVX2FMA = skipstep_cpu_has_avx2_fma() != 0
+
     typealias Vec = SIMD8<Float>
     typealias VecBits = SIMD8<UInt32>
     static let vecWidth = 8
@@ -59,7 +66,12 @@ extension Kernels {
     }
 
     /// `dst[i] = silu(src[i])`; `dst` may equal `src`.
+    @inline(__always)
     static func siluRange(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        if hasAVX2FMA { skipstep_silu_avx2(src, dst, count) } else { siluRangePortable(src, dst, count: count) }
+    }
+
+    static func siluRangePortable(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         while i + vecWidth <= count {
             store(silu(load(src + i)), dst + i)
@@ -76,6 +88,10 @@ extension Kernels {
     /// Softmax of one row in place: `x ← exp(x − max x) / Σ exp(x − max x)`.
     @inline(__always)
     static func softmaxRow(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        if hasAVX2FMA { skipstep_softmax_row_avx2(x, count) } else { softmaxRowPortable(x, count: count) }
+    }
+
+    static func softmaxRowPortable(_ x: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         var mv = Vec(repeating: -.infinity)
         while i + vecWidth <= count {
