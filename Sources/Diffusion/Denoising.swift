@@ -19,6 +19,8 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     public let sampler: Sampler
     public let denoiser: any Denoiser
     public let batch: Int
+    /// One class label per sample for a class-conditional denoiser; nil for an unconditional one.
+    public let classLabels: [Int]?
     /// The current batch (`batch × sampleCount` floats).
     public private(set) var x: [Float]
     private var generators: [any RandomSource]
@@ -28,12 +30,24 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     /// - Parameters:
     ///   - generators: one random source per sample of the batch.
     ///   - initialNoise: x_T for the whole batch; drawn from the generators when nil.
+    ///   - classLabels: one label per sample, required by (and only by) a class-conditional denoiser.
     public init(sampler: Sampler, denoiser: any Denoiser, generators: [any RandomSource],
-                initialNoise: [Float]? = nil) throws {
+                initialNoise: [Float]? = nil, classLabels: [Int]? = nil) throws {
         let d = denoiser.sampleCount
         guard initialNoise == nil || initialNoise?.count == generators.count * d else {
             throw SamplerError.inputSize("x_T holds \(initialNoise?.count ?? 0) values, expected \(generators.count) samples of \(d)")
         }
+        switch (denoiser.classCount, classLabels) {
+        case (nil, nil): break
+        case (nil, .some): throw ClassLabelError.unconditional
+        case (.some(let count), nil): throw ClassLabelError.missing(count: count)
+        case let (.some(count), .some(labels)):
+            guard labels.count == generators.count else {
+                throw SamplerError.inputSize("\(labels.count) class labels for \(generators.count) samples")
+            }
+            if let bad = labels.first(where: { !(0..<count).contains($0) }) { throw ClassLabelError.outOfRange(bad, count: count) }
+        }
+        self.classLabels = classLabels
         self.sampler = sampler
         self.denoiser = denoiser
         self.batch = generators.count
@@ -52,7 +66,8 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard nextStep < sampler.steps.count else { return nil }
         let step = sampler.steps[nextStep]
         let d = denoiser.sampleCount
-        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from))
+        let output = try classLabels.map { try denoiser.predict(x, batch: batch, timestep: Double(step.from), classLabels: $0) }
+            ?? denoiser.predict(x, batch: batch, timestep: Double(step.from))
         var noise: [Float]?
         if step.drawsNoise {
             var z = [Float](repeating: 0, count: x.count)
