@@ -32,6 +32,10 @@ u*sqrt(3/fan_in), biases 0.1*u, GroupNorm weights 1 + 0.1*u, label_emb u*sqrt(3)
        num_heads_upsample 4
     D: 64 px, create_model's default channel_mult for 64 (1,2,3,4)
 
+    steps.json + steps.bin       respaced p_sample / ddim_sample single steps and 10-step loops on a
+                                 stand-in network (`make_steps`)
+    respace.json                 space_timesteps(T, s) for T = 1000, 4000 and several strings
+
 Determinism: torch runs single-threaded and every draw comes from a seeded torch.Generator.
 """
 
@@ -184,10 +188,114 @@ def make_forward(name: str, flags: dict, out: Path, seed: int) -> None:
     write_case_data(cases, folder / "goldens.json", folder / "goldens.bin", {"parameter_count": params})
 
 
+def fake_model_output(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The stand-in network of the step goldens (Tests/DiffusionTests/ADMStepTests.swift computes the
+    same in float32): eps = 0.5*x + 0.1*y, v = tanh(x) (learned range, not clamped)."""
+    eps = 0.5 * x + 0.1 * y.to(x.dtype)[:, None, None, None]
+    return torch.cat([eps, torch.tanh(x)], dim=1)
+
+
+def make_steps(out: Path) -> None:
+    """p_sample and ddim_sample of a respaced SpacedDiffusion (create_gaussian_diffusion with
+    learn_sigma, timestep_respacing "10") on the stand-in network with class labels, batch 2 of
+    3x8x8: every single step (clip on/off; ddim eta 0 and 1) from a fixed x with captured noise, and
+    10-step p_sample_loop / ddim_sample_loop runs whose x_T and noise come from per-sample
+    torch.Generator(seed + i) (x_T first, then one draw per noise-adding step), as skipstep's
+    --rng torch draws them; guided-diffusion's extra draw on the last step is masked out, so the
+    captured randn_like hands it zeros.
+
+    The single steps run in float64: `_extract_into_tensor` is replaced by the same lookup without
+    its `.float()`, and x, the noise and the network output (computed in float32, as skipstep's)
+    are widened to float64. In float32 guided-diffusion loses the step's precision where its
+    coefficients cancel (cosine, t = 999 -> 888, ddim eta = 1: 1 - abar_prev - sigma^2 ~ 8e-8 is
+    computed from float32 values, a 2.5e-4 relative error in the sample), which skipstep's Float64
+    coefficients do not; the loops keep guided-diffusion's float32 arithmetic."""
+    from guided_diffusion.script_util import create_gaussian_diffusion
+
+    shape, labels, seeds = (3, 8, 8), torch.tensor([3, 7]), [0, 1]
+    cases = []
+
+    class Model(torch.nn.Module):  # the loops read the device from a parameter
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t, y=None):
+            return fake_model_output(x.float(), y).to(x.dtype)
+    model = Model()
+
+    import guided_diffusion.gaussian_diffusion as gd
+    extract_float32 = gd._extract_into_tensor
+
+    def extract_float64(arr, timesteps, broadcast_shape):
+        res = torch.from_numpy(arr)[timesteps]
+        while len(res.shape) < len(broadcast_shape):
+            res = res[..., None]
+        return res.expand(broadcast_shape)
+
+    original = torch.randn_like
+    try:
+        for schedule in ["linear", "cosine"]:
+            diffusion = create_gaussian_diffusion(steps=1000, learn_sigma=True, noise_schedule=schedule,
+                                                  timestep_respacing="10")
+            g = torch.Generator().manual_seed(7)
+            x = torch.randn(2, *shape, generator=g)
+            z = torch.randn(2, *shape, generator=g)
+            torch.randn_like = lambda t, **kw: z.double()
+            gd._extract_into_tensor = extract_float64
+            x64 = x.double()
+            for k in range(10):
+                t = torch.full((2,), k, dtype=torch.long)
+                for clip in [True, False]:
+                    p = diffusion.p_sample(model, x64, t, clip_denoised=clip, model_kwargs={"y": labels})
+                    cases.append({"name": f"{schedule} p_sample k={k} clip={clip}", "schedule": schedule,
+                                  "kind": "ddpm", "index": k, "clip": clip, "eta": 0.0, "input": x.numpy(),
+                                  "noise": z.numpy(), "output": p["sample"].numpy(),
+                                  "pred_xstart": p["pred_xstart"].numpy()})
+                    for eta in [0.0, 1.0]:
+                        d = diffusion.ddim_sample(model, x64, t, clip_denoised=clip, model_kwargs={"y": labels}, eta=eta)
+                        cases.append({"name": f"{schedule} ddim_sample eta={eta} k={k} clip={clip}",
+                                      "schedule": schedule, "kind": "ddim", "index": k, "clip": clip, "eta": eta,
+                                      "input": x.numpy(), "noise": z.numpy(), "output": d["sample"].numpy(),
+                                      "pred_xstart": d["pred_xstart"].numpy()})
+            gd._extract_into_tensor = extract_float32
+            for kind, eta in [("ddpm", 0.0), ("ddim", 1.0)]:
+                generators = [torch.Generator().manual_seed(s) for s in seeds]
+                x_t = torch.stack([torch.randn(*shape, generator=gen) for gen in generators])
+                draws = iter(range(10))
+
+                def captured(t, **kw):
+                    step = next(draws)
+                    if step == 9:
+                        return torch.zeros_like(t)
+                    return torch.stack([torch.randn(*shape, generator=gen) for gen in generators])
+                torch.randn_like = captured
+                if kind == "ddpm":
+                    final = diffusion.p_sample_loop(model, (2, *shape), noise=x_t, clip_denoised=True,
+                                                    model_kwargs={"y": labels})
+                else:
+                    final = diffusion.ddim_sample_loop(model, (2, *shape), noise=x_t, clip_denoised=True,
+                                                       model_kwargs={"y": labels}, eta=eta)
+                cases.append({"name": f"{schedule} {kind} loop", "schedule": schedule, "kind": kind + "-loop",
+                              "index": -1, "clip": True, "eta": eta, "input": x_t.numpy(), "output": final.numpy()})
+    finally:
+        torch.randn_like = original
+        gd._extract_into_tensor = extract_float32
+    write_case_data(cases, out / "steps.json", out / "steps.bin", {"labels": labels.tolist(), "seeds": seeds})
+
+    from guided_diffusion.respace import space_timesteps
+    tables = {}
+    for steps in [1000, 4000]:
+        for text in ["25", "ddim25", "10,15,20", "250", "ddim50", "100", "ddim250", "7", "1,2,3"]:
+            tables[f"{steps}:{text}"] = sorted(space_timesteps(steps, text))
+    (out / "respace.json").write_text(json.dumps(tables, indent=0, sort_keys=True) + "\n")
+
+
 def make_all(out: Path) -> None:
     torch.set_num_threads(1)
     for i, (name, flags) in enumerate(CONFIGS.items()):
         make_forward(name, flags, out, seed=1000 + i)
+    make_steps(out)
 
 
 def main() -> None:
