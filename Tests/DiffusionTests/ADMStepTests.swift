@@ -111,6 +111,21 @@ import TestSupport
         #expect(try spec.timesteps(steps: 5, trainSteps: 1000).count == 45)
     }
 
+    @Test func labelsDoNotMoveTheNoise() throws {
+        let c = Self.goldens.cases.first { $0.index < 0 }!
+        func run(_ labels: [Int]) throws -> (xT: [Float], x0: [Float]) {
+            var run = try Denoising(sampler: try Self.sampler(c), denoiser: StandIn(),
+                                    generators: Self.goldens.seeds.map { TorchGenerator(seed: $0) }, classLabels: labels)
+            return (run.x, try run.run())
+        }
+        let a = try run([3, 7]), b = try run([0, 9])
+        #expect(a.xT == b.xT)
+        #expect(a.x0 != b.x0)
+        #expect(throws: ClassLabelError.missing(count: 10)) {
+            try Denoising(sampler: try Self.sampler(c), denoiser: StandIn(), generators: [TorchGenerator(seed: 0)])
+        }
+    }
+
     @Test func randomLabelsComeFromTheirOwnStream() throws {
         let labels = try ClassChoice.random.labels(for: 0..<64, seed: 5, classCount: 1000)
         #expect(try ClassChoice.random.labels(for: 10..<20, seed: 5, classCount: 1000) == Array(labels[10..<20]))
