@@ -117,6 +117,10 @@ struct SampleCommand: AsyncParsableCommand {
         }
         let sampler = try sampling.makeSampler(loaded)
         let options = sampler.options
+        if let adm = loaded.denoiser as? ADMDenoiser {
+            log("guided-diffusion UNetModel, \(adm.model.parameterCount) parameters"
+                + (adm.classCount.map { ", \($0) classes" } ?? ", unconditional"))
+        }
         let spec = try sampling.spec()
         log("model \(loaded.name), sampler \(spec), \(sampler.steps.count) steps, \(total) samples, seed \(seed), "
             + "rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
