@@ -94,6 +94,18 @@ public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
 /// word): label = ⌊u·count / 2³²⌋ of the first 32-bit output u. It depends neither on the batch
 /// size nor on the `--rng` kind, and drawing it does not move x_T or any step's noise.
 public enum ClassLabels {
+    /// Labels must be given exactly when the model is class-conditional: one per sample, each in range.
+    public static func check(_ labels: [Int]?, classCount: Int?, samples: Int) throws {
+        switch (classCount, labels) {
+        case (nil, nil): return
+        case (nil, .some): throw ClassLabelError.unconditional
+        case (.some(let count), nil): throw ClassLabelError.missing(count: count)
+        case let (.some(count), .some(labels)):
+            guard labels.count == samples else { throw ClassLabelError.count(labels.count, samples: samples) }
+            if let bad = labels.first(where: { !(0..<count).contains($0) }) { throw ClassLabelError.outOfRange(bad, count: count) }
+        }
+    }
+
     public static func random(seed: UInt64, count: Int) -> Int {
         let key = SIMD2<UInt32>(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
         let u = PhiloxGenerator.philox4x32_10(counter: SIMD4<UInt32>(0, 0, 0, 0x6c61_626c), key: key)[0]
@@ -105,12 +117,14 @@ public enum ClassLabelError: Error, LocalizedError, Equatable {
     case unconditional
     case missing(count: Int)
     case outOfRange(Int, count: Int)
+    case count(Int, samples: Int)
 
     public var errorDescription: String? {
         switch self {
         case .unconditional: "the model is unconditional: it takes no class labels"
         case .missing(let count): "the model is class-conditional (\(count) classes): give a class (0…\(count - 1)) or random"
         case let .outOfRange(c, count): "class \(c) is out of range: the model has classes 0…\(count - 1)"
+        case let .count(labels, samples): "\(labels) class labels for \(samples) samples"
         }
     }
 }

@@ -37,16 +37,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard initialNoise == nil || initialNoise?.count == generators.count * d else {
             throw SamplerError.inputSize("x_T holds \(initialNoise?.count ?? 0) values, expected \(generators.count) samples of \(d)")
         }
-        switch (denoiser.classCount, classLabels) {
-        case (nil, nil): break
-        case (nil, .some): throw ClassLabelError.unconditional
-        case (.some(let count), nil): throw ClassLabelError.missing(count: count)
-        case let (.some(count), .some(labels)):
-            guard labels.count == generators.count else {
-                throw SamplerError.inputSize("\(labels.count) class labels for \(generators.count) samples")
-            }
-            if let bad = labels.first(where: { !(0..<count).contains($0) }) { throw ClassLabelError.outOfRange(bad, count: count) }
-        }
+        try ClassLabels.check(classLabels, classCount: denoiser.classCount, samples: generators.count)
         self.classLabels = classLabels
         self.sampler = sampler
         self.denoiser = denoiser
@@ -66,8 +57,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard nextStep < sampler.steps.count else { return nil }
         let step = sampler.steps[nextStep]
         let d = denoiser.sampleCount
-        let output = try classLabels.map { try denoiser.predict(x, batch: batch, timestep: Double(step.from), classLabels: $0) }
-            ?? denoiser.predict(x, batch: batch, timestep: Double(step.from))
+        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from), classLabels: classLabels)
         var noise: [Float]?
         if step.drawsNoise {
             var z = [Float](repeating: 0, count: x.count)

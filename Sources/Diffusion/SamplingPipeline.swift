@@ -69,12 +69,8 @@ public struct SamplingPipeline: Sendable {
     public init(model: LoadedModel, sampler: Sampler, seed: UInt64, rng: RandomKind = .philox, batch: Int,
                 classes: ClassChoice? = nil) throws {
         guard batch >= 1 else { throw SamplerError.inputSize("the batch must hold at least 1 sample, got \(batch)") }
-        switch (model.denoiser.classCount, classes) {
-        case (nil, nil): break
-        case (nil, .some): throw ClassLabelError.unconditional
-        case (.some(let count), nil): throw ClassLabelError.missing(count: count)
-        case let (.some(count), .some(choice)): _ = try choice.labels(for: 0..<1, seed: seed, classCount: count)
-        }
+        if classes == nil, let count = model.denoiser.classCount { throw ClassLabelError.missing(count: count) }
+        _ = try classes?.labels(for: 0..<1, seed: seed, classCount: model.denoiser.classCount)
         self.classes = classes
         self.model = model
         self.sampler = sampler

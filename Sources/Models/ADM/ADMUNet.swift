@@ -142,14 +142,7 @@ public final class ADMUNet: @unchecked Sendable {
         guard height % factor == 0, width % factor == 0 else {
             throw UNetLoadError.inputShape(expected: "H and W divisible by \(factor)", actual: "\(height)×\(width)")
         }
-        if let count = classCount {
-            guard let labels = classLabels, labels.count == batch, labels.allSatisfy({ (0..<count).contains($0) }) else {
-                throw UNetLoadError.inputShape(expected: "\(batch) class labels in 0..<\(count) (a class-conditional model)",
-                                               actual: classLabels.map { "\($0)" } ?? "none")
-            }
-        } else if classLabels != nil {
-            throw UNetLoadError.inputShape(expected: "no class labels (an unconditional model)", actual: "\(classLabels!)")
-        }
+        try ClassLabels.check(classLabels, classCount: classCount, samples: batch)
         lock.lock()
         defer { lock.unlock() }
         let ctx = context
