@@ -19,6 +19,8 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     public let sampler: Sampler
     public let denoiser: any Denoiser
     public let batch: Int
+    /// One class label per sample for a class-conditional denoiser; nil for an unconditional one.
+    public let classLabels: [Int]?
     /// The current batch (`batch × sampleCount` floats).
     public private(set) var x: [Float]
     private var generators: [any RandomSource]
@@ -28,12 +30,15 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     /// - Parameters:
     ///   - generators: one random source per sample of the batch.
     ///   - initialNoise: x_T for the whole batch; drawn from the generators when nil.
+    ///   - classLabels: one label per sample, required by (and only by) a class-conditional denoiser.
     public init(sampler: Sampler, denoiser: any Denoiser, generators: [any RandomSource],
-                initialNoise: [Float]? = nil) throws {
+                initialNoise: [Float]? = nil, classLabels: [Int]? = nil) throws {
         let d = denoiser.sampleCount
         guard initialNoise == nil || initialNoise?.count == generators.count * d else {
             throw SamplerError.inputSize("x_T holds \(initialNoise?.count ?? 0) values, expected \(generators.count) samples of \(d)")
         }
+        try ClassLabels.check(classLabels, classCount: denoiser.classCount, samples: generators.count)
+        self.classLabels = classLabels
         self.sampler = sampler
         self.denoiser = denoiser
         self.batch = generators.count
@@ -52,7 +57,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard nextStep < sampler.steps.count else { return nil }
         let step = sampler.steps[nextStep]
         let d = denoiser.sampleCount
-        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from))
+        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from), classLabels: classLabels)
         var noise: [Float]?
         if step.drawsNoise {
             var z = [Float](repeating: 0, count: x.count)

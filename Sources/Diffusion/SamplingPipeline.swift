@@ -54,6 +54,8 @@ public struct SamplingProgress: Sendable {
 /// `batch` at a time. Sample i draws x_T and its noise from its own generator seeded with
 /// seed + i (docs/ARCHITECTURE.md, "Randomness"), so a sample does not depend on the batch it was
 /// computed in, the batch size or the process: `sample`, `sweep` and its shards all call this.
+/// A class-conditional model needs `classes`: one class for every sample, or `random` labels from
+/// each sample's own label stream (`ClassLabels`), which leaves x_T and the noise unchanged.
 public struct SamplingPipeline: Sendable {
     public let model: LoadedModel
     public let sampler: Sampler
@@ -61,9 +63,15 @@ public struct SamplingPipeline: Sendable {
     public let rng: RandomKind
     /// Samples per network call.
     public let batch: Int
+    /// The class labels of a class-conditional model; nil for an unconditional one.
+    public let classes: ClassChoice?
 
-    public init(model: LoadedModel, sampler: Sampler, seed: UInt64, rng: RandomKind = .philox, batch: Int) throws {
+    public init(model: LoadedModel, sampler: Sampler, seed: UInt64, rng: RandomKind = .philox, batch: Int,
+                classes: ClassChoice? = nil) throws {
         guard batch >= 1 else { throw SamplerError.inputSize("the batch must hold at least 1 sample, got \(batch)") }
+        if classes == nil, let count = model.denoiser.classCount { throw ClassLabelError.missing(count: count) }
+        _ = try classes?.labels(for: 0..<1, seed: seed, classCount: model.denoiser.classCount)
+        self.classes = classes
         self.model = model
         self.sampler = sampler
         self.seed = seed
@@ -86,13 +94,19 @@ public struct SamplingPipeline: Sendable {
             let generators = part.map { rng.makeSource(seed: seed &+ UInt64(truncatingIfNeeded: $0)) }
             let offset = first - indices.lowerBound
             var run = try Denoising(sampler: sampler, denoiser: model.denoiser, generators: generators,
-                                    initialNoise: initialNoise.map { Array($0[(offset * d)..<((offset + part.count) * d)]) })
+                                    initialNoise: initialNoise.map { Array($0[(offset * d)..<((offset + part.count) * d)]) },
+                                    classLabels: classLabels(part))
             while let step = try await run.next() {
                 progress(SamplingProgress(samples: part, step: step.step.index + 1, steps: sampler.steps.count,
                                           timestep: step.step.from))
             }
             try receive(part, run.x)
         }
+    }
+
+    /// The class labels of the samples `indices` (nil for an unconditional model).
+    public func classLabels(_ indices: Range<Int>) throws -> [Int]? {
+        try classes.map { try $0.labels(for: indices, seed: seed, classCount: model.denoiser.classCount) }
     }
 
     /// Samples `indices` and returns them together.

@@ -32,10 +32,15 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
     /// guided-diffusion `space_timesteps(T, "10,15,20")`: T split into as many equal sections
     /// (the first T mod K one longer), each spaced like `uniform` with its own count; N is the sum.
     case sections([Int])
+    /// guided-diffusion's `timestep_respacing` string with its own step count, equal to
+    /// `space_timesteps(T, string)`: `respace:250` is `uniform` with 250 steps, `respace:ddim25`
+    /// is `ddim` with 25 steps, `respace:10+15+20` is `sections([10, 15, 20])` ("+" for its commas).
+    indirect case respace(Spacing, steps: Int)
 
     /// The texts `init(parsing:)` accepts, for help and error messages.
     public static let grammar = "uniform, ddim, leading, leading+OFFSET, trailing, linspace, dpm-linspace, "
-        + "quadratic, karras, logsnr, list:I,J,… (model indices) or guided-diffusion section counts N1,N2,…"
+        + "quadratic, karras, logsnr, list:I,J,… (model indices), guided-diffusion section counts N1,N2,… or its "
+        + "respacing strings respace:N, respace:ddimN, respace:N1+N2+…"
 
     public var description: String {
         switch self {
@@ -50,6 +55,9 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
         case .logSNR: "logsnr"
         case .list(let values): "list:" + values.map(String.init).joined(separator: ",")
         case .sections(let counts): counts.map(String.init).joined(separator: ",")
+        case let .respace(.ddim, n): "respace:ddim\(n)"
+        case .respace(.sections(let counts), _): "respace:" + counts.map(String.init).joined(separator: "+")
+        case let .respace(_, n): "respace:\(n)"
         }
     }
 
@@ -65,6 +73,17 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
         case "quadratic": self = .quadratic
         case "karras": self = .karras
         case "logsnr": self = .logSNR
+        case _ where text.hasPrefix("respace:"):
+            let body = text.dropFirst(8)
+            if body.hasPrefix("ddim"), let n = Int(body.dropFirst(4)), n >= 1 {
+                self = .respace(.ddim, steps: n)
+            } else if !body.contains("+"), let n = Int(body), n >= 1 {
+                self = .respace(.uniform, steps: n)
+            } else {
+                let counts = body.split(separator: "+", omittingEmptySubsequences: false).map { Int($0) }
+                guard counts.count > 1, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else { return nil }
+                self = .respace(.sections(counts.map { $0! }), steps: counts.reduce(0) { $0 + $1! })
+            }
         default:
             if text.hasPrefix("leading+"), let offset = Int(text.dropFirst(8)), offset >= 0 {
                 self = .leading(offset: offset)
@@ -144,9 +163,11 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The N visited indices for a model with T training steps, strictly decreasing.
-    /// For `.list` and `.sections`, `steps` is ignored (N is the list's length, the sections' sum).
-    /// `karras` and `logsnr` need the noise schedule: use `timesteps(schedule:steps:)`.
+    /// For `.list`, `.sections` and `.respace`, `steps` is ignored (N is the list's length, the
+    /// sections' sum, the respacing string's count). `karras` and `logsnr` need the noise schedule:
+    /// use `timesteps(schedule:steps:)`.
     public func timesteps(trainSteps t: Int, steps n: Int) throws -> [Int] {
+        if case let .respace(base, own) = self { return try base.timesteps(trainSteps: t, steps: own) }
         if case .list(let values) = self { return try Self.validated(values, trainSteps: t) }
         if case .sections(let counts) = self { return try Self.validated(Self.sectioned(counts, trainSteps: t), trainSteps: t) }
         guard n >= 1, n <= t else { throw ScheduleError.invalidSteps(steps: n, trainSteps: t) }
@@ -179,7 +200,7 @@ public enum Spacing: Sendable, Hashable, CustomStringConvertible {
             return try Self.distinct(values, spacing: self, steps: n, trainSteps: t)
         case .karras, .logSNR:
             throw ScheduleError.needsNoiseSchedule(description)
-        case .list, .sections:
+        case .list, .sections, .respace:
             preconditionFailure("handled above")
         }
         return try Self.validated(ascending, trainSteps: t)

@@ -4,6 +4,7 @@ import Foundation
 public enum ModelCatalogError: Error, LocalizedError, Equatable {
     case notFound(String)
     case unsupported(String)
+    case pytorchCheckpoint(String)
     case shippedModelMissing(name: String, searched: [String])
 
     public var errorDescription: String? {
@@ -14,7 +15,11 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
             "the shipped model folder \(name) was not found (looked in \(searched.joined(separator: ", "))); run from the "
                 + "repository, or set $SKIPSTEP_MODELS_DIR to its models/ directory"
         case .unsupported(let path):
-            "model '\(path)': expected a diffusers model folder or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
+            "model '\(path)': expected a diffusers model folder, a converted guided-diffusion folder (adm_config.json + "
+                + "model.safetensors) or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
+        case .pytorchCheckpoint(let path):
+            "model '\(path)' is a PyTorch checkpoint, which skipstep does not read; if it is an OpenAI guided-diffusion (ADM) "
+                + "checkpoint, convert it with tools/convert_adm.py \(path) --out DIR [--preset NAME | its MODEL_FLAGS] and pass --model DIR"
         }
     }
 }
@@ -82,13 +87,18 @@ public struct ModelCatalog: Sendable {
         }
     }
 
-    /// A diffusers folder (pipeline or model folder) or a Gaussian mixture saved as .safetensors.
+    /// A diffusers folder (pipeline or model folder), a converted guided-diffusion folder
+    /// (`adm_config.json`, `ADMFolder`) or a Gaussian mixture saved as .safetensors.
     public static func load(path: String) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelCatalogError.notFound(path)
         }
-        if isDirectory.boolValue { return try DiffusersFolder.load(URL(fileURLWithPath: path)) }
+        if isDirectory.boolValue {
+            let url = URL(fileURLWithPath: path)
+            return try ADMFolder.isADMFolder(url) ? ADMFolder.load(url) : DiffusersFolder.load(url)
+        }
+        if path.hasSuffix(".pt") || path.hasSuffix(".pth") { throw ModelCatalogError.pytorchCheckpoint(path) }
         guard path.hasSuffix(".safetensors") else { throw ModelCatalogError.unsupported(path) }
         return try oracle(GaussianMixture.load(from: URL(fileURLWithPath: path)), name: path)
     }

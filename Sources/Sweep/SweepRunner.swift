@@ -379,11 +379,13 @@ public struct SweepRunner {
         }
     }
 
-    /// Samples `chunk` of `cell` with the library's pipeline (sample i seeded with seed + i, as `sample`).
+    /// Samples `chunk` of `cell` with the library's pipeline (sample i seeded with seed + i, as `sample`;
+    /// a class-conditional model gets sample i's label from its label stream, as `sample --class random`).
     func sample(_ cell: SweepCell, _ chunk: Range<Int>, model: LoadedModel,
                 onStep: (Int) -> Void) async throws -> [Float] {
         let pipeline = try SamplingPipeline(model: model, sampler: makeSampler(cell, model: model), seed: spec.seed,
-                                            rng: spec.rng, batch: spec.batch)
+                                            rng: spec.rng, batch: spec.batch,
+                                            classes: model.denoiser.classCount == nil ? nil : .random)
         return try await pipeline.samples(chunk) { onStep($0.step) }
     }
 

@@ -69,14 +69,17 @@ struct BenchCommand: AsyncParsableCommand {
         var times: [Double] = []
         for i in 0..<(warmup + runs) {
             let start = clock.now
-            _ = try denoiser.predict(x, batch: batch, timestep: Double(timestep))
+            // A class-conditional model is timed with class 0 for every sample.
+            _ = try denoiser.predict(x, batch: batch, timestep: Double(timestep),
+                                     classLabels: denoiser.classCount.map { _ in Array(repeating: 0, count: batch) })
             let elapsed = clock.now - start
             if i >= warmup { times.append(seconds(elapsed)) }
             progress("run \(i + 1)/\(warmup + runs)")
         }
         progressDone()
         let median = Self.median(&times)
-        let flopsPerImage = (denoiser as? UNet2DDenoiser).map { Double($0.model.lastForwardFLOPs) / Double(batch) }
+        let forwardFLOPs = (denoiser as? UNet2DDenoiser)?.model.lastForwardFLOPs ?? (denoiser as? ADMDenoiser)?.model.lastForwardFLOPs
+        let flopsPerImage = forwardFLOPs.map { Double($0) / Double(batch) }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let report = Report(model: model, batch: batch, runs: runs, medianSeconds: median, minSeconds: times[0],
@@ -84,7 +87,8 @@ struct BenchCommand: AsyncParsableCommand {
                             gflopPerImage: flopsPerImage.map { $0 / 1e9 },
                             gflopsPerSecond: flopsPerImage.map { $0 * Double(batch) / median / 1e9 },
                             peakRSSMiB: Double(usage.ru_maxrss) / 1024, blasCore: BLASRuntime.coreName,
-                            parameters: (denoiser as? UNet2DDenoiser)?.model.parameterCount)
+                            parameters: (denoiser as? UNet2DDenoiser)?.model.parameterCount
+                                ?? (denoiser as? ADMDenoiser)?.model.parameterCount)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -20,10 +20,16 @@ struct SampleCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp(
         "The model: fashion-ddpm (the default: a DDPM UNet trained on Fashion-MNIST, models/fashion-ddpm-28), "
             + "fashion-gmm (the exact Gaussian-mixture oracle of Fashion-MNIST), a diffusers "
-            + "UNet2DModel folder (pipeline or model folder), ORG/NAME[@REVISION] from the local Hugging Face cache, "
-            + "or a Gaussian mixture saved as .safetensors.",
+            + "UNet2DModel folder (pipeline or model folder), a guided-diffusion (ADM) folder converted by "
+            + "tools/convert_adm.py, ORG/NAME[@REVISION] from the local Hugging Face cache, or a Gaussian mixture "
+            + "saved as .safetensors.",
         valueName: "name|path"))
     var model: String = ModelCatalog.defaultModelName
+
+    @Option(name: .customLong("class"), help: ArgumentHelp(
+        "Class-conditional models (e.g. ADM ImageNet): the class of every sample, or random (sample i's label from its "
+            + "own label stream of seed + i, independent of --batch and of the noise).", valueName: "C|random"))
+    var classLabel: String?
 
     @OptionGroup var sampling: SamplerArguments
 
@@ -61,6 +67,9 @@ struct SampleCommand: AsyncParsableCommand {
     func validate() throws {
         if exact, noise != nil { throw ValidationError("--exact draws from the mixture itself: it takes no --noise") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
+        if let classLabel, ClassChoice(classLabel) == nil {
+            throw ValidationError("--class must be a class number or random, got '\(classLabel)'")
+        }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
@@ -110,12 +119,17 @@ struct SampleCommand: AsyncParsableCommand {
         }
         let sampler = try sampling.makeSampler(loaded)
         let options = sampler.options
+        if let adm = loaded.denoiser as? ADMDenoiser {
+            log("guided-diffusion UNetModel, \(adm.model.parameterCount) parameters"
+                + (adm.classCount.map { ", \($0) classes" } ?? ", unconditional"))
+        }
         let spec = try sampling.spec()
         log("model \(loaded.name), sampler \(spec), \(sampler.steps.count) steps, \(total) samples, seed \(seed), "
             + "rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
             + (options.clipSampleRange.map { ", x̂₀ clipped to ±\($0)" } ?? "")
             + (options.thresholding != nil ? ", dynamic thresholding" : ""))
-        let pipeline = try SamplingPipeline(model: loaded, sampler: sampler, seed: seed, rng: rng, batch: batch)
+        let pipeline = try SamplingPipeline(model: loaded, sampler: sampler, seed: seed, rng: rng, batch: batch,
+                                            classes: classLabel.flatMap(ClassChoice.init))
         let clock = ContinuousClock(), start = clock.now
         let work = Double(total * sampler.steps.count)
         let samples = try await pipeline.samples(0..<total, initialNoise: initialNoise) { p in

@@ -21,6 +21,16 @@ public struct AttentionBlock2D {
         self.rescale = Float(rescale)
     }
 
+    /// guided-diffusion's `unet.py` `AttentionBlock`: `prefix.norm` (GroupNorm, 32 groups, eps
+    /// 1e-5), the packed `prefix.qkv` in `order`, attention over the H·W tokens, `prefix.proj_out`
+    /// and the residual. Parity: Tests/ModelsTests/ADMParityTests.swift (guided-diffusion @22e0df8).
+    public init(guidedDiffusion w: inout WeightBinder, _ prefix: String, channels: Int, heads: Int,
+                order: MultiHeadAttention.PackedQKVOrder, groups: Int = 32, eps: Double = 1e-5) throws {
+        norm = try GroupNorm(&w, prefix + ".norm", channels: channels, groups: groups, eps: eps)
+        attention = try MultiHeadAttention(packed: &w, prefix, channels: channels, heads: heads, order: order)
+        rescale = 1
+    }
+
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let h = norm.map { $0(x) } ?? x
         return Combine.divide(attention(h, residual: x, ctx), by: rescale)

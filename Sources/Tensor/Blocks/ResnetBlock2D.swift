@@ -2,9 +2,29 @@
 /// with `time_embedding_norm` "default" (add the projected embedding) or "scale_shift"
 /// (`norm2(h)·(1 + scale) + shift`, guided-diffusion's `use_scale_shift_norm`), optional 1×1
 /// shortcut, `up`/`down` resampling (nearest ×2 / 2×2 average pool) and `output_scale_factor`.
-/// Parity: Tests/ModelsTests/UNet2DParityTests.swift (diffusers 0.42.1).
+/// guided-diffusion's `unet.py` `ResBlock` is the same block under other names (`Names.guidedDiffusion`).
+/// Parity: Tests/ModelsTests/UNet2DParityTests.swift (diffusers 0.42.1), ADMParityTests.swift
+/// (guided-diffusion @22e0df8).
 public struct ResnetBlock2D {
     public enum Resample: Sendable { case none, up, down }
+
+    /// The weight names of the block's layers under its prefix.
+    public struct Names: Sendable {
+        public var norm1: String, conv1: String, timeProjection: String, norm2: String, conv2: String, shortcut: String
+        public init(norm1: String, conv1: String, timeProjection: String, norm2: String, conv2: String,
+                    shortcut: String) {
+            self.norm1 = norm1; self.conv1 = conv1; self.timeProjection = timeProjection
+            self.norm2 = norm2; self.conv2 = conv2; self.shortcut = shortcut
+        }
+        /// diffusers' `ResnetBlock2D`.
+        public static let diffusers = Names(norm1: "norm1", conv1: "conv1", timeProjection: "time_emb_proj",
+                                            norm2: "norm2", conv2: "conv2", shortcut: "conv_shortcut")
+        /// guided-diffusion's `ResBlock` (`in_layers` = norm, SiLU, conv; `emb_layers` = SiLU, linear;
+        /// `out_layers` = norm, SiLU, dropout, conv; a 1×1 `skip_connection`, as `UNetModel` builds it).
+        public static let guidedDiffusion = Names(norm1: "in_layers.0", conv1: "in_layers.2",
+                                                  timeProjection: "emb_layers.1", norm2: "out_layers.0",
+                                                  conv2: "out_layers.3", shortcut: "skip_connection")
+    }
 
     let norm1: GroupNorm, conv1: Conv2d, timeProjection: Linear, norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
@@ -13,19 +33,20 @@ public struct ResnetBlock2D {
     public let resample: Resample
 
     /// Reads `prefix.{norm1, conv1, time_emb_proj, norm2, conv2}` and `prefix.conv_shortcut`
-    /// when the channel counts differ.
+    /// when the channel counts differ (or the `names` given).
     public init(_ w: inout WeightBinder, _ prefix: String, in inChannels: Int, out outChannels: Int,
                 timeChannels: Int, groups: Int, eps: Double, scaleShift: Bool, outputScale: Double = 1,
-                resample: Resample = .none) throws {
+                resample: Resample = .none, names: Names = .diffusers) throws {
         self.scaleShift = scaleShift
-        norm1 = try GroupNorm(&w, prefix + ".norm1", channels: inChannels, groups: groups, eps: eps)
-        conv1 = try Conv2d(&w, prefix + ".conv1", in: inChannels, out: outChannels, kernel: 3, padding: 1)
-        timeProjection = try Linear(&w, prefix + ".time_emb_proj", in: timeChannels,
+        let p = prefix + "."
+        norm1 = try GroupNorm(&w, p + names.norm1, channels: inChannels, groups: groups, eps: eps)
+        conv1 = try Conv2d(&w, p + names.conv1, in: inChannels, out: outChannels, kernel: 3, padding: 1)
+        timeProjection = try Linear(&w, p + names.timeProjection, in: timeChannels,
                                     out: scaleShift ? 2 * outChannels : outChannels)
-        norm2 = try GroupNorm(&w, prefix + ".norm2", channels: outChannels, groups: groups, eps: eps)
-        conv2 = try Conv2d(&w, prefix + ".conv2", in: outChannels, out: outChannels, kernel: 3, padding: 1)
+        norm2 = try GroupNorm(&w, p + names.norm2, channels: outChannels, groups: groups, eps: eps)
+        conv2 = try Conv2d(&w, p + names.conv2, in: outChannels, out: outChannels, kernel: 3, padding: 1)
         shortcut = inChannels == outChannels ? nil
-            : try Conv2d(&w, prefix + ".conv_shortcut", in: inChannels, out: outChannels, kernel: 1)
+            : try Conv2d(&w, p + names.shortcut, in: inChannels, out: outChannels, kernel: 1)
         self.outputScale = Float(outputScale)
         self.resample = resample
     }

@@ -72,6 +72,55 @@ public struct MultiHeadAttention {
         self.scale = scale ?? 1 / Float(headDim).squareRoot()
     }
 
+    /// How a packed projection (one `[3·H·d, C]` weight producing q, k and v) orders its rows.
+    public enum PackedQKVOrder: String, Sendable, Codable, CaseIterable {
+        /// q | k | v first, then heads: row = {q,k,v}·H·d + h·d + c (guided-diffusion's
+        /// `QKVAttention`, `use_new_attention_order`; this layer's own stacking).
+        case qkvFirst = "qkv_first"
+        /// Heads first: row = h·3d + {q,k,v}·d + c (guided-diffusion's `QKVAttentionLegacy`, its default).
+        case headsFirst = "heads_first"
+    }
+
+    /// Self-attention whose q, k and v come from one packed projection, as guided-diffusion's
+    /// `AttentionBlock` builds it: `prefix.{qkv}.weight` `[3C, C, 1]` (a Conv1d with kernel 1,
+    /// i.e. a linear layer over channels) and `prefix.{out}.weight` `[C, C, 1]`, both biased,
+    /// `heads` heads of C/heads channels. The rows are reordered once at load into q | k | v.
+    /// Scale `d^-½` (guided-diffusion scales q and k by `d^-¼` each).
+    public init(packed w: inout WeightBinder, _ prefix: String, channels: Int, heads: Int, order: PackedQKVOrder,
+                qkvName: String = "qkv", outName: String = "proj_out") throws {
+        guard heads > 0, channels % heads == 0 else {
+            throw w.invalidLayer("\(prefix): \(channels) channels are not divisible into \(heads) heads")
+        }
+        let d = channels / heads
+        var weight = try w.take("\(prefix).\(qkvName).weight", [3 * channels, channels, 1])
+        var bias = try w.take("\(prefix).\(qkvName).bias", [3 * channels])
+        if order == .headsFirst {
+            let (packedWeight, packedBias) = (weight, bias)
+            for h in 0..<heads {
+                for part in 0..<3 {
+                    for c in 0..<d {
+                        let from = h * 3 * d + part * d + c, to = part * channels + h * d + c
+                        bias[to] = packedBias[from]
+                        for i in 0..<channels { weight[to * channels + i] = packedWeight[from * channels + i] }
+                    }
+                }
+            }
+        }
+        qkv = Linear(weight: weight, bias: bias, inFeatures: channels, outFeatures: 3 * channels)
+        q = nil
+        kv = nil
+        out = Linear(weight: try w.take("\(prefix).\(outName).weight", [channels, channels, 1]),
+                     bias: try w.take("\(prefix).\(outName).bias", [channels]), inFeatures: channels,
+                     outFeatures: channels)
+        queryDim = channels
+        contextDim = channels
+        self.heads = heads
+        headDim = d
+        causal = false
+        upcast = false
+        scale = 1 / Float(d).squareRoot()
+    }
+
     /// Attention of `x` (`[queryDim, B, …]`, its positions the queries) over `context`
     /// (`[contextDim, B, …]`, cross-attention layers only; nil: `x` itself), projected back to `[queryDim, B, …]`; with
     /// `residual`, returns `residual + out` (the add folded into the output GEMM).
