@@ -62,15 +62,28 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// ᾱ[j] for j ∈ [−1, T); ᾱ[−1] = 1 ("clean").
     @inlinable public func alphaBar(_ j: Int) -> Double { j < 0 ? 1 : alphasCumprod[j] }
 
-    /// A schedule from explicit betas, each in (0, 1].
+    /// The most training steps a schedule may have: far above any published model (1000–4000),
+    /// and small enough that the tables (16 bytes a step) never fail to allocate.
+    public static let maxTrainSteps = 1_000_000
+
+    /// A schedule from explicit betas, each in (0, 1]; ᾱ must stay positive before the last step
+    /// (only a zero-terminal-SNR schedule reaches ᾱ = 0, and only there).
     public init(betas: [Double]) throws {
         guard !betas.isEmpty else { throw ScheduleError.invalidBetas("no betas") }
+        guard betas.count <= Self.maxTrainSteps else {
+            throw ScheduleError.invalidBetas("\(betas.count) betas; at most \(Self.maxTrainSteps) training steps are supported")
+        }
         if let bad = betas.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
             throw ScheduleError.invalidBetas("β[\(bad)] = \(betas[bad]) is outside (0, 1]")
         }
-        self.betas = betas
         var product = 1.0
-        alphasCumprod = betas.map { product *= 1 - $0; return product }
+        let alphasCumprod = betas.map { product *= 1 - $0; return product }
+        if let zero = alphasCumprod.dropLast().firstIndex(where: { !($0 > 0) }) {
+            throw ScheduleError.invalidBetas("ᾱ[\(zero)] = \(alphasCumprod[zero]) before the last step "
+                                             + "(the betas leave no signal; ᾱ must stay in (0, 1))")
+        }
+        self.betas = betas
+        self.alphasCumprod = alphasCumprod
     }
 
     init(betas: [Double], alphasCumprod: [Double]) {
@@ -81,7 +94,9 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// Builds `kind` with T = `trainSteps`; `rescaleZeroTerminalSNR` applies diffusers'
     /// `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1), which makes ᾱ[T−1] = 0.
     public init(_ kind: BetaSchedule, trainSteps: Int = 1000, rescaleZeroTerminalSNR: Bool = false) throws {
-        guard trainSteps >= 1 else { throw ScheduleError.invalidBetas("T must be at least 1, got \(trainSteps)") }
+        guard (1...Self.maxTrainSteps).contains(trainSteps) else {
+            throw ScheduleError.invalidBetas("T must be in 1...\(Self.maxTrainSteps), got \(trainSteps)")
+        }
         var betas = Self.betas(kind, trainSteps: trainSteps)
         if rescaleZeroTerminalSNR { betas = Self.rescaledToZeroTerminalSNR(betas) }
         try self.init(betas: betas)
@@ -132,6 +147,9 @@ extension NoiseSchedule {
     /// rounds each output to float32. Values are stored as Float64 holding float32 numbers.
     public static func diffusersFloat32(_ kind: BetaSchedule, trainSteps t: Int,
                                         rescaleZeroTerminalSNR: Bool = false) throws -> NoiseSchedule {
+        guard (1...maxTrainSteps).contains(t) else {
+            throw ScheduleError.invalidBetas("T must be in 1...\(maxTrainSteps), got \(t)")
+        }
         var betas: [Float]
         switch kind {
         case .linear(let start, let end): betas = torchLinspace(Float(start), Float(end), t)

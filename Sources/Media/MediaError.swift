@@ -59,7 +59,7 @@ func readContents(of url: URL) throws -> Data {
     do {
         return try Data(contentsOf: url)
     } catch {
-        throw MediaError.unreadable(path: path, reason: error.localizedDescription)
+        throw MediaError.unreadable(path: path, reason: FileErrorText.reason(error))
     }
 }
 

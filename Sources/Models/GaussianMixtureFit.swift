@@ -139,7 +139,7 @@ extension GaussianMixture {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw SafeTensorsError.writeFailed(path: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.writeFailed(path: url.path, reason: "cannot create the cache directory \(directory.path): \(FileErrorText.reason(error))")
         }
         try mixture.save(to: url, metadata: [
             "name": "fashion-gmm",

@@ -128,7 +128,7 @@ public struct SafeTensorsFile: Sendable {
         do {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
-            throw SafeTensorsError.unreadable(path: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.unreadable(path: url.path, reason: FileErrorText.reason(error))
         }
         try self.init(bytes: data, path: url.path)
     }
@@ -396,7 +396,7 @@ public struct SafeTensorsWriter: Sendable {
         } catch MediaError.unwritable(_, let reason) {
             throw SafeTensorsError.writeFailed(path: url.path, reason: reason)
         } catch {
-            throw SafeTensorsError.writeFailed(path: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.writeFailed(path: url.path, reason: FileErrorText.reason(error))
         }
     }
 }
