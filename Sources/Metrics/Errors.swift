@@ -12,6 +12,8 @@ public enum MetricsError: Error, LocalizedError, Equatable {
     case notEnoughSamples(set: String, count: Int, needed: Int, purpose: String)
     /// An argument out of range (subset size, split count, k, an index).
     case invalidArgument(String)
+    /// A covariance that is not one: not symmetric, or with a clearly negative eigenvalue.
+    case invalidCovariance(set: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -27,6 +29,8 @@ public enum MetricsError: Error, LocalizedError, Equatable {
             "\(set): \(purpose) needs at least \(needed) samples, got \(count)"
         case let .invalidArgument(message):
             message
+        case let .invalidCovariance(set, reason):
+            "\(set): the covariance (sigma) is not a valid covariance matrix: \(reason)"
         }
     }
 }
