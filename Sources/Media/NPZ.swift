@@ -168,6 +168,12 @@ private struct ZipReader {
     }
 
     func inflateRaw(_ input: UnsafeRawBufferPointer, size: Int, name: String) throws -> Data {
+        // Deflate expands at most 1032:1, so a larger announced size is corrupt; checking first
+        // keeps a forged ZIP64 size from becoming a huge allocation.
+        let (bound, overflow) = input.count.multipliedReportingOverflow(by: 1032)
+        guard !overflow, size <= bound + 1024 else {
+            throw malformed("\(name) of at most 1032 × \(input.count) bytes (deflate's limit)", "an announced size of \(size) bytes")
+        }
         var output = Data(count: size)
         var stream = z_stream()
         guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
