@@ -68,9 +68,9 @@ public struct NPZArchive: Sendable {
     }
 }
 
-func crc32(of data: Data) -> UInt32 {
+func crc32(of data: Data, startingAt start: UInt32 = 0) -> UInt32 {
     data.withUnsafeBytes { raw in
-        var crc = CZlib.crc32(0, nil, 0)
+        var crc = uLong(start)
         var offset = 0
         while offset < raw.count {
             let chunk = min(raw.count - offset, 1 << 30)

@@ -50,3 +50,13 @@ public enum FileErrorText {
         return "\(ns.domain) error \(ns.code)"
     }
 }
+
+/// CRC-32 (zlib's, the ZIP/PNG polynomial) of byte strings taken in order, for detecting damaged
+/// caches and files; not a defence against deliberate forgery.
+public enum Checksum {
+    public static func crc32<S: Sequence<Data>>(_ parts: S) -> UInt32 {
+        var crc: UInt32 = 0
+        for part in parts { crc = Media.crc32(of: part, startingAt: crc) }
+        return crc
+    }
+}
