@@ -12,8 +12,12 @@ public struct NPZArchive: Sendable {
     public init(members: [String: Data] = [:]) { self.members = members }
 
     public static func read(from url: URL) throws -> NPZArchive {
-        let data = try readContents(of: url)
-        return try data.withUnsafeBytes { try ZipReader(bytes: $0, path: url.path).members() }
+        try decode(readContents(of: url), path: url.path)
+    }
+
+    /// Parses the bytes of a `.npz` file; `path` only names the file in errors.
+    static func decode(_ data: Data, path: String) throws -> NPZArchive {
+        try data.withUnsafeBytes { try ZipReader(bytes: $0, path: path).members() }
     }
 
     /// The member `key` as a float64 array, or an error naming the file and the keys it holds.

@@ -76,6 +76,12 @@ enum ConfigFile {
         } catch {
             throw UNetLoadError.unreadable(path: url.path, reason: FileErrorText.reason(error))
         }
+        return try decode(T.self, from: data, path: url.path, what: what)
+    }
+
+    /// `decode(_:at:what:)` on bytes already read; `path` names the file in errors.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data, path: String, what: String) throws -> T {
+        let url = URL(fileURLWithPath: path)
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as ConfigValueError {
