@@ -78,12 +78,22 @@ public struct NoiseSchedule: Sendable, Equatable {
         }
         var product = 1.0
         let alphasCumprod = betas.map { product *= 1 - $0; return product }
+        try Self.checkAlphaBar(alphasCumprod)
+        self.betas = betas
+        self.alphasCumprod = alphasCumprod
+    }
+
+    /// ᾱ must stay in (0, 1): ᾱ = 1 (a β below Float64's resolution) leaves no noise and makes the
+    /// posterior variance 0/0; ᾱ = 0 before the last step leaves no signal.
+    static func checkAlphaBar(_ alphasCumprod: [Double]) throws {
+        if let one = alphasCumprod.firstIndex(where: { !($0 < 1) }) {
+            throw ScheduleError.invalidBetas("ᾱ[\(one)] = \(alphasCumprod[one]): β[\(one)] is too small to add any noise "
+                                             + "(1 − β rounds to 1; ᾱ must stay in (0, 1))")
+        }
         if let zero = alphasCumprod.dropLast().firstIndex(where: { !($0 > 0) }) {
             throw ScheduleError.invalidBetas("ᾱ[\(zero)] = \(alphasCumprod[zero]) before the last step "
                                              + "(the betas leave no signal; ᾱ must stay in (0, 1))")
         }
-        self.betas = betas
-        self.alphasCumprod = alphasCumprod
     }
 
     init(betas: [Double], alphasCumprod: [Double]) {
@@ -176,6 +186,7 @@ extension NoiseSchedule {
         }
         let bar = cumprod(betas.map { 1 - $0 }).map(Double.init)
         _ = try NoiseSchedule(betas: betas.map(Double.init))  // validates the betas
+        try checkAlphaBar(bar)  // and ᾱ as rounded to float32
         return NoiseSchedule(betas: betas.map(Double.init), alphasCumprod: bar)
     }
 }

@@ -109,6 +109,10 @@ import TestSupport
         #expect(throws: ScheduleError.self) { try NoiseSchedule(.linear(), trainSteps: 1_000_000_000_000) }
         #expect(throws: ScheduleError.self) { try NoiseSchedule.diffusersFloat32(.linear(), trainSteps: -1) }
         #expect(throws: ScheduleError.self) { try NoiseSchedule(betas: [0.5, 1, 0.5]) }
+        // Found by the scheduler-config fuzzer: β = 1e-320 makes ᾱ = 1, then β̃ = 0/0.
+        #expect(throws: ScheduleError.self) { try NoiseSchedule(betas: [1e-320, 0.5]) }
+        #expect(throws: ScheduleError.self) { try NoiseSchedule(.linear(start: 1e-320, end: 0.02), trainSteps: 10) }
+        #expect(throws: ScheduleError.self) { try NoiseSchedule.diffusersFloat32(.linear(start: 1e-9, end: 0.02), trainSteps: 10) }
         // Zero terminal SNR reaches ᾱ = 0 at the last step only, which stays allowed.
         #expect((try? NoiseSchedule(.linear(), trainSteps: 1000, rescaleZeroTerminalSNR: true)) != nil)
     }
@@ -122,5 +126,81 @@ import TestSupport
             try unet.model([0], batch: Int.max / 2, height: 1 << 20, width: 1 << 20, timesteps: [1])
         }
         #expect(throws: UNetLoadError.self) { try unet.model([], batch: 1, height: 0, width: 0, timesteps: [1]) }
+    }
+}
+
+/// A pipeline's model_index.json is read: another pipeline's UNet, or a missing scheduler, is an
+/// error instead of a silently wrong model or default betas.
+@Suite struct PipelineIndexTests {
+    static func copyOfPipeline() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skipstep-pipeline-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: Fixtures.url("unet/pipeline_one_channel_28"), to: directory)
+        return directory
+    }
+
+    @Test func theIndexIsChecked() throws {
+        let directory = try Self.copyOfPipeline()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(UNet2DLoadTests.message(loading: directory) == nil)
+        let index = directory.appendingPathComponent("model_index.json")
+        let original = try Data(contentsOf: index)
+
+        let stableDiffusion = String(decoding: original, as: UTF8.self)
+            .replacingOccurrences(of: "DDPMPipeline", with: "StableDiffusionPipeline")
+            .replacingOccurrences(of: "\"UNet2DModel\"", with: "\"UNet2DConditionModel\"")
+        try Data(stableDiffusion.utf8).write(to: index)
+        let wrongUNet = UNet2DLoadTests.message(loading: directory) ?? "(loaded)"
+        #expect(wrongUNet.contains("model_index.json") && wrongUNet.contains("unet") && wrongUNet.contains("UNet2DConditionModel")
+                && wrongUNet.contains("StableDiffusionPipeline"), "\(wrongUNet)")
+
+        try Data("{\"unet\": 3".utf8).write(to: index)
+        let notJSON = UNet2DLoadTests.message(loading: directory) ?? "(loaded)"
+        #expect(notJSON.contains("model_index.json"), "\(notJSON)")
+
+        try original.write(to: index)
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("scheduler"))
+        let noScheduler = UNet2DLoadTests.message(loading: directory) ?? "(loaded)"
+        #expect(noScheduler.contains("scheduler_config.json") && noScheduler.contains("DDPMScheduler"), "\(noScheduler)")
+    }
+}
+
+/// The classifier's config.json: layer sizes that do not chain are refused by layer.
+@Suite struct ClassifierConfigTests {
+    @Test func layerSizesMustChain() throws {
+        let source = Fixtures.url("classifier")
+        let cases: [(String, (inout [String: Any]) -> Void, String)] = [
+            ("conv in_channels", { config in
+                var layers = config["layers"] as! [[String: Any]]
+                layers[0]["in_channels"] = 3
+                config["layers"] = layers
+            }, "layers[0] (conv2d)"),
+            ("huge input", { config in
+                var input = config["input"] as! [String: Any]
+                input["shape"] = [1, 1 << 40, 1 << 40]
+                config["input"] = input
+            }, "input.shape"),
+            ("linear size", { config in
+                var layers = config["layers"] as! [[String: Any]]
+                if let i = layers.firstIndex(where: { $0["op"] as? String == "linear" }) { layers[i]["in_features"] = 7 }
+                config["layers"] = layers
+            }, "(linear)"),
+            ("fractional channels", { config in
+                var layers = config["layers"] as! [[String: Any]]
+                layers[0]["out_channels"] = 1.5
+                config["layers"] = layers
+            }, "wrong type"),
+        ]
+        for (what, edit, expected) in cases {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("skipstep-classifier-\(UUID().uuidString)")
+            try FileManager.default.copyItem(at: source, to: directory)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let url = directory.appendingPathComponent("config.json")
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+            edit(&config)
+            try JSONSerialization.data(withJSONObject: config).write(to: url)
+            let message: String
+            do { _ = try FashionClassifier(directory: directory); message = "(loaded)" } catch { message = error.localizedDescription }
+            #expect(message.contains("config.json") && message.contains(expected), "\(what): \(message)")
+        }
     }
 }

@@ -70,13 +70,16 @@ enum ConfigFile {
     /// Decodes the JSON config at `url` as `T`; every failure is a `UNetLoadError` naming the file
     /// and, where one is at fault, the key, what was expected and what the file holds.
     static func decode<T: Decodable>(_ type: T.Type, at url: URL, what: String) throws -> T {
-        let data: Data
+        try decode(T.self, from: read(url), path: url.path, what: what)
+    }
+
+    /// The file's bytes; a failure is `UNetLoadError.unreadable` with a plain reason.
+    static func read(_ url: URL) throws -> Data {
         do {
-            data = try Data(contentsOf: url)
+            return try Data(contentsOf: url)
         } catch {
             throw UNetLoadError.unreadable(path: url.path, reason: FileErrorText.reason(error))
         }
-        return try decode(T.self, from: data, path: url.path, what: what)
     }
 
     /// `decode(_:at:what:)` on bytes already read; `path` names the file in errors.
@@ -111,6 +114,10 @@ enum ConfigFile {
             "\(keyPath(context)): expected \(type), found null"
         case let .keyNotFound(key, context)?:
             "\(keyPath(context)).\(key.stringValue) is missing"
+        case let .dataCorrupted(context)? where context.codingPath.isEmpty:
+            // Foundation's own wording ("not valid JSON") is wrong here: the JSON parsed, so a
+            // number did not fit the type its key needs.
+            "a value has the wrong type (for example a fraction or a number too large where an integer is expected)"
         case let .dataCorrupted(context)?:
             "\(keyPath(context)): \(context.debugDescription)"
         default:

@@ -137,7 +137,10 @@ public struct UNet2DDenoiser: Denoiser {
 public enum DiffusersFolder {
     public static func load(_ directory: URL) throws -> LoadedModel {
         let manager = FileManager.default
-        let unetDirectory = manager.fileExists(atPath: directory.appendingPathComponent("unet/config.json").path)
+        let indexURL = directory.appendingPathComponent("model_index.json")
+        let isPipeline = manager.fileExists(atPath: indexURL.path)
+        if isPipeline { try checkPipelineIndex(indexURL, directory: directory) }
+        let unetDirectory = isPipeline || manager.fileExists(atPath: directory.appendingPathComponent("unet/config.json").path)
             ? directory.appendingPathComponent("unet") : directory
         let configURL = unetDirectory.appendingPathComponent("config.json")
         guard manager.fileExists(atPath: configURL.path) else {
@@ -185,5 +188,38 @@ public enum DiffusersFolder {
                 + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
         }
         return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults)
+    }
+
+    /// A pipeline's `model_index.json` must name a `UNet2DModel` as its `unet` (a
+    /// StableDiffusionPipeline's conditional UNet would otherwise load as the wrong model), and
+    /// the `scheduler` it names must be there: silently using default betas would sample with a
+    /// schedule the model was not trained on.
+    static func checkPipelineIndex(_ url: URL, directory: URL) throws {
+        let data = try ConfigFile.read(url)
+        guard let index = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw UNetLoadError.invalidConfig(path: url.path, reason: "not a JSON object (a diffusers pipeline index)")
+        }
+        func component(_ key: String) -> String? {
+            guard let entry = index[key] as? [Any], entry.count == 2 else { return nil }
+            return entry[1] as? String
+        }
+        guard component("unet") == "UNet2DModel" else {
+            let found = (index["unet"] as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? index["unet"].map { "\($0)" }
+            let pipeline = (index["_class_name"] as? String).map { "; this index is a \($0)" } ?? ""
+            throw UNetLoadError.invalidValue(
+                path: url.path, key: "unet", value: found.map { "[\($0)]" } ?? "missing",
+                expected: "[\"diffusers\", \"UNet2DModel\"] (skipstep samples unconditional UNet2DModel pipelines\(pipeline))")
+        }
+        if let scheduler = component("scheduler") {
+            let config = directory.appendingPathComponent("scheduler/scheduler_config.json")
+            guard FileManager.default.fileExists(atPath: config.path) else {
+                throw UNetLoadError.missingFile(path: config.path, hint: "model_index.json names a \(scheduler); without its "
+                                                + "config the training schedule is unknown (restore the pipeline's scheduler/ folder)")
+            }
+        }
+        let unetConfig = directory.appendingPathComponent("unet/config.json")
+        guard FileManager.default.fileExists(atPath: unetConfig.path) else {
+            throw UNetLoadError.missingFile(path: unetConfig.path, hint: "model_index.json names a UNet2DModel in unet/")
+        }
     }
 }
