@@ -126,6 +126,35 @@ struct ModelsFuzzTests {
         #expect(scheduler.parsed > 0 && scheduler.refused > 0, "\(scheduler)")
     }
 
+    /// Values that keep the tiny model's weights usable but stress the forward pass.
+    static let plausibleValues: [String: [String]] = [
+        "sample_size": ["4", "8", "12", "32", "64", "[8, 16]", "[4, 64]", "1", "0", "16384", "-4"],
+        "freq_shift": ["0", "1", "2", "3", "3.999", "-1e6", "-3", "4"],
+        "norm_eps": ["1e-30", "1e30", "5e-324", "1", "1e308"],
+        "mid_block_scale_factor": ["0", "-1", "1e-300", "1e300", "1e308"],
+        "center_input_sample": ["true", "false"],
+        "flip_sin_to_cos": ["true", "false"],
+        "attention_head_dim": ["null", "1", "2", "4", "16", "3"],
+        "attn_norm_num_groups": ["null", "1", "2", "4", "8", "16", "3"],
+        "norm_num_groups": ["1", "2", "4", "8"],
+        "downsample_padding": ["0", "1"],
+        "resnet_time_scale_shift": ["\"default\"", "\"scale_shift\""],
+        "add_attention": ["true", "false"],
+        "mid_block_type": ["null", "\"UNetMidBlock2D\""],
+        "time_embedding_dim": ["null", "32", "64"],
+    ]
+
+    static func setKeys(_ rng: inout FuzzMutator, _ data: Data) -> Data {
+        guard var config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return data }
+        let keys = plausibleValues.keys.sorted()
+        for _ in 0..<(1 + rng.below(2)) {
+            let key = rng.pick(keys)
+            config[key] = try? JSONSerialization.jsonObject(with: Data(rng.pick(plausibleValues[key]!).utf8),
+                                                            options: .fragmentsAllowed)
+        }
+        return (try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])) ?? data
+    }
+
     /// Whole folders: the tiny model's weights with a mutated config (and sometimes a mutated
     /// scheduler config), loaded and, when they load, run once.
     @Test func modelFolders() throws {
@@ -137,8 +166,10 @@ struct ModelsFuzzTests {
         let schedulerURL = directory.appendingPathComponent("scheduler_config.json")
         var rng = FuzzMutator(seed: 7)
         var loaded = 0
-        let result = fuzz("model-folder", seeds: [("tiny_default", seed)], count: FuzzMutator.iterations(120), mutate: { rng, data in
-            Data(rng.mutateText(String(decoding: data, as: UTF8.self)).utf8)
+        let result = fuzz("model-folder", seeds: [("tiny_default", seed)], count: FuzzMutator.iterations(60), mutate: { rng, data in
+            // Half the cases set one or two keys to values that pass the type check, so the
+            // folder loads often enough to reach the forward pass; the rest are text mutations.
+            rng.below(2) == 0 ? Self.setKeys(&rng, data) : Data(rng.mutateText(String(decoding: data, as: UTF8.self)).utf8)
         }, body: { data in
             try data.write(to: directory.appendingPathComponent("config.json"))
             try? FileManager.default.removeItem(at: schedulerURL)
