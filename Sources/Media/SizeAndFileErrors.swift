@@ -56,7 +56,10 @@ public enum FileErrorText {
 public enum Checksum {
     public static func crc32<S: Sequence<Data>>(_ parts: S) -> UInt32 {
         var crc: UInt32 = 0
-        for part in parts { crc = Media.crc32(of: part, startingAt: crc) }
+        for part in parts { crc = continueCRC32(part, crc) }
         return crc
     }
 }
+
+/// Module-level, so the name `crc32` inside `Checksum` does not hide the zlib wrapper.
+private func continueCRC32(_ data: Data, _ crc: UInt32) -> UInt32 { crc32(of: data, startingAt: crc) }
