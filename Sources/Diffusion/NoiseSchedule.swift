@@ -83,6 +83,12 @@ public struct NoiseSchedule: Sendable, Equatable {
         self.alphasCumprod = alphasCumprod
     }
 
+    static func checkTrainSteps(_ t: Int) throws {
+        guard (1...maxTrainSteps).contains(t) else {
+            throw ScheduleError.invalidBetas("T must be in 1...\(maxTrainSteps), got \(t)")
+        }
+    }
+
     /// ᾱ must stay in (0, 1): ᾱ = 1 (a β below Float64's resolution) leaves no noise and makes the
     /// posterior variance 0/0; ᾱ = 0 before the last step leaves no signal.
     static func checkAlphaBar(_ alphasCumprod: [Double]) throws {
@@ -104,9 +110,7 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// Builds `kind` with T = `trainSteps`; `rescaleZeroTerminalSNR` applies diffusers'
     /// `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1), which makes ᾱ[T−1] = 0.
     public init(_ kind: BetaSchedule, trainSteps: Int = 1000, rescaleZeroTerminalSNR: Bool = false) throws {
-        guard (1...Self.maxTrainSteps).contains(trainSteps) else {
-            throw ScheduleError.invalidBetas("T must be in 1...\(Self.maxTrainSteps), got \(trainSteps)")
-        }
+        try Self.checkTrainSteps(trainSteps)
         var betas = Self.betas(kind, trainSteps: trainSteps)
         if rescaleZeroTerminalSNR { betas = Self.rescaledToZeroTerminalSNR(betas) }
         try self.init(betas: betas)
@@ -157,9 +161,7 @@ extension NoiseSchedule {
     /// rounds each output to float32. Values are stored as Float64 holding float32 numbers.
     public static func diffusersFloat32(_ kind: BetaSchedule, trainSteps t: Int,
                                         rescaleZeroTerminalSNR: Bool = false) throws -> NoiseSchedule {
-        guard (1...maxTrainSteps).contains(t) else {
-            throw ScheduleError.invalidBetas("T must be in 1...\(maxTrainSteps), got \(t)")
-        }
+        try checkTrainSteps(t)
         var betas: [Float]
         switch kind {
         case .linear(let start, let end): betas = torchLinspace(Float(start), Float(end), t)
