@@ -111,6 +111,14 @@ import Testing
         try idx([2], [4, 10]).write(to: labels)
         let error = #expect(throws: MediaError.self) { try FashionMNIST.load(split: .test, directory: directory.path) }
         #expect(error?.message.contains("labels 0…9, found 10 at index 1") == true, "\(error?.message ?? "")")
+
+        // An empty split used to divide by zero in modelSpaceImages.
+        try idx([0, 28, 28], []).write(to: directory.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try idx([0], []).write(to: labels)
+        let empty = #expect(throws: MediaError.self) {
+            try FashionMNIST.Selection(split: .test).modelSpaceImages(directory: directory.path)
+        }
+        #expect(empty?.message.contains("N ≥ 1") == true, "\(empty?.message ?? "")")
     }
 
     @Test func selectionsNameSplitsAndSlices() throws {
