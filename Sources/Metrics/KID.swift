@@ -29,7 +29,9 @@ extension Metrics {
         guard subset.y.count == m else {
             throw MetricsError.invalidArgument("KID: subset sizes differ (\(m) vs \(subset.y.count))")
         }
-        guard m >= 2 else { throw MetricsError.invalidArgument("KID: subset size must be at least 2, got \(m)") }
+        guard (2...maxKIDSubsetSize).contains(m) else {
+            throw MetricsError.invalidArgument("KID: subset size must be between 2 and \(maxKIDSubsetSize), got \(m)")
+        }
         try checkIndices(subset.x, count: x.count, set: x.name)
         try checkIndices(subset.y, count: y.count, set: y.name)
         let d = x.dimension
@@ -86,6 +88,9 @@ extension Metrics {
     /// The most subsets `kernelDistance(_:_:subsetCount:subsetSize:seed:)` draws (torch-fidelity's
     /// default is 100; beyond this the estimate no longer improves and the run would take days).
     public static let maxKIDSubsets = 100_000
+    /// The largest KID subset: each subset needs three m × m Float64 kernel matrices (2 GiB at
+    /// this size; torch-fidelity's default is 1000).
+    public static let maxKIDSubsetSize = 16_384
 
     /// The subsets `kernelDistance(_:_:subsetCount:subsetSize:seed:)` uses: for each subset, `size`
     /// distinct indices of the first set, then `size` of the second, each by a partial
@@ -125,10 +130,11 @@ struct KIDSubsetSampler {
     var rng: SplitMix64
 
     init(count: Int, size: Int, xCount: Int, yCount: Int, seed: UInt64, names: (String, String)) throws {
-        guard size >= 2, size <= min(xCount, yCount) else {
+        guard size >= 2, size <= min(xCount, yCount, Metrics.maxKIDSubsetSize) else {
             throw MetricsError.invalidArgument(
                 "KID: subset size \(size) must be between 2 and the smaller set's size "
-                    + "(\(names.0): \(xCount), \(names.1): \(yCount)); pass a smaller subset size")
+                    + "(\(names.0): \(xCount), \(names.1): \(yCount)), at most \(Metrics.maxKIDSubsetSize); "
+                    + "pass a smaller subset size")
         }
         guard (1...Metrics.maxKIDSubsets).contains(count) else {
             throw MetricsError.invalidArgument("KID: subset count \(count) must be between 1 and \(Metrics.maxKIDSubsets)")

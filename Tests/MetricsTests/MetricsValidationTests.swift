@@ -61,6 +61,11 @@ struct MetricsValidationTests {
             }
         }
         #expect(try Metrics.kernelDistance(x, x, subsetCount: 3, subsetSize: 5).subsetValues.count == 3)
+        // Explicit subsets too large for their kernel matrices.
+        let wide = try Features([Float](repeating: 0, count: 20_000), dimension: 1, name: "wide")
+        let huge = KIDSubset(x: Array(0..<20_000), y: Array(0..<20_000))
+        #expect(throws: MetricsError.self) { try Metrics.kernelDistance(wide, wide, subsets: [huge]) }
+        #expect(throws: MetricsError.self) { try Metrics.kernelDistance(wide, wide, subsetCount: 1, subsetSize: 20_000) }
     }
 
     @Test("NaN and infinity never reach a metric")
@@ -69,5 +74,7 @@ struct MetricsValidationTests {
         #expect(throws: MetricsError.self) { try Features([.infinity, 0], dimension: 2) }
         #expect(throws: MetricsError.self) { try GaussianStatistics(mean: [.nan], covariance: [1]) }
         #expect(throws: MetricsError.self) { try GaussianStatistics(mean: [0], covariance: [.infinity]) }
+        // A feature dimension whose covariance could not be allocated.
+        #expect(throws: MetricsError.self) { try Features([Float](repeating: 0, count: 1 << 20), dimension: 1 << 20) }
     }
 }
