@@ -41,15 +41,56 @@ struct MediaFuzzTests {
         return out
     }
 
+    static func parseNPY(_ data: Data) throws {
+        let floats = try NPYArray.decode(data, path: "fuzz.npy")
+        let doubles = try NPYDoubleArray.decode(data, path: "fuzz.npy")
+        #expect(CheckedSize.product(floats.shape) == floats.values.count && doubles.values.count == floats.values.count)
+    }
+
+    static func parseNPZ(_ data: Data) throws {
+        let archive = try NPZArchive.decode(data, path: "fuzz.npz")
+        for key in archive.members.keys.sorted() {
+            do { _ = try archive.doubleArray(key, path: "fuzz.npz") } catch { Self.expectNamedMediaError(error, "fuzz.npz") }
+        }
+    }
+
+    static func parsePNG(_ data: Data) throws {
+        let image = try Image8.decodePNG(data, path: "fuzz.png")
+        #expect(image.pixels.count == image.width * image.height * image.channels)
+    }
+
+    static func parseIDX(_ data: Data, at url: URL) throws {
+        try data.write(to: url)
+        let array = try IDXArray.read(from: url)
+        #expect(CheckedSize.product(array.shape) == array.bytes.count)
+    }
+
+    /// The committed libFuzzer corpora and crashers (Tests/Fixtures/fuzz/TARGET/), replayed
+    /// without the fuzzer: each input must parse or throw a named MediaError.
+    @Test(arguments: ["npy", "npz", "png", "idx"])
+    func replayCorpus(_ target: String) throws {
+        let directory = try fastTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("fuzz.idx")
+        for (_, data) in fuzzCorpus(target) {
+            do {
+                switch target {
+                case "npy": try Self.parseNPY(data)
+                case "npz": try Self.parseNPZ(data)
+                case "png": try Self.parsePNG(data)
+                default: try Self.parseIDX(data, at: url)
+                }
+            } catch {
+                Self.expectNamedMediaError(error, target == "idx" ? url.path : "fuzz.\(target)")
+            }
+        }
+    }
+
     @Test func npy() throws {
         let seeds = try Self.seeds("media/npy", extension: ".npy") + Self.seeds("metrics/npz", extension: ".npy")
         let result = fuzz("npy", seeds: seeds, count: FuzzMutator.iterations(3000), mutate: { rng, data in
             rng.below(2) == 0 ? Self.mutateNPYHeader(&rng, data) : rng.mutate(data, hot: 0..<min(data.count, 128))
-        }, body: { data in
-            let floats = try NPYArray.decode(data, path: "fuzz.npy")
-            let doubles = try NPYDoubleArray.decode(data, path: "fuzz.npy")
-            #expect(CheckedSize.product(floats.shape) == floats.values.count && doubles.values.count == floats.values.count)
-        }, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.npy") })
+        }, body: Self.parseNPY, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.npy") })
         #expect(result.parsed > 0 && result.refused > 0, "\(result)")
     }
 
@@ -57,12 +98,7 @@ struct MediaFuzzTests {
         let seeds = try Self.seeds("metrics/npz", extension: ".npz")
         let result = fuzz("npz", seeds: seeds, count: FuzzMutator.iterations(2000), mutate: { rng, data in
             rng.mutate(data)
-        }, body: { data in
-            let archive = try NPZArchive.decode(data, path: "fuzz.npz")
-            for key in archive.members.keys.sorted() {
-                do { _ = try archive.doubleArray(key, path: "fuzz.npz") } catch { Self.expectNamedMediaError(error, "fuzz.npz") }
-            }
-        }, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.npz") })
+        }, body: Self.parseNPZ, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.npz") })
         #expect(result.parsed > 0 && result.refused > 0, "\(result)")
     }
 
@@ -120,10 +156,7 @@ struct MediaFuzzTests {
                 if rng.below(4) == 0 { raw = [UInt8](rng.mutate(Data(raw))) }
                 return Self.pngWithRawRows(raw, width: width, height: height, colour: colour)
             }
-        }, body: { data in
-            let image = try Image8.decodePNG(data, path: "fuzz.png")
-            #expect(image.pixels.count == image.width * image.height * image.channels)
-        }, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.png") })
+        }, body: Self.parsePNG, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.png") })
         #expect(result.parsed > 0 && result.refused > 0, "\(result)")
     }
 
@@ -134,11 +167,7 @@ struct MediaFuzzTests {
         let seeds = try Self.seeds("media/idx", extension: ".idx") + Self.seeds("media/idx", extension: ".gz")
         let result = fuzz("idx", seeds: seeds, count: FuzzMutator.iterations(1000), mutate: { rng, data in
             rng.mutate(data, hot: 0..<min(data.count, 16))
-        }, body: { data in
-            try data.write(to: url)
-            let array = try IDXArray.read(from: url)
-            #expect(CheckedSize.product(array.shape) == array.bytes.count)
-        }, check: { error, _ in Self.expectNamedMediaError(error, url.path) })
+        }, body: { try Self.parseIDX($0, at: url) }, check: { error, _ in Self.expectNamedMediaError(error, url.path) })
         #expect(result.parsed > 0 && result.refused > 0, "\(result)")
     }
 }

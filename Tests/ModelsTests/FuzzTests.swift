@@ -35,6 +35,35 @@ struct ModelsFuzzTests {
         #expect(message.contains(path) && !message.contains("NSCocoaErrorDomain"), "\(type(of: error)): \(message)")
     }
 
+    static func parseSafeTensors(_ data: Data) throws {
+        let file = try SafeTensorsFile(bytes: data, path: "fuzz.safetensors")
+        for name in file.tensorNames {
+            let info = try file.info(name)
+            #expect(try file.rawBytes(name).count == info.dataOffsets.count)
+            if [.f16, .bf16, .f32, .f64].contains(info.dtype) {
+                #expect(try file.floatsConverting(name).count == info.elementCount)
+            }
+        }
+    }
+
+    static func parseUNetConfig(_ data: Data) throws {
+        let config = try ConfigFile.decode(UNet2DConfig.self, from: data, path: "fuzz/config.json", what: "UNet2DModel")
+        try config.validate(path: "fuzz/config.json")
+    }
+
+    /// The committed libFuzzer corpora and crashers (Tests/Fixtures/fuzz/TARGET/), replayed
+    /// without the fuzzer.
+    @Test(arguments: ["safetensors", "unet-config"])
+    func replayCorpus(_ target: String) {
+        for (_, data) in fuzzCorpus(target) {
+            do {
+                try target == "safetensors" ? Self.parseSafeTensors(data) : Self.parseUNetConfig(data)
+            } catch {
+                Self.expectNamed(error, target == "safetensors" ? "fuzz.safetensors" : "fuzz/config.json")
+            }
+        }
+    }
+
     @Test func safetensors() throws {
         let seeds: [(name: String, data: Data)] = [
             ("synthetic", try Self.syntheticSafeTensors()),
@@ -51,16 +80,7 @@ struct ModelsFuzzTests {
                 return out + header + data[range.upperBound...]
             }
             return rng.mutate(data, hot: Self.headerRange(data))
-        }, body: { data in
-            let file = try SafeTensorsFile(bytes: data, path: "fuzz.safetensors")
-            for name in file.tensorNames {
-                let info = try file.info(name)
-                #expect(try file.rawBytes(name).count == info.dataOffsets.count)
-                if [.f16, .bf16, .f32, .f64].contains(info.dtype) {
-                    #expect(try file.floatsConverting(name).count == info.elementCount)
-                }
-            }
-        }, check: { error, _ in Self.expectNamed(error, "fuzz.safetensors") })
+        }, body: Self.parseSafeTensors, check: { error, _ in Self.expectNamed(error, "fuzz.safetensors") })
         #expect(result.parsed > 0 && result.refused > 0, "\(result)")
     }
 
@@ -104,10 +124,7 @@ struct ModelsFuzzTests {
     @Test func configs() throws {
         let result = fuzz("unet-config", seeds: try Self.configSeeds(), count: FuzzMutator.iterations(2500), mutate: { rng, data in
             Data(rng.mutateText(String(decoding: data, as: UTF8.self)).utf8)
-        }, body: { data in
-            let config = try ConfigFile.decode(UNet2DConfig.self, from: data, path: "fuzz/config.json", what: "UNet2DModel")
-            try config.validate(path: "fuzz/config.json")
-        }, check: { error, _ in Self.expectNamed(error, "fuzz/config.json") })
+        }, body: Self.parseUNetConfig, check: { error, _ in Self.expectNamed(error, "fuzz/config.json") })
         #expect(result.parsed > 0 && result.refused > 0, "\(result)")
 
         let scheduler = fuzz("scheduler-config", seeds: Self.schedulerSeeds, count: FuzzMutator.iterations(2500),

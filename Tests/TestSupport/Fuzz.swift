@@ -167,3 +167,13 @@ public func fastTemporaryDirectory() throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// The inputs committed under Tests/Fixtures/fuzz/`target`/ (a libFuzzer corpus and any
+/// crashers), sorted by name; empty when there are none.
+public func fuzzCorpus(_ target: String) -> [(name: String, data: Data)] {
+    let directory = Fixtures.url("fuzz/\(target)")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.sorted().compactMap { name in
+        (try? Data(contentsOf: directory.appendingPathComponent(name))).map { (name, $0) }
+    }
+}
