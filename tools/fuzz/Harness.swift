@@ -7,7 +7,16 @@ import Foundation
 public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     let data = start.map { Data(bytes: $0, count: count) } ?? Data()
     #if FUZZ_PNG
-    if let image = try? Image8.decodePNG(data, path: "fuzz.png") {
+    // Chunk CRCs rewritten, so mutations reach IHDR, inflate and the row filters.
+    var bytes = [UInt8](data), offset = 8
+    while offset + 12 <= bytes.count {
+        let length = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+        guard length <= bytes.count - offset - 12 else { break }
+        let crc = Checksum.crc32([Data(bytes[(offset + 4)..<(offset + 8 + length)])])
+        for k in 0..<4 { bytes[offset + 8 + length + k] = UInt8(truncatingIfNeeded: crc >> UInt32(24 - 8 * k)) }
+        offset += 12 + length
+    }
+    if let image = try? Image8.decodePNG(Data(bytes), path: "fuzz.png") {
         precondition(image.pixels.count == image.width * image.height * image.channels)
     }
     #elseif FUZZ_NPY
