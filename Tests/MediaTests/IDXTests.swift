@@ -33,6 +33,8 @@ import Testing
         ("unknown type", "malformed", "found 42"),
         ("extra data", "malformed", "more data after them"),
         ("empty file", "truncated", "announces 4 bytes, the file holds 0"),
+        ("dimension product overflows", "malformed", "dimensions whose product fits in memory"),
+        ("huge dimensions, tiny file", "truncated", "announces 4294967312 bytes"),
     ])
     func reportsDamagedFiles(damage: String, kind: String, detail: String) throws {
         var bytes = [UInt8](try Data(contentsOf: mediaFixture("idx/small.idx")))
@@ -44,6 +46,8 @@ import Testing
         case "unknown type": bytes[2] = 0x42
         case "extra data": bytes.append(0)
         case "empty file": bytes = []
+        case "dimension product overflows": bytes.replaceSubrange(4..<16, with: [UInt8](repeating: 0xFF, count: 12))
+        case "huge dimensions, tiny file": bytes.replaceSubrange(4..<16, with: [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1])
         default: Issue.record("unknown damage \(damage)")
         }
         let directory = try makeTemporaryDirectory()
