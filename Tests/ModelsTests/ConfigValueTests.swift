@@ -184,6 +184,7 @@ import TestSupport
                 if let i = layers.firstIndex(where: { $0["op"] as? String == "linear" }) { layers[i]["in_features"] = 7 }
                 config["layers"] = layers
             }, "(linear)"),
+            ("missing key", { $0["format"] = nil }, "format is missing"),
             ("fractional channels", { config in
                 var layers = config["layers"] as! [[String: Any]]
                 layers[0]["out_channels"] = 1.5

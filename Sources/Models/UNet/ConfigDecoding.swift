@@ -113,7 +113,7 @@ enum ConfigFile {
         case let .valueNotFound(type, context)?:
             "\(keyPath(context)): expected \(type), found null"
         case let .keyNotFound(key, context)?:
-            "\(keyPath(context)).\(key.stringValue) is missing"
+            "\((context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")) is missing"
         case let .dataCorrupted(context)? where context.codingPath.isEmpty:
             // Foundation's own wording ("not valid JSON") is wrong here: the JSON parsed, so a
             // number did not fit the type its key needs.
