@@ -40,6 +40,8 @@ import TestSupport
             ("block_out_channels", [8, 16.5, 16], ["a list of integers", "16.5"]),
             ("norm_eps", -1, ["-1", "> 0"]),
             ("norm_eps", 0, ["> 0"]),
+            ("norm_eps", 1e-300, ["Float32"]),
+            ("norm_eps", 1e300, ["Float32"]),
             ("freq_shift", 4, ["freq_shift = 4", "below half"]),
             ("freq_shift", 9, ["freq_shift"]),
             ("norm_num_groups", 0, ["norm_num_groups = 0"]),

@@ -173,8 +173,9 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
                 throw invalid(key, groups, "a positive integer that divides every block's channels")
             }
         }
-        guard normEps.isFinite, normEps > 0 else {
-            throw invalid(.normEps, normEps, "a finite number > 0 (GroupNorm divides by √(variance + eps))")
+        // The kernels add eps in Float32: it must stay positive and finite there.
+        guard Float(normEps) > 0, Float(normEps).isFinite else {
+            throw invalid(.normEps, normEps, "a number > 0 that Float32 can hold, e.g. 1e-5 (GroupNorm divides by √(variance + eps))")
         }
         // get_timestep_embedding divides by (half − freq_shift): zero gives NaN, negative gives
         // frequencies growing past 10000×.
