@@ -18,11 +18,8 @@ struct MediaFuzzTests {
 
     /// Every refusal is a MediaError that names the file.
     static func expectNamedMediaError(_ error: any Error, _ path: String) {
-        guard let media = error as? MediaError else {
-            Issue.record("not a MediaError: \(type(of: error)) \(error)")
-            return
-        }
-        #expect(media.message.contains(path), "\(media.message)")
+        #expect(error is MediaError, "\(type(of: error)): \(error)")
+        #expect(namedErrorProblem(error, path) == nil)
     }
 
     /// The NPY header's text mutated, its 16-bit length field (version 1.0) kept consistent.

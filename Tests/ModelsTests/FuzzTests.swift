@@ -31,8 +31,7 @@ struct ModelsFuzzTests {
     }
 
     static func expectNamed(_ error: any Error, _ path: String) {
-        let message = (error as? any LocalizedError)?.errorDescription ?? ""
-        #expect(message.contains(path) && !message.contains("NSCocoaErrorDomain"), "\(type(of: error)): \(message)")
+        #expect(namedErrorProblem(error, path) == nil)
     }
 
     static func parseSafeTensors(_ data: Data) throws {

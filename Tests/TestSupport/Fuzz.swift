@@ -177,3 +177,14 @@ public func fuzzCorpus(_ target: String) -> [(name: String, data: Data)] {
         (try? Data(contentsOf: directory.appendingPathComponent(name))).map { (name, $0) }
     }
 }
+
+/// Why `error` is not a good refusal of a file at `path` — not a LocalizedError, a message that
+/// does not name the file, or a raw Foundation error — or nil when it is one.
+public func namedErrorProblem(_ error: any Error, _ path: String) -> String? {
+    guard let message = (error as? any LocalizedError)?.errorDescription else {
+        return "not a LocalizedError: \(type(of: error)) \(error)"
+    }
+    if !message.contains(path) { return "does not name \(path): \(message)" }
+    if message.contains("NSCocoaErrorDomain") { return "a raw Foundation error: \(message)" }
+    return nil
+}
