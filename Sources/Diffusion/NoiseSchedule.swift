@@ -65,24 +65,47 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// Number of training steps T.
     public var trainSteps: Int { betas.count }
 
-    /// The largest T accepted (real models use 1000; a million keeps every table a few MB).
-    public static let maxTrainSteps = 1_000_000
-
     /// ᾱ[j] for j ∈ [−1, T); ᾱ[−1] = 1 ("clean").
     @inlinable public func alphaBar(_ j: Int) -> Double { j < 0 ? 1 : alphasCumprod[j] }
 
-    /// A schedule from explicit betas, each in (0, 1].
+    /// The most training steps a schedule may have: far above any published model (1000–4000),
+    /// and small enough that the tables (16 bytes a step) never fail to allocate.
+    public static let maxTrainSteps = 1_000_000
+
+    /// A schedule from explicit betas, each in (0, 1]; ᾱ must stay positive before the last step
+    /// (only a zero-terminal-SNR schedule reaches ᾱ = 0, and only there).
     public init(betas: [Double]) throws {
         guard !betas.isEmpty else { throw ScheduleError.invalidBetas("no betas") }
         guard betas.count <= Self.maxTrainSteps else {
-            throw ScheduleError.invalidBetas("\(betas.count) betas; T must be at most \(Self.maxTrainSteps)")
+            throw ScheduleError.invalidBetas("\(betas.count) betas; at most \(Self.maxTrainSteps) training steps are supported")
         }
         if let bad = betas.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
             throw ScheduleError.invalidBetas("β[\(bad)] = \(betas[bad]) is outside (0, 1]")
         }
-        self.betas = betas
         var product = 1.0
-        alphasCumprod = betas.map { product *= 1 - $0; return product }
+        let alphasCumprod = betas.map { product *= 1 - $0; return product }
+        try Self.checkAlphaBar(alphasCumprod)
+        self.betas = betas
+        self.alphasCumprod = alphasCumprod
+    }
+
+    static func checkTrainSteps(_ t: Int) throws {
+        guard (1...maxTrainSteps).contains(t) else {
+            throw ScheduleError.invalidBetas("T must be in 1...\(maxTrainSteps), got \(t)")
+        }
+    }
+
+    /// ᾱ must stay in (0, 1): ᾱ = 1 (a β below Float64's resolution) leaves no noise and makes the
+    /// posterior variance 0/0; ᾱ = 0 before the last step leaves no signal.
+    static func checkAlphaBar(_ alphasCumprod: [Double]) throws {
+        if let one = alphasCumprod.firstIndex(where: { !($0 < 1) }) {
+            throw ScheduleError.invalidBetas("ᾱ[\(one)] = \(alphasCumprod[one]): β[\(one)] is too small to add any noise "
+                                             + "(1 − β rounds to 1; ᾱ must stay in (0, 1))")
+        }
+        if let zero = alphasCumprod.dropLast().firstIndex(where: { !($0 > 0) }) {
+            throw ScheduleError.invalidBetas("ᾱ[\(zero)] = \(alphasCumprod[zero]) before the last step "
+                                             + "(the betas leave no signal; ᾱ must stay in (0, 1))")
+        }
     }
 
     init(betas: [Double], alphasCumprod: [Double]) {
@@ -93,9 +116,7 @@ public struct NoiseSchedule: Sendable, Equatable {
     /// Builds `kind` with T = `trainSteps`; `rescaleZeroTerminalSNR` applies diffusers'
     /// `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1), which makes ᾱ[T−1] = 0.
     public init(_ kind: BetaSchedule, trainSteps: Int = 1000, rescaleZeroTerminalSNR: Bool = false) throws {
-        guard (1...Self.maxTrainSteps).contains(trainSteps) else {
-            throw ScheduleError.invalidBetas("T must be in 1…\(Self.maxTrainSteps), got \(trainSteps)")
-        }
+        try Self.checkTrainSteps(trainSteps)
         var betas = Self.betas(kind, trainSteps: trainSteps)
         if rescaleZeroTerminalSNR { betas = Self.rescaledToZeroTerminalSNR(betas) }
         try self.init(betas: betas)
@@ -146,6 +167,7 @@ extension NoiseSchedule {
     /// rounds each output to float32. Values are stored as Float64 holding float32 numbers.
     public static func diffusersFloat32(_ kind: BetaSchedule, trainSteps t: Int,
                                         rescaleZeroTerminalSNR: Bool = false) throws -> NoiseSchedule {
+        try checkTrainSteps(t)
         var betas: [Float]
         switch kind {
         case .linear(let start, let end): betas = torchLinspace(Float(start), Float(end), t)
@@ -172,6 +194,7 @@ extension NoiseSchedule {
         }
         let bar = cumprod(betas.map { 1 - $0 }).map(Double.init)
         _ = try NoiseSchedule(betas: betas.map(Double.init))  // validates the betas
+        try checkAlphaBar(bar)  // and ᾱ as rounded to float32
         return NoiseSchedule(betas: betas.map(Double.init), alphasCumprod: bar)
     }
 }

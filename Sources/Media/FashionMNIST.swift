@@ -53,9 +53,9 @@ public enum FashionMNIST {
 
         let images = try IDXArray.read(from: urls[0])
         let labels = try IDXArray.read(from: urls[1])
-        guard images.shape.count == 3, images.shape[1] == 28, images.shape[2] == 28 else {
+        guard images.shape.count == 3, images.shape[0] >= 1, images.shape[1] == 28, images.shape[2] == 28 else {
             throw MediaError.malformed(path: urls[0].path, format: "Fashion-MNIST images",
-                                       expected: "shape N×28×28", found: "\(images.shape)")
+                                       expected: "shape N×28×28 with N ≥ 1", found: "\(images.shape)")
         }
         guard labels.shape == [images.shape[0]] else {
             throw MediaError.malformed(path: urls[1].path, format: "Fashion-MNIST labels",
@@ -115,7 +115,7 @@ public enum FashionMNIST {
         /// The selected images in model space (pixel/127.5 − 1 ∈ [−1, 1]), N×28×28 values.
         public func modelSpaceImages(directory: String? = nil) throws -> [Float] {
             let images = try FashionMNIST.load(split: split, directory: directory).images
-            let count = images.shape[0], d = images.bytes.count / count
+            let count = images.shape[0], d = 28 * 28
             let range = range ?? 0..<count
             guard range.upperBound <= count else { throw Self.beyondEnd(description, split, count, range) }
             return images.bytes[(range.lowerBound * d)..<(range.upperBound * d)].map { Float($0) / 127.5 - 1 }

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// Everything that can go wrong reading or writing media files. Each case names the file and,
@@ -55,7 +56,7 @@ func readContents(of url: URL) throws -> Data {
     do {
         return try Data(contentsOf: url)
     } catch {
-        throw MediaError.unreadable(path: path, reason: error.localizedDescription)
+        throw MediaError.unreadable(path: path, reason: FileErrorText.reason(error))
     }
 }
 

@@ -13,8 +13,12 @@ public struct NPZArchive: Sendable {
     public init(members: [String: Data] = [:]) { self.members = members }
 
     public static func read(from url: URL) throws -> NPZArchive {
-        let data = try readContents(of: url)
-        return try data.withUnsafeBytes { try ZipReader(bytes: $0, path: url.path).members() }
+        try decode(readContents(of: url), path: url.path)
+    }
+
+    /// Parses the bytes of a `.npz` file; `path` only names the file in errors.
+    static func decode(_ data: Data, path: String) throws -> NPZArchive {
+        try data.withUnsafeBytes { try ZipReader(bytes: $0, path: path).members() }
     }
 
     /// The member `key` as a float64 array, or an error naming the file and the keys it holds.
@@ -69,18 +73,6 @@ public struct NPZArchive: Sendable {
     }
 }
 
-func crc32(of data: Data) -> UInt32 {
-    data.withUnsafeBytes { raw in
-        var crc = CZlib.crc32(0, nil, 0)
-        var offset = 0
-        while offset < raw.count {
-            let chunk = min(raw.count - offset, 1 << 30)
-            crc = CZlib.crc32(crc, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(chunk))
-            offset += chunk
-        }
-        return UInt32(crc)
-    }
-}
 
 /// Reads a ZIP file through its central directory (APPNOTE.TXT §4.3), ZIP64 included.
 private struct ZipReader {
@@ -169,6 +161,12 @@ private struct ZipReader {
     }
 
     func inflateRaw(_ input: UnsafeRawBufferPointer, size: Int, name: String) throws -> Data {
+        // Deflate expands at most 1032:1, so a larger announced size is corrupt; checking first
+        // keeps a forged ZIP64 size from becoming a huge allocation.
+        let (bound, overflow) = input.count.multipliedReportingOverflow(by: 1032)
+        guard !overflow, size <= bound + 1024 else {
+            throw malformed("\(name) of at most 1032 × \(input.count) bytes (deflate's limit)", "an announced size of \(size) bytes")
+        }
         var output = Data(count: size)
         var stream = z_stream()
         guard inflateInit2_(&stream, -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

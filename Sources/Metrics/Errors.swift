@@ -12,6 +12,8 @@ public enum MetricsError: Error, LocalizedError, Equatable {
     case notEnoughSamples(set: String, count: Int, needed: Int, purpose: String)
     /// An argument out of range (subset size, split count, k, an index).
     case invalidArgument(String)
+    /// A covariance that is not one: not symmetric, or with a clearly negative eigenvalue.
+    case invalidCovariance(set: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -27,6 +29,8 @@ public enum MetricsError: Error, LocalizedError, Equatable {
             "\(set): \(purpose) needs at least \(needed) samples, got \(count)"
         case let .invalidArgument(message):
             message
+        case let .invalidCovariance(set, reason):
+            "\(set): the covariance (sigma) is not a valid covariance matrix: \(reason)"
         }
     }
 }
@@ -55,9 +59,17 @@ public struct Features: Sendable {
     public let count: Int
     public let dimension: Int
 
+    /// The largest feature dimension accepted: its covariance (d² Float64) then takes 2 GiB, and
+    /// every network skipstep scores with is far below it (Inception: 2048).
+    public static let maxDimension = 16_384
+
     public init(_ values: [Float], dimension: Int, name: String = "features") throws {
         guard dimension > 0, values.count % dimension == 0 else {
             throw MetricsError.badShape(set: name, valueCount: values.count, dimension: dimension)
+        }
+        guard dimension <= Self.maxDimension else {
+            throw MetricsError.invalidArgument("\(name): feature dimension \(dimension) is above the supported "
+                                               + "\(Self.maxDimension) (its covariance alone would need \(dimension)² values)")
         }
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw MetricsError.nonFinite(set: name, row: bad / dimension, column: bad % dimension, value: values[bad])

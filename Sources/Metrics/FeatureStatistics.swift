@@ -12,9 +12,18 @@ public struct GaussianStatistics: Sendable {
     /// Name used in errors and warnings.
     public var name: String
 
+    /// Relative tolerance of the covariance checks: `|Σᵢⱼ − Σⱼᵢ| ≤ tol·√(ΣᵢᵢΣⱼⱼ)` and, in
+    /// `Metrics.frechetDistance`, `λ_min(Σ) ≥ −tol·λ_max(Σ)`. Loose enough for a float32-rounded
+    /// `np.cov`, tight enough to refuse a matrix that is not a covariance (pytorch-fid then fails
+    /// with "Imaginary component" or, worse, returns a wrong distance).
+    public static let covarianceTolerance = 1e-4
+
+    /// Checks shapes, finiteness and that the covariance is symmetric with a non-negative diagonal
+    /// (positive semi-definiteness needs an eigendecomposition and is checked by
+    /// `Metrics.frechetDistance`).
     public init(mean: [Double], covariance: [Double], count: Int? = nil, name: String = "statistics") throws {
         let d = mean.count
-        guard d > 0, covariance.count == d * d else {
+        guard d > 0, d.multipliedReportingOverflow(by: d) == (covariance.count, false) else {
             throw MetricsError.badShape(set: name, valueCount: covariance.count, dimension: d)
         }
         for (k, v) in mean.enumerated() where !v.isFinite {
@@ -22,6 +31,21 @@ public struct GaussianStatistics: Sendable {
         }
         for (k, v) in covariance.enumerated() where !v.isFinite {
             throw MetricsError.invalidArgument("\(name): covariance entry (\(k / d), \(k % d)) is \(v)")
+        }
+        for i in 0..<d where covariance[i * d + i] < 0 {
+            throw MetricsError.invalidCovariance(set: name, reason: "diagonal entry (\(i), \(i)) is \(covariance[i * d + i]), "
+                                                 + "a variance must be ≥ 0")
+        }
+        let tolerance = Self.covarianceTolerance
+        for i in 0..<d {
+            for j in (i + 1)..<max(d, i + 1) {
+                let a = covariance[i * d + j], b = covariance[j * d + i]
+                let scale = (covariance[i * d + i] * covariance[j * d + j]).squareRoot()
+                if abs(a - b) > tolerance * scale + Double.leastNormalMagnitude {
+                    throw MetricsError.invalidCovariance(
+                        set: name, reason: "not symmetric: entry (\(i), \(j)) is \(a) but (\(j), \(i)) is \(b)")
+                }
+            }
         }
         self.dimension = d
         self.mean = mean

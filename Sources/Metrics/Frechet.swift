@@ -30,6 +30,9 @@ extension Metrics {
         // With Σ₁ = U·diag(λ)·Uᵀ and D = diag(√max(λ, 0)): √Σ₁·Σ₂·√Σ₁ = U·(D·Uᵀ·Σ₂·U·D)·Uᵀ, so the
         // eigenvalues needed are those of M = D·(Uᵀ·Σ₂·U)·D (two dgemm; no eigenvectors for M).
         let e1 = try Linalg.symmetricEigen(symmetrized(a.covariance, d), n: d)
+        try checkPositiveSemidefinite(e1.values, a.name)
+        // Covariances computed from samples here are PSD by construction; loaded ones are checked.
+        if b.count == nil { try checkPositiveSemidefinite(Linalg.symmetricEigenvalues(symmetrized(b.covariance, d), n: d), b.name) }
         let u = e1.vectors
         let s2u = Linalg.matmul(b.covariance, .none, u, .none, m: d, n: d, k: d)
         var m = Linalg.matmul(u, .transpose, s2u, .none, m: d, n: d, k: d)
@@ -47,6 +50,17 @@ extension Metrics {
         }
         return FrechetDistance(value: diff2 + tr1 + tr2 - 2 * trSqrt, traceSqrtProduct: trSqrt,
                                warnings: a.warnings + b.warnings)
+    }
+
+    /// Refuses a covariance with an eigenvalue below `−tol·λ_max` (`tol` =
+    /// `GaussianStatistics.covarianceTolerance`): not positive semi-definite, so no distribution
+    /// has it and the "distance" can come out negative. `eigenvalues` ascending.
+    static func checkPositiveSemidefinite(_ eigenvalues: [Double], _ name: String) throws {
+        guard let smallest = eigenvalues.first, let largest = eigenvalues.last else { return }
+        if smallest < -GaussianStatistics.covarianceTolerance * max(largest, 0) || (largest <= 0 && smallest < 0) {
+            throw MetricsError.invalidCovariance(
+                set: name, reason: "not positive semi-definite: smallest eigenvalue \(smallest), largest \(largest)")
+        }
     }
 
     /// FID straight from two feature sets (mean and `np.cov` covariance of each).

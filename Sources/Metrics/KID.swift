@@ -29,7 +29,9 @@ extension Metrics {
         guard subset.y.count == m else {
             throw MetricsError.invalidArgument("KID: subset sizes differ (\(m) vs \(subset.y.count))")
         }
-        guard m >= 2 else { throw MetricsError.invalidArgument("KID: subset size must be at least 2, got \(m)") }
+        guard (2...maxKIDSubsetSize).contains(m) else {
+            throw MetricsError.invalidArgument("KID: subset size must be between 2 and \(maxKIDSubsetSize), got \(m)")
+        }
         try checkIndices(subset.x, count: x.count, set: x.name)
         try checkIndices(subset.y, count: y.count, set: y.name)
         let d = x.dimension
@@ -60,11 +62,7 @@ extension Metrics {
     /// KID over explicit subsets (mean and population std of the per-subset MMD²).
     public static func kernelDistance(_ x: Features, _ y: Features, subsets: [KIDSubset]) throws -> KernelDistance {
         guard !subsets.isEmpty else { throw MetricsError.invalidArgument("KID: no subsets") }
-        let values = try subsets.map { try polynomialMMD2(x, y, subset: $0) }
-        let n = Double(values.count)
-        let mean = values.reduce(0, +) / n
-        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
-        return KernelDistance(mean: mean, std: variance.squareRoot(), subsetValues: values)
+        return summarize(try subsets.map { try polynomialMMD2(x, y, subset: $0) })
     }
 
     /// KID with torch-fidelity's defaults: `subsetCount` subsets of `subsetSize` rows from each set,
@@ -78,36 +76,38 @@ extension Metrics {
         _ x: Features, _ y: Features, subsetCount: Int = 100, subsetSize: Int = 1000, seed: UInt64 = 2020
     ) throws -> KernelDistance {
         try x.requireDimension(y, "KID: \(y.name) vs \(x.name)")
-        guard subsetSize >= 2, subsetSize <= min(x.count, y.count) else {
-            throw MetricsError.invalidArgument(
-                "KID: subset size \(subsetSize) must be between 2 and the smaller set's size "
-                    + "(\(x.name): \(x.count), \(y.name): \(y.count)); pass a smaller subset size")
-        }
-        guard subsetCount >= 1 else { throw MetricsError.invalidArgument("KID: subset count must be positive") }
-        let subsets = kidSubsets(count: subsetCount, size: subsetSize, xCount: x.count, yCount: y.count, seed: seed)
-        return try kernelDistance(x, y, subsets: subsets)
+        var sampler = try KIDSubsetSampler(count: subsetCount, size: subsetSize, xCount: x.count, yCount: y.count,
+                                           seed: seed, names: (x.name, y.name))
+        // One subset at a time: memory stays O(size) however many subsets are asked for.
+        var values: [Double] = []
+        values.reserveCapacity(subsetCount)
+        while let subset = sampler.next() { values.append(try polynomialMMD2(x, y, subset: subset)) }
+        return summarize(values)
     }
+
+    /// The most subsets `kernelDistance(_:_:subsetCount:subsetSize:seed:)` draws (torch-fidelity's
+    /// default is 100; beyond this the estimate no longer improves and the run would take days).
+    public static let maxKIDSubsets = 100_000
+    /// The largest KID subset: each subset needs three m × m Float64 kernel matrices (2 GiB at
+    /// this size; torch-fidelity's default is 1000).
+    public static let maxKIDSubsetSize = 16_384
 
     /// The subsets `kernelDistance(_:_:subsetCount:subsetSize:seed:)` uses: for each subset, `size`
     /// distinct indices of the first set, then `size` of the second, each by a partial
     /// Fisher–Yates shuffle of `0..<n` driven by SplitMix64(`seed`) (Steele et al. 2014) with
     /// Lemire's unbiased bounded integers (multiply-shift with rejection). One generator runs
     /// through all subsets in order, so the draw is fixed by (seed, count, size, xCount, yCount).
-    public static func kidSubsets(count: Int, size: Int, xCount: Int, yCount: Int, seed: UInt64) -> [KIDSubset] {
-        precondition(size <= xCount && size <= yCount && size >= 0 && count >= 0)
-        var rng = SplitMix64(seed: seed)
-        func choose(_ n: Int) -> [Int] {
-            var pool = Array(0..<n)
-            for i in 0..<size {
-                let j = i + Int(rng.bounded(UInt64(n - i)))
-                pool.swapAt(i, j)
-            }
-            return Array(pool[0..<size])
-        }
-        return (0..<count).map { _ in
-            let a = choose(xCount)
-            return KIDSubset(x: a, y: choose(yCount))
-        }
+    public static func kidSubsets(count: Int, size: Int, xCount: Int, yCount: Int, seed: UInt64) throws -> [KIDSubset] {
+        var sampler = try KIDSubsetSampler(count: count, size: size, xCount: xCount, yCount: yCount, seed: seed,
+                                           names: ("first set", "second set"))
+        return Array(AnyIterator { sampler.next() })
+    }
+
+    static func summarize(_ values: [Double]) -> KernelDistance {
+        let n = Double(values.count)
+        let mean = values.reduce(0, +) / n
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
+        return KernelDistance(mean: mean, std: variance.squareRoot(), subsetValues: values)
     }
 
     static func checkIndices(_ indices: [Int], count: Int, set: String) throws {
@@ -120,6 +120,43 @@ extension Metrics {
                 throw MetricsError.invalidArgument("KID: index \(i) repeated in a subset of \(set) (subsets are drawn without replacement)")
             }
         }
+    }
+}
+
+/// Draws KID subsets one at a time (see `Metrics.kidSubsets`), after checking the arguments.
+struct KIDSubsetSampler {
+    let count: Int, size: Int, xCount: Int, yCount: Int
+    var drawn = 0
+    var rng: SplitMix64
+
+    init(count: Int, size: Int, xCount: Int, yCount: Int, seed: UInt64, names: (String, String)) throws {
+        guard size >= 2, size <= min(xCount, yCount, Metrics.maxKIDSubsetSize) else {
+            throw MetricsError.invalidArgument(
+                "KID: subset size \(size) must be between 2 and the smaller set's size "
+                    + "(\(names.0): \(xCount), \(names.1): \(yCount)), at most \(Metrics.maxKIDSubsetSize); "
+                    + "pass a smaller subset size")
+        }
+        guard (1...Metrics.maxKIDSubsets).contains(count) else {
+            throw MetricsError.invalidArgument("KID: subset count \(count) must be between 1 and \(Metrics.maxKIDSubsets)")
+        }
+        (self.count, self.size, self.xCount, self.yCount) = (count, size, xCount, yCount)
+        rng = SplitMix64(seed: seed)
+    }
+
+    mutating func next() -> KIDSubset? {
+        guard drawn < count else { return nil }
+        drawn += 1
+        let a = choose(xCount)
+        return KIDSubset(x: a, y: choose(yCount))
+    }
+
+    private mutating func choose(_ n: Int) -> [Int] {
+        var pool = Array(0..<n)
+        for i in 0..<size {
+            let j = i + Int(rng.bounded(UInt64(n - i)))
+            pool.swapAt(i, j)
+        }
+        return Array(pool[0..<size])
     }
 }
 

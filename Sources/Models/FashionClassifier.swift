@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Tensor
 
 /// The Fashion-MNIST classifier whose penultimate features serve as the domain's FID/IS network:
@@ -45,15 +46,11 @@ public final class FashionClassifier: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw UNetLoadError.missingFile(path: path, hint: "expected a classifier folder written by tools/train_classifier.py")
         }
-        let config: Config
-        do {
-            config = try JSONDecoder().decode(Config.self, from: Data(contentsOf: configURL))
-        } catch {
-            throw UNetLoadError.invalidConfig(path: path, reason: "not a classifier config (\(error))")
-        }
-        guard config.format == "skipstep-fashion-cnn-1", config.input.shape.count == 3 else {
+        let config = try ConfigFile.decode(Config.self, at: configURL, what: "classifier")
+        guard config.format == "skipstep-fashion-cnn-1" else {
             throw UNetLoadError.unsupportedOption(path: path, key: "format", value: config.format, supported: "skipstep-fashion-cnn-1")
         }
+        try Self.checkShapes(config, path: path)
         var w = WeightBinder(modelFile: try SafeTensorsFile(contentsOf: directory.appendingPathComponent("model.safetensors")))
         var layers: [Layer] = []
         var features = 0
@@ -92,11 +89,56 @@ public final class FashionClassifier: @unchecked Sendable {
         classes = config.classes
     }
 
+    /// Walks the layer list with the activation shape, so a config whose sizes do not chain (or are
+    /// absurd) is refused here, naming the layer, instead of failing inside a kernel.
+    static func checkShapes(_ config: Config, path: String) throws {
+        func invalid(_ key: String, _ value: Any, _ expected: String) -> UNetLoadError {
+            .invalidValue(path: path, key: key, value: "\(value)", expected: expected)
+        }
+        let limit = 1 << 16
+        let shape = config.input.shape
+        guard shape.count == 3, shape.allSatisfy({ (1...limit).contains($0) }), CheckedSize.product(shape) != nil else {
+            throw invalid("input.shape", shape, "[channels, height, width], each in 1...\(limit)")
+        }
+        var (c, h, w) = (shape[0], shape[1], shape[2])
+        var flat: Int?
+        for (i, layer) in config.layers.enumerated() {
+            let key = "layers[\(i)] (\(layer.op))"
+            switch layer.op {
+            case "conv2d":
+                let k = layer.kernel_size ?? 0, p = layer.padding ?? 0
+                guard flat == nil, layer.in_channels == c, let o = layer.out_channels, (1...limit).contains(o),
+                      (1...15).contains(k), (0..<k).contains(p), h + 2 * p >= k, w + 2 * p >= k else {
+                    throw invalid(key, "in_channels \(layer.in_channels.map(String.init) ?? "?"), out_channels "
+                                  + "\(layer.out_channels.map(String.init) ?? "?"), kernel_size \(k), padding \(p)",
+                                  "in_channels \(c) (the input's), out_channels in 1...\(limit), kernel_size 1...15, "
+                                  + "padding below it, on a \(h)×\(w) map, before flatten")
+                }
+                (c, h, w) = (o, h + 2 * p - k + 1, w + 2 * p - k + 1)
+            case "maxpool2d":
+                guard flat == nil, h >= 2, w >= 2 else { throw invalid(key, "\(h)×\(w)", "a map of at least 2×2, before flatten") }
+                (h, w) = (h / 2, w / 2)
+            case "flatten":
+                guard flat == nil, let size = CheckedSize.product([c, h, w]) else { throw invalid(key, "flatten", "one flatten") }
+                flat = size
+            case "linear":
+                guard let n = flat, layer.in_features == n, let o = layer.out_features, (1...limit).contains(o) else {
+                    throw invalid(key, "in_features \(layer.in_features.map(String.init) ?? "?")",
+                                  flat.map { "in_features \($0) (the previous layer's size), out_features in 1...\(limit)" }
+                                      ?? "a flatten before it")
+                }
+                flat = o
+            default:
+                break  // refused by name while the layers are built
+            }
+        }
+    }
+
     /// Penultimate features ([B, D] row-major) and logits ([B, classes]) of `batch` images in
     /// model space (NCHW, [−1, 1]).
     public func callAsFunction(_ x: [Float], batch: Int) throws -> (features: [Float], logits: [Float]) {
         let (c, h, w) = (inputShape[0], inputShape[1], inputShape[2])
-        guard x.count == batch * c * h * w else {
+        guard batch >= 1, let expected = CheckedSize.product([batch, c, h, w]), x.count == expected else {
             throw UNetLoadError.inputShape(expected: "\(batch)×\(c)×\(h)×\(w)", actual: "\(x.count) values")
         }
         lock.lock()

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Files
 import Tensor
 
 /// A Gaussian mixture `p(x₀) = Σ_k π_k N(x₀; μ_k, Σ_k)` with full covariances: a data distribution
@@ -52,8 +53,8 @@ public struct GaussianMixture: Sendable {
     /// covariances must be symmetric (within 1e-9 of their largest entry) and positive definite.
     public init(components: [Component], sampleShape: [Int]) throws {
         guard !components.isEmpty else { throw GaussianMixtureError.noComponents }
-        let dimension = sampleShape.reduce(1, *)
-        guard !sampleShape.isEmpty, sampleShape.allSatisfy({ $0 > 0 }) else {
+        guard !sampleShape.isEmpty, sampleShape.allSatisfy({ $0 > 0 }), let dimension = CheckedSize.product(sampleShape),
+              dimension.multipliedReportingOverflow(by: dimension).overflow == false else {
             throw GaussianMixtureError.invalidSampleShape(sampleShape)
         }
         var weightSum = 0.0

@@ -1,4 +1,5 @@
 import Foundation
+import Files
 
 /// Saving and loading a `GaussianMixture` as safetensors:
 /// tensors `weights` [K], `means` [K, D], `covariances` [K, D, D] (all F64), metadata
@@ -20,10 +21,32 @@ extension GaussianMixture {
             "components": String(k),
             "dimension": String(d),
         ]) { _, ours in ours })
-        try writer.add("weights", components.map(\.weight), shape: [k])
-        try writer.add("means", components.flatMap(\.mean), shape: [k, d])
-        try writer.add("covariances", components.flatMap(\.covariance), shape: [k, d, d])
+        writer.metadata[Self.checksumKey] = nil
+        let weights = components.map(\.weight), means = components.flatMap(\.mean)
+        let covariances = components.flatMap(\.covariance)
+        writer.metadata[Self.checksumKey] = Self.contentChecksum(metadata: writer.metadata, weights: weights, means: means,
+                                                                 covariances: covariances)
+        try writer.add("weights", weights, shape: [k])
+        try writer.add("means", means, shape: [k, d])
+        try writer.add("covariances", covariances, shape: [k, d, d])
         try writer.write(to: url)
+    }
+
+    /// Metadata key of the content checksum `save(to:)` writes and `load(from:)` verifies.
+    public static let checksumKey = "content_crc32"
+
+    /// CRC-32, as 8 hex digits, of the metadata (sorted `key=value` lines, the checksum itself
+    /// left out) and the three tensors' little-endian F64 values: any flipped byte or edited
+    /// metadata value changes it.
+    public static func contentChecksum(metadata: [String: String], weights: [Double], means: [Double],
+                                       covariances: [Double]) -> String {
+        let lines = metadata.filter { $0.key != checksumKey }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)\n" }.joined()
+        func bytes(_ values: [Double]) -> Data {
+            Data(values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) })
+        }
+        let crc = Checksum.crc32([Data(lines.utf8), bytes(weights), bytes(means), bytes(covariances)])
+        return String(format: "%08x", crc)
     }
 
     /// Reads a mixture written by `save(to:)`, verifying format, version, tensor set, dtypes and shapes.
@@ -53,7 +76,10 @@ extension GaussianMixture {
         for name in file.tensorNames where !tensorNames.contains(name) {
             throw GaussianMixtureFileError.unexpectedTensor(path: path, tensor: name)
         }
-        let d = sampleShape.reduce(1, *)
+        // D² values per covariance must be addressable: D ≤ 2²⁰ keeps every product far from overflow.
+        guard let d = CheckedSize.product(sampleShape), d <= 1 << 20 else {
+            throw GaussianMixtureFileError.invalidMetadata(path: path, key: "sample_shape", value: shapeText)
+        }
         let weightsInfo = try file.info("weights")
         guard weightsInfo.shape.count == 1, weightsInfo.shape[0] >= 1 else {
             throw GaussianMixtureFileError.shapeMismatch(path: path, tensor: "weights", expected: "[K] with K ≥ 1",
@@ -75,6 +101,12 @@ extension GaussianMixture {
         let weights = try file.doubles("weights")
         let means = try file.doubles("means")
         let covariances = try file.doubles("covariances")
+        if let stored = meta[checksumKey] {
+            let actual = contentChecksum(metadata: meta, weights: weights, means: means, covariances: covariances)
+            guard stored == actual else {
+                throw GaussianMixtureFileError.checksumMismatch(path: path, stored: stored, actual: actual)
+            }
+        }
         let components = (0..<k).map { i in
             Component(weight: weights[i],
                       mean: Array(means[(i * d)..<((i + 1) * d)]),
@@ -98,6 +130,10 @@ public enum GaussianMixtureFileError: Error, LocalizedError, Equatable {
     case unexpectedTensor(path: String, tensor: String)
     case shapeMismatch(path: String, tensor: String, expected: String, actual: [Int])
     case invalidMixture(path: String, reason: String)
+    /// The content no longer matches the checksum written with it: the file was damaged or edited.
+    case checksumMismatch(path: String, stored: String, actual: String)
+    /// A cache file lacks the checksum or the options it must have been made with.
+    case staleCache(path: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -115,6 +151,11 @@ public enum GaussianMixtureFileError: Error, LocalizedError, Equatable {
             "\(path): tensor \"\(tensor)\" has shape \(actual), expected \(expected)"
         case let .invalidMixture(path, reason):
             "\(path): \(reason)"
+        case let .checksumMismatch(path, stored, actual):
+            "\(path): content checksum \(actual) does not match the stored \(GaussianMixture.checksumKey) \(stored); "
+                + "the file is damaged or was edited"
+        case let .staleCache(path, reason):
+            "\(path): not a usable cache: \(reason)"
         }
     }
 }

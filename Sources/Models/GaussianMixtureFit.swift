@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import Tensor
 
@@ -13,8 +14,10 @@ extension GaussianMixture {
         samples: [Double], labels: [Int], sampleShape: [Int], regularization: Double = 1e-3,
         progress: ((String) -> Void)? = nil
     ) throws -> GaussianMixture {
-        let d = sampleShape.reduce(1, *)
-        guard samples.count == labels.count * d else {
+        guard !sampleShape.isEmpty, sampleShape.allSatisfy({ $0 > 0 }), let d = CheckedSize.product(sampleShape) else {
+            throw GaussianMixtureError.invalidSampleShape(sampleShape)
+        }
+        guard CheckedSize.product([labels.count, d]) == samples.count else {
             throw GaussianMixtureError.fitting("\(samples.count) values for \(labels.count) samples of dimension \(d)")
         }
         return try fitPerClass(labels: labels, sampleShape: sampleShape, regularization: regularization,
@@ -30,7 +33,7 @@ extension GaussianMixture {
         progress: ((String) -> Void)? = nil
     ) throws -> GaussianMixture {
         guard shape.count == 3, shape[0] == labels.count, shape.allSatisfy({ $0 > 0 }),
-              pixels.count == shape[0] * shape[1] * shape[2] else {
+              pixels.count == CheckedSize.product(shape) else {
             throw GaussianMixtureError.fitting(
                 "images of shape \(shape) (\(pixels.count) bytes) do not match \(labels.count) labels")
         }
@@ -48,8 +51,8 @@ extension GaussianMixture {
         labels: [Int], sampleShape: [Int], regularization: Double, progress: ((String) -> Void)?,
         fillRow: (Int, UnsafeMutableBufferPointer<Double>) -> Void
     ) throws -> GaussianMixture {
-        let d = sampleShape.reduce(1, *)
-        guard !sampleShape.isEmpty, sampleShape.allSatisfy({ $0 > 0 }) else {
+        guard !sampleShape.isEmpty, sampleShape.allSatisfy({ $0 > 0 }), let d = CheckedSize.product(sampleShape),
+              CheckedSize.product([d, d]) != nil else {
             throw GaussianMixtureError.invalidSampleShape(sampleShape)
         }
         guard regularization.isFinite, regularization >= 0 else {
@@ -120,14 +123,7 @@ extension GaussianMixture {
         let url = directory.appendingPathComponent(fashionGMMFileName)
         if FileManager.default.fileExists(atPath: url.path) {
             do {
-                let (mixture, metadata) = try loadWithMetadata(from: url)
-                guard metadata["name"] == "fashion-gmm", mixture.sampleShape == [1, 28, 28],
-                      mixture.componentCount == 10
-                else {
-                    throw GaussianMixtureFileError.invalidMetadata(
-                        path: url.path, key: "name", value: metadata["name"] ?? "(missing)")
-                }
-                return mixture
+                return try loadFashionGMMCache(url)
             } catch {
                 log("warning: ignoring the fashion-gmm cache: \(error.localizedDescription); refitting")
             }
@@ -140,16 +136,38 @@ extension GaussianMixture {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw SafeTensorsError.writeFailed(path: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.writeFailed(path: url.path, reason: "cannot create the cache directory \(directory.path): \(FileErrorText.reason(error))")
         }
-        try mixture.save(to: url, metadata: [
-            "name": "fashion-gmm",
-            "dataset": "fashion-mnist train",
-            "images": String(data.labels.count),
-            "pixel_scale": "x/127.5-1",
-            "covariance": "centred gram / (n_k - 1) + 0.001*I",
-        ])
+        try mixture.save(to: url, metadata: fashionGMMMetadata.merging(["images": String(data.labels.count)]) { _, new in new })
         log(String(format: "fashion-gmm: fitted in %.1f s", Date().timeIntervalSince(start)))
+        return mixture
+    }
+
+    /// The options a fashion-gmm cache records (and must match to be used); `images` is the
+    /// training-set size.
+    public static let fashionGMMMetadata: [String: String] = [
+        "name": "fashion-gmm",
+        "dataset": "fashion-mnist train",
+        "images": "60000",
+        "pixel_scale": "x/127.5-1",
+        "covariance": "centred gram / (n_k - 1) + 0.001*I",
+    ]
+
+    /// The cached fit at `url`, if its checksum verifies and it was made with `fashionGMMMetadata`'s
+    /// options; otherwise an error saying why (the caller refits).
+    static func loadFashionGMMCache(_ url: URL) throws -> GaussianMixture {
+        let (mixture, metadata) = try loadWithMetadata(from: url)
+        guard metadata[checksumKey] != nil else {
+            throw GaussianMixtureFileError.staleCache(path: url.path, reason: "it has no \(checksumKey) (written by an older skipstep)")
+        }
+        for (key, value) in fashionGMMMetadata where metadata[key] != value {
+            throw GaussianMixtureFileError.staleCache(
+                path: url.path, reason: "metadata \(key) is \(metadata[key].map { "\"\($0)\"" } ?? "missing"), expected \"\(value)\"")
+        }
+        guard mixture.sampleShape == [1, 28, 28], mixture.componentCount == 10 else {
+            throw GaussianMixtureFileError.staleCache(
+                path: url.path, reason: "\(mixture.componentCount) components of shape \(mixture.sampleShape), expected 10 of [1, 28, 28]")
+        }
         return mixture
     }
 }

@@ -97,7 +97,7 @@ public enum SafeTensorsError: Error, LocalizedError, Equatable {
         case let .dtypeMismatch(path, tensor, expected, actual):
             "\(path): tensor \"\(tensor)\" is \(actual.rawValue), expected \(expected.rawValue)"
         case let .duplicateTensor(path, tensor):
-            "\(path): tensor \"\(tensor)\" added twice"
+            "\(path): tensor \"\(tensor)\" is named more than once (a name must be unique)"
         case let .valueCountMismatch(path, tensor, shape, count):
             "\(path): tensor \"\(tensor)\" of shape \(shape) given \(count) values"
         case let .writeFailed(path, reason):
@@ -129,7 +129,7 @@ public struct SafeTensorsFile: Sendable {
         do {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
-            throw SafeTensorsError.unreadable(path: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.unreadable(path: url.path, reason: FileErrorText.reason(error))
         }
         try self.init(bytes: data, path: url.path)
     }
@@ -239,11 +239,49 @@ public struct SafeTensorsFile: Sendable {
         } catch {
             throw SafeTensorsError.invalidHeader(path: path, reason: "not a JSON object of tensor entries (\(error))")
         }
+        // JSONDecoder keeps one entry of a repeated key; the reference implementation refuses them.
+        var seen = Set<String>()
+        for key in topLevelKeys(header) where !seen.insert(key).inserted {
+            throw SafeTensorsError.duplicateTensor(path: path, tensor: key)
+        }
         var result = Header(metadata: raw.metadata)
         for (name, entry) in raw.tensors {
             result.tensors.append(try validateEntry(name: name, entry, path: path))
         }
         return result
+    }
+
+    /// The keys of a JSON object's top level in order, repeats kept. `json` has already parsed as
+    /// an object, so only strings and nesting need tracking.
+    static func topLevelKeys(_ json: Data) -> [String] {
+        let bytes = [UInt8](json)
+        var keys: [String] = []
+        var depth = 0, expectingKey = false, i = 0
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "\""):
+                let start = i
+                i += 1
+                while i < bytes.count, bytes[i] != UInt8(ascii: "\"") { i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1 }
+                if depth == 1, expectingKey, i < bytes.count {
+                    let literal = Data(bytes[start...i])
+                    keys.append((try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed) as? String)
+                        ?? String(decoding: literal, as: UTF8.self))
+                    expectingKey = false
+                }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+            case UInt8(ascii: ","):
+                expectingKey = depth == 1
+            default:
+                break
+            }
+            i += 1
+        }
+        return keys
     }
 
     private static func validateEntry(name: String, _ entry: RawHeader.Entry, path: String) throws -> SafeTensorInfo {
@@ -397,7 +435,7 @@ public struct SafeTensorsWriter: Sendable {
         } catch FileWriteError.unwritable(_, let reason) {
             throw SafeTensorsError.writeFailed(path: url.path, reason: reason)
         } catch {
-            throw SafeTensorsError.writeFailed(path: url.path, reason: error.localizedDescription)
+            throw SafeTensorsError.writeFailed(path: url.path, reason: FileErrorText.reason(error))
         }
     }
 }

@@ -76,7 +76,9 @@ struct SampleCommand: AsyncParsableCommand {
     func run() async throws {
         let output = try OutputTarget(path: out, overwrite: overwrite)
         let noiseArray = try noise.map { try NPYArray.read(from: URL(fileURLWithPath: $0)) }
-        let loaded = try Settings.current.catalog.load(model)
+        var loaded = try Settings.current.catalog.load(model)
+        // Stop at the first NaN/∞ the model makes, naming its timestep, sample and element.
+        if !allowNonfinite { loaded.denoiser = FiniteCheckingDenoiser(loaded.denoiser) }
         let shape = loaded.denoiser.sampleShape
         if case .npy = output {} else {
             guard shape.count == 3, [1, 3].contains(shape[0]) else {

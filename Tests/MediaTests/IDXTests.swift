@@ -33,6 +33,8 @@ import Testing
         ("unknown type", "malformed", "found 42"),
         ("extra data", "malformed", "more data after them"),
         ("empty file", "truncated", "announces 4 bytes, the file holds 0"),
+        ("dimension product overflows", "malformed", "dimensions whose product fits in memory"),
+        ("huge dimensions, tiny file", "truncated", "announces 4294967312 bytes"),
     ])
     func reportsDamagedFiles(damage: String, kind: String, detail: String) throws {
         var bytes = [UInt8](try Data(contentsOf: mediaFixture("idx/small.idx")))
@@ -44,6 +46,8 @@ import Testing
         case "unknown type": bytes[2] = 0x42
         case "extra data": bytes.append(0)
         case "empty file": bytes = []
+        case "dimension product overflows": bytes.replaceSubrange(4..<16, with: [UInt8](repeating: 0xFF, count: 12))
+        case "huge dimensions, tiny file": bytes.replaceSubrange(4..<16, with: [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1])
         default: Issue.record("unknown damage \(damage)")
         }
         let directory = try makeTemporaryDirectory()
@@ -111,6 +115,14 @@ import Testing
         try idx([2], [4, 10]).write(to: labels)
         let error = #expect(throws: MediaError.self) { try FashionMNIST.load(split: .test, directory: directory.path) }
         #expect(error?.message.contains("labels 0…9, found 10 at index 1") == true, "\(error?.message ?? "")")
+
+        // An empty split used to divide by zero in modelSpaceImages.
+        try idx([0, 28, 28], []).write(to: directory.appendingPathComponent("t10k-images-idx3-ubyte"))
+        try idx([0], []).write(to: labels)
+        let empty = #expect(throws: MediaError.self) {
+            try FashionMNIST.Selection(split: .test).modelSpaceImages(directory: directory.path)
+        }
+        #expect(empty?.message.contains("N ≥ 1") == true, "\(empty?.message ?? "")")
     }
 
     @Test func selectionsNameSplitsAndSlices() throws {

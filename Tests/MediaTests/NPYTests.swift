@@ -83,6 +83,9 @@ import Testing
         ("bad shape", "malformed", "unexpected character '-'"),
         ("header past end", "truncated", "announces 65545 bytes"),
         ("empty file", "malformed", "found an empty file"),
+        ("shape product overflows", "malformed", "a shape whose size fits in memory"),
+        ("huge shape, tiny file", "truncated", "announces 4398046511232 bytes"),
+        ("integer beyond Int", "malformed", "integer too large"),
     ])
     func reportsDamagedFiles(damage: String, kind: String, detail: String) throws {
         var bytes = [UInt8](try Data(contentsOf: mediaFixture("npy/f4_v1.npy")))
@@ -99,6 +102,9 @@ import Testing
         case "bad shape": replace("(2, 3, 4)", "(2, -3, 4)")
         case "header past end": bytes[8] = 0xFF; bytes[9] = 0xFF
         case "empty file": bytes = []
+        case "shape product overflows": replace("(2, 3, 4)", "(4294967296, 4294967296)")
+        case "huge shape, tiny file": replace("(2, 3, 4)", "(1099511627776,)")
+        case "integer beyond Int": replace("(2, 3, 4)", "(99999999999999999999,)")
         default: Issue.record("unknown damage \(damage)")
         }
         let directory = try makeTemporaryDirectory()

@@ -47,6 +47,37 @@ import TestSupport
         #expect(try back.doubleArray("y", path: url.path).shape == [0])
     }
 
+    /// A ZIP of one member "mu.npy" holding the raw deflate stream of nothing (03 00), its
+    /// uncompressed size given only in a ZIP64 extra field as `claimedSize`.
+    static func zipWithDeflatedMember(claimedSize: UInt64) -> Data {
+        let name = Array("mu.npy".utf8), deflated: [UInt8] = [0x03, 0x00]
+        var out = Data()
+        out.appendLittleEndian(UInt32(0x0403_4B50))
+        for field: UInt16 in [45, 0, 8, 0, 0x21] { out.appendLittleEndian(field) }
+        for field: UInt32 in [0, UInt32(deflated.count), 0xFFFF_FFFF] { out.appendLittleEndian(field) }
+        out.appendLittleEndian(UInt16(name.count))
+        out.appendLittleEndian(UInt16(0))
+        out.append(contentsOf: name + deflated)
+        let directoryOffset = out.count
+        out.appendLittleEndian(UInt32(0x0201_4B50))
+        for field: UInt16 in [45, 45, 0, 8, 0, 0x21] { out.appendLittleEndian(field) }
+        for field: UInt32 in [0, UInt32(deflated.count), 0xFFFF_FFFF] { out.appendLittleEndian(field) }
+        for field: UInt16 in [UInt16(name.count), 12, 0, 0, 0] { out.appendLittleEndian(field) }
+        out.appendLittleEndian(UInt32(0))
+        out.appendLittleEndian(UInt32(0))
+        out.append(contentsOf: name)
+        out.appendLittleEndian(UInt16(1))
+        out.appendLittleEndian(UInt16(8))
+        out.appendLittleEndian(claimedSize)
+        let directorySize = out.count - directoryOffset
+        out.appendLittleEndian(UInt32(0x0605_4B50))
+        for field: UInt16 in [0, 0, 1, 1] { out.appendLittleEndian(field) }
+        out.appendLittleEndian(UInt32(directorySize))
+        out.appendLittleEndian(UInt32(directoryOffset))
+        out.appendLittleEndian(UInt16(0))
+        return out
+    }
+
     @Test func badFilesAreNamedErrors() throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -67,6 +98,10 @@ import TestSupport
         corrupt[60] ^= 0xFF
         let corruptError = try #require(try failure(corrupt))
         #expect(corruptError.message.contains("mu.npy"))
+
+        // A deflated member whose ZIP64 size claims 2⁵⁰ bytes: refused before allocating.
+        let forged = try #require(try failure(Self.zipWithDeflatedMember(claimedSize: 1 << 50)))
+        #expect(forged.message.contains("mu.npy") && forged.message.contains("1125899906842624"), "\(forged.message)")
 
         let archive = try NPZArchive.read(from: Self.fixture("pytorch_fid_a.npz"))
         #expect(throws: MediaError.self) { try archive.doubleArray("means", path: "stats.npz") }

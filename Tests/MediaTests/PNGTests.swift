@@ -59,6 +59,7 @@ import Testing
         ("bad filter type", "malformed", "row filter type 0…4, found 7 on row 0"),
         ("too little image data", "malformed", "expected 76 bytes of filtered rows"),
         ("zero width", "malformed", "width and height in 1…2³¹−1, found 0×4"),
+        ("huge size, tiny data", "malformed", "only"),
     ])
     func reportsDamagedFiles(damage: String, kind: String, detail: String) throws {
         let image = Self.pattern(width: 6, height: 4, channels: 3)
@@ -72,6 +73,7 @@ import Testing
         case "bad filter type": bytes = rebuilt(raw: [7] + [UInt8](repeating: 0, count: 75), width: 6, height: 4)
         case "too little image data": bytes = rebuilt(raw: [UInt8](repeating: 0, count: 50), width: 6, height: 4)
         case "zero width": bytes = rebuilt(raw: [0], width: 0, height: 4)
+        case "huge size, tiny data": bytes = rebuilt(raw: [0], width: Int(Int32.max), height: Int(Int32.max))
         default: Issue.record("unknown damage \(damage)")
         }
         let error = #expect(throws: MediaError.self) { try Image8.decodePNG(Data(bytes), path: "damaged.png") }

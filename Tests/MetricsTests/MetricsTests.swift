@@ -142,8 +142,8 @@ struct KIDTests {
         let f = try Fixtures.json(KIDFixture.self, "metrics/kid.json")
         let x = try Features(f.x, dimension: f.dimension, name: "x")
         let y = try Features(f.y, dimension: f.dimension, name: "y")
-        let s1 = Metrics.kidSubsets(count: 4, size: 20, xCount: 50, yCount: 60, seed: 7)
-        let s2 = Metrics.kidSubsets(count: 4, size: 20, xCount: 50, yCount: 60, seed: 7)
+        let s1 = try Metrics.kidSubsets(count: 4, size: 20, xCount: 50, yCount: 60, seed: 7)
+        let s2 = try Metrics.kidSubsets(count: 4, size: 20, xCount: 50, yCount: 60, seed: 7)
         #expect(s1 == s2)
         for s in s1 {
             #expect(Set(s.x).count == 20 && s.x.allSatisfy { (0..<50).contains($0) })

@@ -139,9 +139,12 @@ struct GaussianMixtureFileTests {
         var covariances = [Double](repeating: 0, count: k * d * d)
         for c in 0..<k { for i in 0..<d { covariances[(c * d + i) * d + i] = 0.5 + Double(c) * 0.01 } }
         let means = (0..<(k * d)).map { Double($0 / d) * 0.1 }
-        var writer = SafeTensorsWriter(metadata: ["format": "skipstep-gmm", "version": "1",
-                                                  "sample_shape": "1,28,28", "name": "fashion-gmm"])
-        try writer.add("weights", [Double](repeating: 0.1, count: k), shape: [k])
+        let weights = [Double](repeating: 0.1, count: k)
+        var writer = SafeTensorsWriter(metadata: GaussianMixture.fashionGMMMetadata.merging(
+            ["format": "skipstep-gmm", "version": "1", "sample_shape": "1,28,28"]) { a, _ in a })
+        writer.metadata[GaussianMixture.checksumKey] = GaussianMixture.contentChecksum(
+            metadata: writer.metadata, weights: weights, means: means, covariances: covariances)
+        try writer.add("weights", weights, shape: [k])
         try writer.add("means", means, shape: [k, d])
         try writer.add("covariances", covariances, shape: [k, d, d])
         try writer.write(to: directory.appendingPathComponent(GaussianMixture.fashionGMMFileName))

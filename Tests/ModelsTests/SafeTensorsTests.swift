@@ -115,6 +115,17 @@ struct SafeTensorsTests {
         ("negative dimension",
          safetensorsBytes(header: #"{"t":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}"#, data: []),
          .invalidTensorEntry(path: "bad", tensor: "t", reason: "shape [-1] has a negative dimension")),
+        ("duplicate tensor name (Python's safetensors refuses it; JSONDecoder keeps one)",
+         safetensorsBytes(header: #"{"t":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"t":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}"#,
+                          data: [UInt8](repeating: 0, count: 4)),
+         .duplicateTensor(path: "bad", tensor: "t")),
+        ("duplicate tensor name spelled with an escape",
+         safetensorsBytes(header: #"{"ab":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"ab":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#,
+                          data: [0]),
+         .duplicateTensor(path: "bad", tensor: "ab")),
+        ("shape product overflows",
+         safetensorsBytes(header: #"{"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#, data: []),
+         .invalidTensorEntry(path: "bad", tensor: "t", reason: "shape [4294967296, 4294967296] is too large")),
         ("non-string metadata",
          safetensorsBytes(header: #"{"__metadata__":{"k":1}}"#, data: []),
          .invalidMetadata(path: "bad", key: "k", reason: "value is not a string")),
@@ -138,6 +149,11 @@ struct SafeTensorsTests {
         if case .invalidTensorEntry(_, "t", _)? = fractionalError {} else {
             Issue.record("expected invalidTensorEntry for tensor t, got \(String(describing: fractionalError))")
         }
+        let hugeOffset = safetensorsBytes(header: #"{"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1e30]}}"#, data: [0])
+        #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(bytes: hugeOffset, path: "bad") }
+        // Repeated keys inside a tensor entry or the metadata are not tensor names.
+        let nested = safetensorsBytes(header: #"{"__metadata__":{"k":"v"},"t":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, data: [0])
+        #expect(try SafeTensorsFile(bytes: nested, path: "ok").tensorNames == ["t"])
         let array = safetensorsBytes(header: "[]", data: [])
         #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(bytes: array, path: "bad") }
         // An empty header object is a valid file with no tensors.

@@ -32,22 +32,57 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+            try c.configValue(T.self, forKey: key) ?? fallback
         }
-        className = try c.decodeIfPresent(String.self, forKey: .className)
+        className = try c.configValue(String.self, forKey: .className)
         numTrainTimesteps = try value(.numTrainTimesteps, numTrainTimesteps)
         betaStart = try value(.betaStart, betaStart)
         betaEnd = try value(.betaEnd, betaEnd)
         betaSchedule = try value(.betaSchedule, betaSchedule)
-        trainedBetas = try c.decodeIfPresent([Double].self, forKey: .trainedBetas)
+        trainedBetas = try c.configValue([Double].self, forKey: .trainedBetas)
         predictionType = try value(.predictionType, predictionType)
-        varianceType = try c.decodeIfPresent(String.self, forKey: .varianceType)
-        clipSample = try c.decodeIfPresent(Bool.self, forKey: .clipSample)
+        varianceType = try c.configValue(String.self, forKey: .varianceType)
+        clipSample = try c.configValue(Bool.self, forKey: .clipSample)
         clipSampleRange = try value(.clipSampleRange, clipSampleRange)
         thresholding = try value(.thresholding, thresholding)
         dynamicThresholdingRatio = try value(.dynamicThresholdingRatio, dynamicThresholdingRatio)
         sampleMaxValue = try value(.sampleMaxValue, sampleMaxValue)
         rescaleBetasZeroSNR = try value(.rescaleBetasZeroSNR, rescaleBetasZeroSNR)
+    }
+
+    /// Refuses values that would crash or silently mislead sampling: a training length beyond
+    /// `NoiseSchedule.maxTrainSteps`, betas outside (0, 1], a clip range ≤ 0 (which would clip
+    /// everything to one value), a thresholding ratio outside (0, 1] (a quantile), a non-positive
+    /// threshold ceiling. Each error names `path`, the key and the expected range.
+    public func validate(path: String) throws {
+        func invalid(_ key: CodingKeys, _ value: Any, _ expected: String) -> UNetLoadError {
+            .invalidValue(path: path, key: key.rawValue, value: "\(value)", expected: expected)
+        }
+        let stepRange = 1...NoiseSchedule.maxTrainSteps
+        guard stepRange.contains(numTrainTimesteps) else {
+            throw invalid(.numTrainTimesteps, numTrainTimesteps, "an integer in 1...\(NoiseSchedule.maxTrainSteps)")
+        }
+        if let trainedBetas {
+            guard stepRange.contains(trainedBetas.count) else {
+                throw invalid(.trainedBetas, "\(trainedBetas.count) values", "1...\(NoiseSchedule.maxTrainSteps) betas")
+            }
+            if let bad = trainedBetas.firstIndex(where: { !($0 > 0 && $0 <= 1) }) {
+                throw invalid(.trainedBetas, "β[\(bad)] = \(trainedBetas[bad])", "betas in (0, 1]")
+            }
+        } else if betaSchedule != "squaredcos_cap_v2" {
+            for (key, beta) in [(CodingKeys.betaStart, betaStart), (.betaEnd, betaEnd)] where !(beta > 0 && beta <= 1) {
+                throw invalid(key, beta, "a beta in (0, 1]")
+            }
+        }
+        guard clipSampleRange.isFinite, clipSampleRange > 0 else {
+            throw invalid(.clipSampleRange, clipSampleRange, "a finite number > 0 (x̂₀ is clamped to ±range)")
+        }
+        guard dynamicThresholdingRatio > 0, dynamicThresholdingRatio <= 1 else {
+            throw invalid(.dynamicThresholdingRatio, dynamicThresholdingRatio, "a quantile in (0, 1], e.g. 0.995")
+        }
+        guard sampleMaxValue.isFinite, sampleMaxValue > 0 else {
+            throw invalid(.sampleMaxValue, sampleMaxValue, "a finite number > 0")
+        }
     }
 
     /// The training schedule in Float64.
@@ -61,6 +96,7 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
     /// `clip_sample: true` (diffusers' DDPM/DDIM schedulers would clip when the key is absent;
     /// ARCHITECTURE.md, Parity pitfalls, keeps clipping off unless asked for, as the paper's Algorithm 2 does not clip).
     public func samplerOptions(path: String) throws -> SamplerOptions {
+        try validate(path: path)
         let variance: VarianceType
         switch varianceType ?? "fixed_small" {
         case "fixed_small", "fixed_small_log": variance = .fixedSmall
@@ -101,18 +137,21 @@ public struct UNet2DDenoiser: Denoiser {
 public enum DiffusersFolder {
     public static func load(_ directory: URL) throws -> LoadedModel {
         let manager = FileManager.default
-        let unetDirectory = manager.fileExists(atPath: directory.appendingPathComponent("unet/config.json").path)
+        let indexURL = directory.appendingPathComponent("model_index.json")
+        let isPipeline = manager.fileExists(atPath: indexURL.path)
+        if isPipeline { try checkPipelineIndex(indexURL, directory: directory) }
+        let unetDirectory = isPipeline || manager.fileExists(atPath: directory.appendingPathComponent("unet/config.json").path)
             ? directory.appendingPathComponent("unet") : directory
         let configURL = unetDirectory.appendingPathComponent("config.json")
         guard manager.fileExists(atPath: configURL.path) else {
             throw UNetLoadError.missingFile(path: configURL.path,
                                             hint: "expected a diffusers folder (model_index.json, unet/config.json) or a model folder with config.json")
         }
-        let config: UNet2DConfig
-        do {
-            config = try JSONDecoder().decode(UNet2DConfig.self, from: Data(contentsOf: configURL))
-        } catch {
-            throw UNetLoadError.invalidConfig(path: configURL.path, reason: "not a UNet2DModel config (\(error))")
+        let config = try ConfigFile.decode(UNet2DConfig.self, at: configURL, what: "UNet2DModel")
+        try config.validate(path: configURL.path)
+        guard let size = config.sampleSize else {
+            throw UNetLoadError.invalidValue(path: configURL.path, key: "sample_size", value: "missing or null",
+                                             expected: "an integer or [height, width] (the size the model samples at)")
         }
         let weightsURL = unetDirectory.appendingPathComponent("diffusion_pytorch_model.safetensors")
         guard manager.fileExists(atPath: weightsURL.path) else {
@@ -127,11 +166,7 @@ public enum DiffusersFolder {
                             unetDirectory.appendingPathComponent("scheduler_config.json")]
             .first { manager.fileExists(atPath: $0.path) }
         if let schedulerURL {
-            do {
-                scheduler = try JSONDecoder().decode(SchedulerConfig.self, from: Data(contentsOf: schedulerURL))
-            } catch {
-                throw UNetLoadError.invalidConfig(path: schedulerURL.path, reason: "not a scheduler config (\(error))")
-            }
+            scheduler = try ConfigFile.decode(SchedulerConfig.self, at: schedulerURL, what: "scheduler")
         }
         let schedulerPath = schedulerURL?.path ?? configURL.path
         guard let prediction = PredictionType(rawValue: scheduler.predictionType) else {
@@ -142,13 +177,49 @@ public enum DiffusersFolder {
             throw UNetLoadError.invalidConfig(path: configURL.path, reason: "out_channels \(config.outChannels) must equal in_channels "
                                               + "(\(config.inChannels)) or twice it (a learned variance) for sampling")
         }
-        guard let size = config.sampleSize, size.count == 2 else {
-            throw UNetLoadError.invalidConfig(path: configURL.path, reason: "sample_size is missing")
-        }
         let denoiser = UNet2DDenoiser(model: model, height: size[0], width: size[1], predictionType: prediction)
         var defaults = try scheduler.samplerOptions(path: schedulerPath)
         if denoiser.learnsVariance && scheduler.varianceType == nil { defaults.varianceType = .learnedRange }
-        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: try scheduler.schedule(),
-                           defaults: defaults)
+        let schedule: NoiseSchedule
+        do {
+            schedule = try scheduler.schedule()
+        } catch {
+            throw UNetLoadError.invalidConfig(path: schedulerPath, reason: "\(error.localizedDescription) (from "
+                + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
+        }
+        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults)
+    }
+
+    /// A pipeline's `model_index.json` must name a `UNet2DModel` as its `unet` (a
+    /// StableDiffusionPipeline's conditional UNet would otherwise load as the wrong model), and
+    /// the `scheduler` it names must be there: silently using default betas would sample with a
+    /// schedule the model was not trained on.
+    static func checkPipelineIndex(_ url: URL, directory: URL) throws {
+        let data = try ConfigFile.read(url)
+        guard let index = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw UNetLoadError.invalidConfig(path: url.path, reason: "not a JSON object (a diffusers pipeline index)")
+        }
+        func component(_ key: String) -> String? {
+            guard let entry = index[key] as? [Any], entry.count == 2 else { return nil }
+            return entry[1] as? String
+        }
+        guard component("unet") == "UNet2DModel" else {
+            let found = (index["unet"] as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? index["unet"].map { "\($0)" }
+            let pipeline = (index["_class_name"] as? String).map { "; this index is a \($0)" } ?? ""
+            throw UNetLoadError.invalidValue(
+                path: url.path, key: "unet", value: found.map { "[\($0)]" } ?? "missing",
+                expected: "[\"diffusers\", \"UNet2DModel\"] (skipstep samples unconditional UNet2DModel pipelines\(pipeline))")
+        }
+        if let scheduler = component("scheduler") {
+            let config = directory.appendingPathComponent("scheduler/scheduler_config.json")
+            guard FileManager.default.fileExists(atPath: config.path) else {
+                throw UNetLoadError.missingFile(path: config.path, hint: "model_index.json names a \(scheduler); without its "
+                                                + "config the training schedule is unknown (restore the pipeline's scheduler/ folder)")
+            }
+        }
+        let unetConfig = directory.appendingPathComponent("unet/config.json")
+        guard FileManager.default.fileExists(atPath: unetConfig.path) else {
+            throw UNetLoadError.missingFile(path: unetConfig.path, hint: "model_index.json names a UNet2DModel in unet/")
+        }
     }
 }

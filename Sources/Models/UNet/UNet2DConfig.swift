@@ -52,17 +52,23 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
-            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+            try c.configValue(T.self, forKey: key) ?? fallback
         }
         /// A key that may be absent (diffusers' default) or explicitly null (None).
         func optional<T: Decodable>(_ key: CodingKeys, _ fallback: T?) throws -> T? {
             guard c.contains(key) else { return fallback }
-            return try c.decodeNil(forKey: key) ? nil : c.decode(T.self, forKey: key)
+            return try c.configValue(T.self, forKey: key)
         }
-        if let size = try? c.decodeIfPresent(Int.self, forKey: .sampleSize) {
-            sampleSize = [size, size]
-        } else {
-            sampleSize = try c.decodeIfPresent([Int].self, forKey: .sampleSize)
+        // diffusers accepts an int (square) or a [height, width] pair.
+        if c.contains(.sampleSize), try !c.decodeNil(forKey: .sampleSize) {
+            if let size = try? c.decode(Int.self, forKey: .sampleSize) {
+                sampleSize = [size, size]
+            } else if let pair = try? c.decode([Int].self, forKey: .sampleSize), pair.count == 2 {
+                sampleSize = pair
+            } else {
+                throw ConfigValueError(key: CodingKeys.sampleSize.rawValue, expected: "an integer or [height, width]",
+                                       found: (try? c.decode(JSONValue.self, forKey: .sampleSize))?.description ?? "?")
+            }
         }
         inChannels = try value(.inChannels, inChannels)
         outChannels = try value(.outChannels, outChannels)
@@ -89,8 +95,17 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
         addAttention = try value(.addAttention, addAttention)
         classEmbedType = try optional(.classEmbedType, nil)
         numClassEmbeds = try optional(.numClassEmbeds, nil)
-        className = try c.decodeIfPresent(String.self, forKey: .className)
+        className = try c.configValue(String.self, forKey: .className)
     }
+
+    /// Limits on sizes read from a config, far above any real UNet2DModel (the largest diffusers
+    /// checkpoints use 256×256 samples and 896 channels) and low enough that every size product
+    /// fits in `Int` and a refused config fails here, not in an allocation.
+    public static let maxSampleSize = 16_384
+    public static let maxChannels = 65_536
+    public static let maxLayersPerBlock = 64
+    /// 2^(levels − 1) divides the sample size; more levels than this is not a real model.
+    public static let maxLevels = 12
 
     /// Refuses, by name, every option this engine does not implement.
     public func validate(path: String) throws {
@@ -127,8 +142,57 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
             throw UNetLoadError.invalidConfig(path: path, reason:
                 "block_out_channels, down_block_types and up_block_types must have the same non-zero length")
         }
-        guard inChannels > 0, outChannels > 0, layersPerBlock > 0, blockOutChannels.allSatisfy({ $0 > 0 }) else {
-            throw UNetLoadError.invalidConfig(path: path, reason: "channel counts and layers_per_block must be positive")
+        try validateValues(path: path)
+    }
+
+    /// Ranges of the numeric keys: each violation names the key, its value and what is expected.
+    func validateValues(path: String) throws {
+        func invalid(_ key: CodingKeys, _ value: Any, _ expected: String) -> UNetLoadError {
+            .invalidValue(path: path, key: key.rawValue, value: "\(value)", expected: expected)
+        }
+        let channelRange = 1...Self.maxChannels
+        for (key, value) in [(CodingKeys.inChannels, inChannels), (.outChannels, outChannels)]
+        where !channelRange.contains(value) {
+            throw invalid(key, value, "an integer in 1...\(Self.maxChannels)")
+        }
+        guard blockOutChannels.count <= Self.maxLevels, blockOutChannels.allSatisfy(channelRange.contains) else {
+            throw invalid(.blockOutChannels, blockOutChannels,
+                          "at most \(Self.maxLevels) integers in 1...\(Self.maxChannels)")
+        }
+        guard (1...Self.maxLayersPerBlock).contains(layersPerBlock) else {
+            throw invalid(.layersPerBlock, layersPerBlock, "an integer in 1...\(Self.maxLayersPerBlock)")
+        }
+        if let timeEmbeddingDim, !(1...(4 * Self.maxChannels)).contains(timeEmbeddingDim) {
+            throw invalid(.timeEmbeddingDim, timeEmbeddingDim, "null or an integer in 1...\(4 * Self.maxChannels)")
+        }
+        if let attentionHeadDim, !channelRange.contains(attentionHeadDim) {
+            throw invalid(.attentionHeadDim, attentionHeadDim, "null or an integer in 1...\(Self.maxChannels)")
+        }
+        for (key, groups) in [(CodingKeys.normNumGroups, normNumGroups), (.attnNormNumGroups, attnNormNumGroups)] {
+            if let groups, !channelRange.contains(groups) {
+                throw invalid(key, groups, "a positive integer that divides every block's channels")
+            }
+        }
+        // The kernels add eps in Float32: it must stay positive and finite there.
+        guard Float(normEps) > 0, Float(normEps).isFinite else {
+            throw invalid(.normEps, normEps, "a number > 0 that Float32 can hold, e.g. 1e-5 (GroupNorm divides by √(variance + eps))")
+        }
+        // get_timestep_embedding divides by (half − freq_shift): zero gives NaN, negative gives
+        // frequencies growing past 10000×.
+        let half = blockOutChannels[0] / 2
+        guard freqShift.isFinite, half == 0 || Float(half) - Float(freqShift) > 0 else {
+            throw invalid(.freqShift, freqShift, "a number below half the first block's channels (\(half)), usually 0 or 1")
+        }
+        guard midBlockScaleFactor.isFinite else { throw invalid(.midBlockScaleFactor, midBlockScaleFactor, "a finite number") }
+        guard (0...1).contains(downsamplePadding) else {
+            throw invalid(.downsamplePadding, downsamplePadding, "0 or 1 (others change the feature map sizes)")
+        }
+        if let sampleSize {
+            let factor = 1 << (blockOutChannels.count - 1)
+            guard sampleSize.allSatisfy({ (1...Self.maxSampleSize).contains($0) && $0 % factor == 0 }) else {
+                throw invalid(.sampleSize, sampleSize, "sizes in 1...\(Self.maxSampleSize) divisible by \(factor) "
+                              + "(2^(levels − 1) for \(blockOutChannels.count) levels)")
+            }
         }
     }
 }
@@ -138,6 +202,9 @@ public enum UNetLoadError: Error, LocalizedError, Equatable {
     case missingFile(path: String, hint: String)
     case pickleWeights(path: String)
     case invalidConfig(path: String, reason: String)
+    /// A key holds a value of the wrong type or out of range.
+    case invalidValue(path: String, key: String, value: String, expected: String)
+    case unreadable(path: String, reason: String)
     case unsupportedOption(path: String, key: String, value: String, supported: String)
     case missingWeight(path: String, key: String, shape: [Int])
     case unusedWeights(path: String, keys: [String])
@@ -153,6 +220,8 @@ public enum UNetLoadError: Error, LocalizedError, Equatable {
                 + "python -c \"from diffusers import UNet2DModel as M; d='\(URL(fileURLWithPath: path).deletingLastPathComponent().path)'; "
                 + "M.from_pretrained(d).save_pretrained(d, safe_serialization=True)\""
         case let .invalidConfig(path, reason): "\(path): \(reason)"
+        case let .invalidValue(path, key, value, expected): "\(path): \(key) = \(value) is invalid; expected \(expected)"
+        case let .unreadable(path, reason): "cannot read \(path): \(reason)"
         case let .unsupportedOption(path, key, value, supported):
             "\(path): \(key) = \(value) is not supported (supported: \(supported))"
         case let .missingWeight(path, key, shape): "\(path): weight '\(key)' \(shape) is missing"

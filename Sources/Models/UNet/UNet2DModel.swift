@@ -1,4 +1,5 @@
 import Foundation
+import Files
 import Tensor
 
 /// diffusers models/unets/unet_2d.py `UNet2DModel`, inference only, in Float32 on the CPU: the
@@ -133,7 +134,8 @@ public final class UNet2DModel: @unchecked Sendable {
     /// timestep per batch item; returns `batch × out_channels × H × W`.
     public func callAsFunction(_ x: [Float], batch: Int, height: Int, width: Int, timesteps: [Double]) throws -> [Float] {
         let c = config
-        guard batch >= 1, x.count == batch * c.inChannels * height * width, timesteps.count == batch else {
+        guard batch >= 1, height >= 1, width >= 1, timesteps.count == batch,
+              let expected = CheckedSize.product([batch, c.inChannels, height, width]), x.count == expected else {
             throw UNetLoadError.inputShape(expected: "\(batch)×\(c.inChannels)×\(height)×\(width) with \(batch) timesteps",
                                            actual: "\(x.count) values, \(timesteps.count) timesteps")
         }
