@@ -61,3 +61,30 @@ import TestSupport
         #expect(result.stderr.contains("convert it with tools/convert_adm.py"), "\(result.stderr)")
     }
 }
+
+extension ADMCLITests {
+    /// A sweep runs a class-conditional model like any other: sample i gets the random label of
+    /// seed + i, so its cells hold what `sample --class random` draws from the same seeds (and the
+    /// same batch: a network's batched GEMMs may round differently at another batch size).
+    @Test func aSweepGivesEachSampleItsRandomLabel() throws {
+        let model = try Self.folder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let sweep = model.appendingPathComponent("sweep")
+        let r = try CLITests.run(["sweep", "--model", model.path, "--samplers", "skip", "--steps", "3", "--count", "3",
+                                  "--batch", "4", "--seed", "5", "--metrics", "", "--out", sweep.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = model.appendingPathComponent("random.npy").path
+        let s = try CLITests.run(["sample", "--model", model.path, "--class", "random", "--sampler", "skip", "--steps", "3",
+                                  "--count", "3", "--batch", "4", "--seed", "5", "--out", out])
+        #expect(s.status == 0, "\(s.stderr)")
+        let preview = try NPYArray.read(from: sweep.appendingPathComponent("cells/skip-3/preview.npy"))
+        #expect(preview.values == (try NPYArray.read(from: URL(fileURLWithPath: out))).values)
+        // One sample per call: the same labels, so the same images up to float rounding.
+        let single = model.appendingPathComponent("single.npy").path
+        let one = try CLITests.run(["sample", "--model", model.path, "--class", "random", "--sampler", "skip", "--steps", "3",
+                                    "--count", "3", "--batch", "1", "--seed", "5", "--out", single])
+        #expect(one.status == 0, "\(one.stderr)")
+        let error = relativeL2(try NPYArray.read(from: URL(fileURLWithPath: single)).values, preview.values)
+        #expect(error < 1e-4, "relative L2 \(error) between batch 1 and batch 4")
+    }
+}
