@@ -159,26 +159,4 @@ public final class FashionClassifier: @unchecked Sendable {
         }
         return (features, a.sequence())
     }
-
-    /// Features and logits of any number of images (N×C×H×W, model space), computed in chunks of
-    /// `chunk` images; `progress` gets the number done after each chunk.
-    public func embed(_ images: [Float], chunk: Int = 500,
-                      progress: (Int, Int) -> Void = { _, _ in }) throws -> (features: [Float], logits: [Float]) {
-        let d = inputShape.reduce(1, *), n = images.count / d
-        guard images.count == n * d else {
-            throw UNetLoadError.inputShape(expected: "N×\(inputShape.map(String.init).joined(separator: "×"))",
-                                           actual: "\(images.count) values")
-        }
-        var features: [Float] = [], logits: [Float] = []
-        features.reserveCapacity(n * featureDimension)
-        logits.reserveCapacity(n * classes.count)
-        for start in stride(from: 0, to: n, by: chunk) {
-            let count = min(chunk, n - start)
-            let out = try self(Array(images[(start * d)..<((start + count) * d)]), batch: count)
-            features += out.features
-            logits += out.logits
-            progress(start + count, n)
-        }
-        return (features, logits)
-    }
 }
