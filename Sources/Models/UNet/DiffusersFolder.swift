@@ -153,12 +153,8 @@ public enum DiffusersFolder {
             throw UNetLoadError.invalidValue(path: configURL.path, key: "sample_size", value: "missing or null",
                                              expected: "an integer or [height, width] (the size the model samples at)")
         }
-        let weightsURL = unetDirectory.appendingPathComponent("diffusion_pytorch_model.safetensors")
-        guard manager.fileExists(atPath: weightsURL.path) else {
-            let pickle = unetDirectory.appendingPathComponent("diffusion_pytorch_model.bin")
-            if manager.fileExists(atPath: pickle.path) { throw UNetLoadError.pickleWeights(path: pickle.path) }
-            throw UNetLoadError.missingFile(path: weightsURL.path, hint: "the model's weights must be saved as safetensors")
-        }
+        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: nil,
+                                                        className: "UNet2DModel")
         let model = try UNet2DModel(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
 
         var scheduler = SchedulerConfig()

@@ -200,7 +200,8 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
 /// Why a model folder could not be loaded.
 public enum UNetLoadError: Error, LocalizedError, Equatable {
     case missingFile(path: String, hint: String)
-    case pickleWeights(path: String)
+    /// PyTorch pickle weights of a diffusers/transformers class (named for the conversion command).
+    case pickleWeights(path: String, className: String = "UNet2DModel")
     case invalidConfig(path: String, reason: String)
     /// A key holds a value of the wrong type or out of range.
     case invalidValue(path: String, key: String, value: String, expected: String)
@@ -215,9 +216,10 @@ public enum UNetLoadError: Error, LocalizedError, Equatable {
     public var errorDescription: String? {
         switch self {
         case let .missingFile(path, hint): "\(path) does not exist; \(hint)"
-        case let .pickleWeights(path):
+        case let .pickleWeights(path, className):
             "\(path) holds PyTorch pickle weights (.bin), which skipstep does not read. Convert the folder once with: "
-                + "python -c \"from diffusers import UNet2DModel as M; d='\(URL(fileURLWithPath: path).deletingLastPathComponent().path)'; "
+                + "python -c \"from \(className.hasPrefix("CLIP") ? "transformers" : "diffusers") import \(className) as M; "
+                + "d='\(URL(fileURLWithPath: path).deletingLastPathComponent().path)'; "
                 + "M.from_pretrained(d).save_pretrained(d, safe_serialization=True)\""
         case let .invalidConfig(path, reason): "\(path): \(reason)"
         case let .invalidValue(path, key, value, expected): "\(path): \(key) = \(value) is invalid; expected \(expected)"
