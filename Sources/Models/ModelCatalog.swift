@@ -13,7 +13,8 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
             "model '\(path)' is neither a built-in model (\(ModelCatalog.builtIn.joined(separator: ", "))) nor an existing file"
         case let .shippedModelMissing(name, searched):
             "the shipped model folder \(name) was not found (looked in \(searched.joined(separator: ", "))); run from the "
-                + "repository, or set $SKIPSTEP_MODELS_DIR to its models/ directory"
+                + "repository, install with tools/install.sh PREFIX (models in PREFIX/share/skipstep/models), "
+                + "or set $SKIPSTEP_MODELS_DIR to a models/ directory"
         case .unsupported(let path):
             "model '\(path)': expected a diffusers model folder, a converted guided-diffusion folder (adm_config.json + "
                 + "model.safetensors) or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
