@@ -11,17 +11,21 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `swift package generate-documentation --target Diffusion` (DocC); a plugin only, nothing links it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
         .target(name: "Files", dependencies: ["CZlib"]),
         .target(name: "Diffusion"),
         .target(name: "CKernels", path: "Sources/CKernels"),
         .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "Media", dependencies: ["Files", "CZlib"]),
+        .target(name: "Media", dependencies: ["Files", "CZlib", "CCairo"]),
         .target(name: "Metrics", dependencies: ["Tensor"]),
         .target(name: "Models", dependencies: ["Diffusion", "Tensor", "Metrics", "Files"]),
         .target(name: "Sweep", dependencies: ["Diffusion", "Media", "Metrics", "Files"]),

@@ -16,8 +16,11 @@ public struct DenoisingStep: Sendable {
 public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     public typealias Element = DenoisingStep
 
+    /// The plan being run.
     public let sampler: Sampler
+    /// The network evaluated at each step.
     public let denoiser: any Denoiser
+    /// Samples in the batch.
     public let batch: Int
     /// One class label per sample for a class-conditional denoiser; nil for an unconditional one.
     public let classLabels: [Int]?
@@ -27,7 +30,10 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     private var previousX0: [Float]?
     private var nextStep = 0
 
+    /// Starts the loop at x_T.
     /// - Parameters:
+    ///   - sampler: the plan to run.
+    ///   - denoiser: the network, evaluated once per step on the whole batch.
     ///   - generators: one random source per sample of the batch.
     ///   - initialNoise: x_T for the whole batch; drawn from the generators when nil.
     ///   - classLabels: one label per sample, required by (and only by) a class-conditional denoiser.

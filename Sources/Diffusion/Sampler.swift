@@ -2,8 +2,11 @@ import Foundation
 
 /// Dynamic thresholding of x̂₀ (Saharia et al. 2022; diffusers `_threshold_sample`).
 public struct Thresholding: Sendable, Hashable {
+    /// The quantile of |x̂₀| per sample that sets the threshold s (diffusers `dynamic_thresholding_ratio`).
     public var ratio: Double
+    /// The largest s (diffusers `sample_max_value`).
     public var maxValue: Double
+    /// Thresholding at quantile `ratio`, s at most `maxValue`.
     public init(ratio: Double = 0.995, maxValue: Double = 1) {
         self.ratio = ratio
         self.maxValue = maxValue
@@ -12,13 +15,16 @@ public struct Thresholding: Sendable, Hashable {
 
 /// Options that change how x̂₀ and the variance are formed. All off by default, as in the paper.
 public struct SamplerOptions: Sendable, Equatable {
+    /// The variance of ancestral steps.
     public var varianceType: VarianceType
     /// diffusers `clip_sample` / `clip_sample_range`: clamp x̂₀ to [−range, range].
     public var clipSampleRange: Double?
+    /// Dynamic thresholding of x̂₀, or nil for none.
     public var thresholding: Thresholding?
     /// Read the network's output as this instead of the model's own prediction type.
     public var predictionType: PredictionType?
 
+    /// Options with every setting named; the defaults are the paper's (fixed_small, no clipping, no thresholding).
     public init(varianceType: VarianceType = .fixedSmall, clipSampleRange: Double? = nil,
                 thresholding: Thresholding? = nil, predictionType: PredictionType? = nil) {
         self.varianceType = varianceType
@@ -28,6 +34,7 @@ public struct SamplerOptions: Sendable, Equatable {
     }
 }
 
+/// A plan that cannot be built or applied, with what was expected.
 public enum SamplerError: Error, LocalizedError, Equatable {
     case invalidEta(Double)
     case etaTooLarge(Double, step: Int)
@@ -57,13 +64,21 @@ public enum SamplerError: Error, LocalizedError, Equatable {
 /// computed once, in Float64, by the kind's update rules, and applied to Float32 samples by `apply`.
 /// `SamplerSpec.makeSampler` validates a spec against a model and builds one.
 public struct Sampler: Sendable {
+    /// Which update rule each step uses.
     public let kind: SamplerKind
+    /// The schedule the coefficients were computed from.
     public let schedule: NoiseSchedule
+    /// Variance, clipping and thresholding of the steps.
     public let options: SamplerOptions
     /// The steps in order; `steps.count` is the number of network evaluations.
     public let steps: [PlannedStep]
 
-    /// - Parameter timesteps: strictly decreasing model indices, e.g. from `Spacing.timesteps`.
+    /// Plans every step of `kind` through `timesteps`.
+    /// - Parameters:
+    ///   - kind: the sampler.
+    ///   - schedule: the noise schedule.
+    ///   - timesteps: strictly decreasing model indices, e.g. from `Spacing.timesteps`.
+    ///   - options: variance, clipping and thresholding.
     public init(_ kind: SamplerKind, schedule: NoiseSchedule, timesteps: [Int],
                 options: SamplerOptions = SamplerOptions()) throws {
         self.kind = kind

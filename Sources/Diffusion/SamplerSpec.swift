@@ -57,6 +57,7 @@ public enum SamplerKind: Sendable, Hashable {
         }
     }
 
+    /// The kind's name in specs and on the command line.
     public var name: Name {
         switch self {
         case .ddpm: .ddpm
@@ -129,13 +130,20 @@ public enum ClipSetting: Sendable, Hashable {
 /// need no shell quoting, and print back in a canonical key order.
 /// A key left out means the model's own setting (spacing: the caller's default).
 public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, LosslessStringConvertible, Codable {
+    /// The sampler and its own parameters (η, cutoff).
     public var kind: SamplerKind
+    /// The timestep spacing; nil: the caller's default (the model's scheduler config).
     public var spacing: Spacing?
+    /// The variance of ancestral steps; nil: the model's.
     public var variance: VarianceType?
+    /// Clipping of x̂₀; nil: the model's.
     public var clip: ClipSetting?
+    /// Dynamic thresholding of x̂₀; nil: the model's.
     public var thresholding: Thresholding?
+    /// How to read the network's output; nil: the model's prediction type.
     public var prediction: PredictionType?
 
+    /// A spec from its parts; keys left nil take the model's settings.
     public init(_ kind: SamplerKind, spacing: Spacing? = nil, variance: VarianceType? = nil, clip: ClipSetting? = nil,
                 thresholding: Thresholding? = nil, prediction: PredictionType? = nil) {
         self.kind = kind
@@ -246,6 +254,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         try checkValues()
     }
 
+    /// The spec `description` parses to, or nil (``init(parsing:)`` says why).
     public init?(_ description: String) { try? self.init(parsing: description) }
 
     /// Parses a comma-separated list of specs (commas inside brackets belong to a value).
@@ -427,8 +436,12 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
     /// Checks the spec against a model and builds its sampler: every validity rule lives here, so
     /// `sample`, `schedule` and `sweep` refuse the same things with the same words.
     /// - Parameters:
+    ///   - steps: the number of network evaluations.
+    ///   - schedule: the model's noise schedule.
+    ///   - defaults: the model's scheduler options (variance, clipping, thresholding), which the spec's keys override.
     ///   - predictionType: how the model's output is read (nil: as the spec says, else ε).
     ///   - learnsVariance: whether the model outputs the extra variance channels.
+    ///   - defaultSpacing: the spacing when the spec names none (the model's scheduler config).
     public func makeSampler(steps: Int, schedule: NoiseSchedule, defaults: SamplerOptions = SamplerOptions(),
                             predictionType: PredictionType = .epsilon, learnsVariance: Bool = false,
                             defaultSpacing: Spacing = .uniform) throws -> Sampler {

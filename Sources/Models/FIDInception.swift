@@ -54,12 +54,17 @@ public enum FIDInceptionError: Error, LocalizedError, Equatable {
 /// 4–5 images/s in release at batch 16 on the project's shared 2-core VM while it was loaded
 /// (2.7–3.2× pytorch-fid timed alternately on the same machine, torch 2.13 with 2 threads).
 public final class FIDInception: @unchecked Sendable {
+    /// The pool3 feature size.
     public static let featureDimension = 2048
+    /// The logits of the 2015 TensorFlow graph's classifier (used for IS).
     public static let logitCount = 1008
     /// pytorch-fid's resize target.
     public static let inputSize = 299
+    /// The `format` metadata of the converted safetensors file.
     public static let format = "skipstep-fid-inception-1"
+    /// pytorch-fid's weights file, which tools/convert_inception.py converts.
     public static let sourceFileName = "pt_inception-2015-12-05-6726825d.pth"
+    /// Where pytorch-fid's weights are downloaded from.
     public static let sourceURL =
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
     /// The converted file's name in the cache directory (where tools/convert_inception.py writes by default).
@@ -69,6 +74,7 @@ public final class FIDInception: @unchecked Sendable {
 
     /// Whether `fc` weights were present, so calls return logits.
     public var hasLogits: Bool { fc != nil }
+    /// The number of weights.
     public let parameterCount: Int
 
     private let stem: [BasicConv2d]

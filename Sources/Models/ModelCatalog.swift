@@ -1,6 +1,7 @@
 import Diffusion
 import Foundation
 
+/// A model name or path that cannot be loaded, saying what was expected.
 public enum ModelCatalogError: Error, LocalizedError, Equatable {
     case notFound(String)
     case unsupported(String)
@@ -13,7 +14,8 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
             "model '\(path)' is neither a built-in model (\(ModelCatalog.builtIn.joined(separator: ", "))) nor an existing file"
         case let .shippedModelMissing(name, searched):
             "the shipped model folder \(name) was not found (looked in \(searched.joined(separator: ", "))); run from the "
-                + "repository, or set $SKIPSTEP_MODELS_DIR to its models/ directory"
+                + "repository, install with tools/install.sh PREFIX (models in PREFIX/share/skipstep/models), "
+                + "or set $SKIPSTEP_MODELS_DIR to a models/ directory"
         case .unsupported(let path):
             "model '\(path)': expected a diffusers model folder, a converted guided-diffusion folder (adm_config.json + "
                 + "model.safetensors) or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
@@ -29,6 +31,7 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
 public struct ModelCatalog: Sendable {
     /// The embedded default: the DDPM UNet trained on Fashion-MNIST by tools/train_unet.py.
     public static let defaultModelName = "fashion-ddpm"
+    /// The names `load` accepts besides paths.
     public static let builtIn = ["fashion-ddpm", "fashion-gmm"]
     /// Folders of the repository's models/ directory behind the built-in names.
     public static let shippedFolders = ["fashion-ddpm": "fashion-ddpm-28"]
@@ -41,8 +44,11 @@ public struct ModelCatalog: Sendable {
     public var hub: HubCache
     /// Fashion-MNIST's training images, read when fashion-gmm must be fitted.
     public var fashionMNISTTrain: @Sendable () throws -> GaussianMixture.LabeledImages
+    /// Where progress notes go (fitting the oracle).
     public var log: @Sendable (String) -> Void
 
+    /// A catalog searching `modelDirectories` for the shipped models, caching the fitted oracle in
+    /// `cacheDirectory`, resolving ORG/NAME in `hub`, and reading Fashion-MNIST through `fashionMNISTTrain`.
     public init(modelDirectories: [URL], cacheDirectory: URL, hub: HubCache = HubCache(roots: []),
                 fashionMNISTTrain: @escaping @Sendable () throws -> GaussianMixture.LabeledImages,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {

@@ -3,9 +3,13 @@ import Tensor
 /// A safetensors file is where the engine's layers read their weights (Float16 / BFloat16
 /// converted by `floatsConverting`).
 extension SafeTensorsFile: WeightSource {
+    /// The file, for messages.
     public var sourceName: String { path }
+    /// Every tensor name in the file.
     public var weightNames: [String] { tensorNames }
+    /// The shape of tensor `name`, or nil.
     public func weightShape(_ name: String) -> [Int]? { tensors[name]?.shape }
+    /// Tensor `name` as Float32 (F16/BF16 decoded).
     public func weightValues(_ name: String) throws -> [Float] { try floatsConverting(name) }
 }
 

@@ -168,8 +168,7 @@ public enum SweepReport {
             } + floorSeries(results.cells, metric.key) { c in [Double(c.nfe)] }
             out.append(("nfe-\(metric.key)", LinePlot(
                 title: "\(metric.label) vs NFE — \(results.spec.model)", xLabel: "NFE (network evaluations)", yLabel: metric.label,
-                xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series,
-                legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
+                xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series)))
         }
         let mixCells = results.cells.filter { (try? $0.cell.spec.kind.name) == .mix }
         let cutoffs = mixCells.compactMap(\.cutoff)
@@ -195,9 +194,8 @@ public enum SweepReport {
                     return floor
                 }
                 out.append(("cutoff-\(metric.key)", LinePlot(
-                    title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t >= t_c)",
-                    yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series,
-                    legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
+                    title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t ≥ t_c)",
+                    yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series)))
             }
         }
         return out
@@ -215,15 +213,16 @@ public enum SweepReport {
         }
     }
 
-    /// Writes results.csv, table.md and plots/*.svg and *.png beside results.json.
+    /// Writes results.csv, table.md and plots/*.svg, *.png and *.pdf beside results.json.
     public static func write(_ results: SweepResults, to directory: URL) throws {
         try AtomicFile.write(Data(csv(results).utf8), to: directory.appendingPathComponent("results.csv"))
         try AtomicFile.write(Data(markdown(results).utf8), to: directory.appendingPathComponent("table.md"))
         let plotDirectory = directory.appendingPathComponent("plots", isDirectory: true)
         try FileManager.default.createDirectory(at: plotDirectory, withIntermediateDirectories: true)
         for (stem, plot) in plots(results) {
-            try AtomicFile.write(Data(plot.svg().utf8), to: plotDirectory.appendingPathComponent(stem + ".svg"))
-            try AtomicFile.write(plot.rasterized().pngData(), to: plotDirectory.appendingPathComponent(stem + ".png"))
+            for format in PlotFormat.allCases {
+                try AtomicFile.write(plot.render(format), to: plotDirectory.appendingPathComponent(stem + "." + format.rawValue))
+            }
         }
     }
 
@@ -246,7 +245,7 @@ public enum SweepReport {
                 rows.append((row, images))
             }
             guard !rows.isEmpty else { continue }
-            try AtomicFile.write(Image8.labeledGrid(rows: rows, scale: scale).pngData(),
+            try AtomicFile.write(try Image8.labeledGrid(rows: rows, scale: scale).pngData(),
                                  to: gridDirectory.appendingPathComponent("steps-\(s).png"))
         }
     }

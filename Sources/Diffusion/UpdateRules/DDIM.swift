@@ -5,7 +5,9 @@
 ///
 /// σ = 0 on the last step. An η that makes σ² exceed 1 − a_p (possible for η > 1) is refused.
 public struct DDIM: UpdateRule {
+    /// η: 0 is deterministic DDIM, 1 the DDPM posterior's variance on the respaced schedule.
     public var eta: Double
+    /// DDIM with noise scale η.
     public init(eta: Double) { self.eta = eta }
     public var method: StepMethod { .ddim }
 

@@ -4,19 +4,33 @@ import Foundation
 /// diffusers' scheduler_config.json: the keys that define the training schedule and the model's
 /// sampling defaults (DDPMScheduler / DDIMScheduler / DPMSolverMultistepScheduler share them).
 public struct SchedulerConfig: Decodable, Sendable, Equatable {
+    /// `_class_name` (DDPMScheduler, DDIMScheduler, …).
     public var className: String?
+    /// `num_train_timesteps`: T.
     public var numTrainTimesteps = 1000
+    /// `beta_start`.
     public var betaStart = 0.0001
+    /// `beta_end`.
     public var betaEnd = 0.02
+    /// `beta_schedule`: linear, scaled_linear or squaredcos_cap_v2.
     public var betaSchedule = "linear"
+    /// `trained_betas`: explicit β, overriding the schedule.
     public var trainedBetas: [Double]?
+    /// `prediction_type`: epsilon, sample or v_prediction.
     public var predictionType = "epsilon"
+    /// `variance_type`: fixed_small, fixed_large or learned_range.
     public var varianceType: String?
+    /// `clip_sample`: clip x̂₀ (diffusers' default is true).
     public var clipSample: Bool?
+    /// `clip_sample_range`.
     public var clipSampleRange = 1.0
+    /// `thresholding`: dynamic thresholding of x̂₀.
     public var thresholding = false
+    /// `dynamic_thresholding_ratio`.
     public var dynamicThresholdingRatio = 0.995
+    /// `sample_max_value`.
     public var sampleMaxValue = 1.0
+    /// `rescale_betas_zero_snr`.
     public var rescaleBetasZeroSNR = false
 
     enum CodingKeys: String, CodingKey {
@@ -27,6 +41,7 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         case sampleMaxValue = "sample_max_value", rescaleBetasZeroSNR = "rescale_betas_zero_snr"
     }
 
+    /// diffusers' defaults.
     public init() {}
 
     public init(from decoder: Decoder) throws {
@@ -114,17 +129,23 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
 
 /// A UNet2DModel as a `Denoiser`: one network call per batch, the same timestep for every item.
 public struct UNet2DDenoiser: Denoiser {
+    /// The network.
     public let model: UNet2DModel
+    /// C × H × W of one sample.
     public let sampleShape: [Int]
+    /// How the network's output is read.
     public let predictionType: PredictionType
+    /// Whether the output carries variance channels (twice the input channels).
     public var learnsVariance: Bool { model.config.outChannels == 2 * model.config.inChannels }
 
+    /// The denoiser of `model` on `height` × `width` samples.
     public init(model: UNet2DModel, height: Int, width: Int, predictionType: PredictionType) {
         self.model = model
         sampleShape = [model.config.inChannels, height, width]
         self.predictionType = predictionType
     }
 
+    /// The network's output at `timestep` for `batch` samples.
     public func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
         try model(x, batch: batch, height: sampleShape[1], width: sampleShape[2],
                   timesteps: Array(repeating: timestep, count: batch))
@@ -135,6 +156,8 @@ public struct UNet2DDenoiser: Denoiser {
 /// model folder (`config.json` + `diffusion_pytorch_model.safetensors`, with the DDPM paper's
 /// schedule unless a `scheduler_config.json` sits beside it).
 public enum DiffusersFolder {
+    /// A diffusers pipeline folder (model_index.json, unet/, scheduler/) or a bare UNet folder:
+    /// configs validated, weights bound strictly, the scheduler's schedule and defaults.
     public static func load(_ directory: URL) throws -> LoadedModel {
         let manager = FileManager.default
         let indexURL = directory.appendingPathComponent("model_index.json")
