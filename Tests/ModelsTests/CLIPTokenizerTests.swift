@@ -160,5 +160,10 @@ import TestSupport
             let tokens = tokenizer.encode(String(view))
             #expect(tokens.ids.count == 77 && tokens.ids.first == 49406 && tokens.ids.contains(49407))
         }
+        // One 40 000-character word (BPE is O(n log n) in a word's length, as tokenizers' heap).
+        let start = Date()
+        let long = tokenizer.encode(String(repeating: "?.,;", count: 10_000))
+        #expect(long.ids.count == 77 && long.ids[76] == 49407 && (long.droppedText?.count ?? 0) > 30_000)
+        #expect(Date().timeIntervalSince(start) < 30)
     }
 }

@@ -10,7 +10,7 @@ struct BytePairEncoding: Sendable {
     let vocabulary: [String: Int]
     let tokens: [Int: String]
     /// (left id, right id) → (rank, merged id).
-    private let merges: [PairKey: Merge]
+    let merges: [PairKey: Merge]
     let unknownID: Int?
     static let endOfWord = "</w>"
     private let cache = WordCache()
@@ -59,22 +59,86 @@ struct BytePairEncoding: Sendable {
                 symbols.append(Int32(unknownID))
             }
         }
-        // Repeatedly merge the pair of lowest rank (leftmost first), as tokenizers' `Word::merge_all`.
-        while symbols.count > 1 {
-            var best: (index: Int, merge: Merge)?
-            for i in 0..<(symbols.count - 1) {
-                if let merge = merges[PairKey(left: symbols[i], right: symbols[i + 1])],
-                   best.map({ merge.rank < $0.merge.rank }) ?? true {
-                    best = (i, merge)
-                }
-            }
-            guard let (index, merge) = best else { break }
-            symbols[index] = merge.id
-            symbols.remove(at: index + 1)
-        }
-        let ids = symbols.map(Int.init)
+        let ids = merge(symbols)
         cache[word] = ids
         return ids
+    }
+}
+
+extension BytePairEncoding {
+    /// Merges the pair of lowest rank, the leftmost of equal ranks, until no listed pair is left:
+    /// tokenizers' `Word::merge_all` (a heap of (rank, position) over a linked list of symbols),
+    /// O(n log n) in the word's length.
+    func merge(_ initial: [Int32]) -> [Int] {
+        var ids = initial
+        let n = ids.count
+        var next = Array(1...max(n, 1)), previous = Array(-1..<max(n - 1, 0))
+        if n > 0 { next[n - 1] = -1 }
+        var alive = [Bool](repeating: true, count: n)
+        var heap = MergeHeap()
+        func push(_ position: Int) {
+            guard position >= 0, next[position] >= 0,
+                  let merge = merges[PairKey(left: ids[position], right: ids[next[position]])] else { return }
+            heap.push(.init(rank: merge.rank, position: Int32(position), left: ids[position], right: ids[next[position]]))
+        }
+        for position in 0..<max(n - 1, 0) { push(position) }
+        while let candidate = heap.pop() {
+            let position = Int(candidate.position)
+            let right = alive[position] ? next[position] : -1
+            guard right >= 0, ids[position] == candidate.left, ids[right] == candidate.right,
+                  let merge = merges[PairKey(left: candidate.left, right: candidate.right)] else { continue }
+            ids[position] = merge.id
+            alive[right] = false
+            next[position] = next[right]
+            if next[right] >= 0 { previous[next[right]] = position }
+            push(previous[position])
+            push(position)
+        }
+        var out: [Int] = []
+        var position = n > 0 ? 0 : -1
+        while position >= 0 {
+            out.append(Int(ids[position]))
+            position = next[position]
+        }
+        return out
+    }
+}
+
+/// A binary min-heap of merge candidates ordered by (rank, position).
+struct MergeHeap {
+    struct Entry { var rank: Int32, position: Int32, left: Int32, right: Int32 }
+    private var entries: [Entry] = []
+
+    private static func less(_ a: Entry, _ b: Entry) -> Bool { (a.rank, a.position) < (b.rank, b.position) }
+
+    mutating func push(_ entry: Entry) {
+        entries.append(entry)
+        var child = entries.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.less(entries[child], entries[parent]) else { break }
+            entries.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func pop() -> Entry? {
+        guard let top = entries.first else { return nil }
+        let last = entries.removeLast()
+        if !entries.isEmpty {
+            entries[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < entries.count, Self.less(entries[left], entries[smallest]) { smallest = left }
+                if right < entries.count, Self.less(entries[right], entries[smallest]) { smallest = right }
+                guard smallest != parent else { break }
+                entries.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return top
     }
 }
 
