@@ -23,8 +23,17 @@ Writes, under Tests/Fixtures/clip/ (vocab.json and merges.txt come from tools/ma
 - `text_encoder_goldens.json`: token batches (batch 2) and their `last_hidden_state` (float32 forward
   of the float16-rounded weights), flattened batch x seq x hidden.
 
-Run: /work/venv-engine/bin/python tools/make_clip_goldens.py
+With `--real DIR` it writes, instead, a Stable Diffusion 2.1 text encoder at its real shape (the
+published text_encoder/config.json: hidden 1024, 23 layers, 16 heads, MLP 4096, gelu; random
+float32 weights, 340 M parameters, 1.4 GB) as published folders store it (`text_model.` keys and
+`text_model.embeddings.position_ids`) into DIR/text_encoder/, and its `last_hidden_state` for two
+prompt batches into DIR/clip_text_encoder_goldens.json, for the env-gated Swift test
+(`SKIPSTEP_SD_REAL_DIR=DIR swift test --filter CLIPTextModelTests`). Nothing is written to the
+repository then.
+
+Run: /work/venv-engine/bin/python tools/make_clip_goldens.py [--real DIR]
 """
+import argparse
 import gzip
 import hashlib
 import json
@@ -128,7 +137,52 @@ def randomize(model: CLIPTextModel, seed: int):
             p.copy_(values.half().float())
 
 
+# stabilityai/stable-diffusion-2-1(-base) text_encoder/config.json, the keys that shape the model.
+SD21_TEXT_CONFIG = dict(architectures=["CLIPTextModel"], bos_token_id=0, eos_token_id=2, pad_token_id=1,
+                        hidden_act="gelu", hidden_size=1024, intermediate_size=4096, layer_norm_eps=1e-05,
+                        max_position_embeddings=77, num_attention_heads=16, num_hidden_layers=23,
+                        projection_dim=512, vocab_size=49408)
+
+
+def make_real(directory: Path):
+    """The real-shape text encoder and its goldens (not committed: 1.4 GB)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    tok_dir = directory / "clip_tokenizer"
+    tok_dir.mkdir(exist_ok=True)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(OUT / name, tok_dir / name)
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        shutil.copy(OUT / "vocab_layout" / name, tok_dir / name)
+    tok = CLIPTokenizer.from_pretrained(str(tok_dir))
+    torch.manual_seed(0)
+    model = CLIPTextModel(CLIPTextConfig(**SD21_TEXT_CONFIG)).eval()
+    randomize(model, seed=21)
+    encoder_dir = directory / "text_encoder"
+    encoder_dir.mkdir(exist_ok=True)
+    model.config.save_pretrained(str(encoder_dir))
+    weights = {"text_model." + k: v.contiguous() for k, v in model.state_dict().items()}
+    weights["text_model.embeddings.position_ids"] = torch.arange(77).unsqueeze(0)
+    save_file(weights, str(encoder_dir / "model.safetensors"), metadata={"format": "pt"})
+    goldens = []
+    with torch.no_grad():
+        for prompts in (["a photograph of an astronaut riding a horse", ""], ["a cat! ! !! !!!", LONG_200]):
+            ids = tok(prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            hidden = model(input_ids=ids).last_hidden_state
+            goldens.append({"ids": ids.tolist(), "shape": list(hidden.shape),
+                            "last_hidden_state": [float(v) for v in hidden.flatten()]})
+    (directory / "clip_text_encoder_goldens.json").write_text(json.dumps(
+        {"source": "transformers 5.23.0 CLIPTextModel (SD 2.1 config, random weights) last_hidden_state, "
+                   "torch 2.13.0+cpu float32; tools/make_clip_goldens.py --real", "batches": goldens}) + "\n")
+    print(f"wrote {encoder_dir} ({sum(v.numel() for v in model.state_dict().values()) / 1e6:.1f} M parameters)")
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--real", type=Path, help="write the real-shape SD 2.1 text encoder and goldens here instead")
+    args = parser.parse_args()
+    if args.real:
+        make_real(args.real)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

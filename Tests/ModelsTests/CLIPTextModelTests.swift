@@ -164,6 +164,27 @@ import TestSupport
         #expect(Self.message { _ = try model.encode([[Int]](repeating: [Int](repeating: 1, count: 78), count: 1)) } != nil)
     }
 
+    static var realDirectory: URL? {
+        ProcessInfo.processInfo.environment["SKIPSTEP_SD_REAL_DIR"].map { URL(fileURLWithPath: $0) }
+    }
+
+    /// Stable Diffusion 2.1's text encoder at its real shape (340 M random parameters, published
+    /// key layout), written by `tools/make_clip_goldens.py --real DIR`: ≤ 1e-4 relative L2.
+    @Test(.enabled(if: realDirectory != nil, "set SKIPSTEP_SD_REAL_DIR (tools/make_clip_goldens.py --real DIR)"))
+    func realShapeMatchesTransformers() throws {
+        let directory = try #require(Self.realDirectory)
+        let model = try CLIPTextModel(directory: directory.appendingPathComponent("text_encoder"), variant: nil)
+        #expect(model.keyPrefix == "text_model." && model.parameterCount == 340_387_840)
+        #expect(model.config.numHiddenLayers == 23 && model.config.hiddenSize == 1024)
+        let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: directory.appendingPathComponent("clip_text_encoder_goldens.json")))
+        let tokenizer = try CLIPTokenizer(directory: directory.appendingPathComponent("clip_tokenizer"))
+        #expect(tokenizer.encode("a photograph of an astronaut riding a horse").ids == goldens.batches[0].ids[0])
+        for batch in goldens.batches {
+            let error = relativeL2(try model.encode(batch.ids), batch.last_hidden_state)
+            #expect(error <= 1e-4, "relative L2 \(error)")
+        }
+    }
+
     func rewriteConfig(_ directory: URL, _ edit: (inout [String: Any]) -> Void) throws {
         let url = directory.appendingPathComponent("config.json")
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] ?? [:]
