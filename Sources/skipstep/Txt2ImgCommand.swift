@@ -96,7 +96,10 @@ struct Txt2ImgCommand: AsyncParsableCommand {
         let directory = try Settings.current.catalog.directory(model)
         let clock = ContinuousClock(), start = clock.now
         let sd = try StableDiffusion(directory: directory, variant: variant)
-        let size = (height: height ?? sd.defaultImageSize.height, width: width ?? sd.defaultImageSize.width)
+        guard let size = (height.flatMap { h in width.map { (height: h, width: $0) } })
+                ?? sd.defaultImageSize.map({ (height: height ?? $0.height, width: width ?? $0.width) }) else {
+            throw RunError("\(directory.path)/unet/config.json has no sample_size: give --height and --width")
+        }
         var (loaded, truncated) = try sd.model(prompts: texts, negative: [negativePrompt], guidance: guidance,
                                                height: size.height, width: size.width)
         for (index, text) in truncated {
@@ -115,13 +118,16 @@ struct Txt2ImgCommand: AsyncParsableCommand {
             + "\(sampler.steps.count) steps, guidance \(guidance), \(total) image(s), seed \(seed), rng \(rng.rawValue) "
             + "(loaded in \(String(format: "%.1f", seconds(clock.now - start))) s)")
         if dryRun {
-            let plan = StableDiffusionPlan(sd: sd, latentHeight: latentShape[1], latentWidth: latentShape[2])
-            let unetTF = Double(plan.unetFLOPs) * Double(evaluations) * Double(total) / 1e12
-            let vaeTF = Double(plan.decoderFLOPs) * Double(total) / 1e12
-            print("\(total) image(s): \(evaluations) UNet evaluations each (\(sampler.steps.count) steps"
-                  + (guidance > 1 ? " × 2 for guidance" : "") + String(format: "), UNet %.2f TFLOP, VAE decoder %.2f TFLOP", unetTF, vaeTF))
-            print(String(format: "≈ %.1f minutes at %.0f GFLOP/s (the engine's rate on 2 cores; measure yours with skipstep bench)",
-                         (unetTF + vaeTF) * 1e12 / StableDiffusionPlan.assumedFLOPS / 60, StableDiffusionPlan.assumedFLOPS / 1e9))
+            log("measuring one UNet evaluation and one VAE decode at \(size.height)×\(size.width)…")
+            let cost = try StableDiffusionCost(sd, latentHeight: latentShape[1], latentWidth: latentShape[2])
+            let unetTF = Double(cost.unetFLOPs) * Double(evaluations * total) / 1e12
+            let vaeTF = Double(cost.decoderFLOPs) * Double(total) / 1e12
+            let minutes = (cost.unetSeconds * Double(evaluations) + cost.decoderSeconds) * Double(total) / 60
+            print("\(total) image(s) of \(size.height)×\(size.width): \(evaluations) UNet evaluations each (\(sampler.steps.count) steps"
+                  + (guidance > 1 ? " × 2 for guidance" : "") + ")")
+            print(String(format: "UNet %.3f TFLOP (%.1f GFLOP an evaluation, %.2f s measured), VAE decoder %.3f TFLOP (%.2f s an image)",
+                         unetTF, Double(cost.unetFLOPs) / 1e9, cost.unetSeconds, vaeTF, cost.decoderSeconds))
+            print(String(format: "≈ %.1f minutes on this machine (batch 1, guidance rows counted as evaluations)", minutes))
             return
         }
         guard let output else { return }

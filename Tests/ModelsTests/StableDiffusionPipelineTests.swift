@@ -33,42 +33,14 @@ import TestSupport
         return (meta, values)
     }
 
-    /// The tiny pipeline's folder, assembled from the component fixtures as the tool assembles it;
-    /// `prediction` goes into the scheduler config, `edit` may change the folder afterwards.
     static func pipelineFolder(prediction: String = "epsilon", schedulerClass: String = "DDIMScheduler",
                                edit: (URL) throws -> Void = { _ in }) throws -> URL {
-        let manager = FileManager.default
-        let root = manager.temporaryDirectory.appendingPathComponent("skipstep-sd-\(UUID().uuidString)")
-        for folder in ["tokenizer", "unet", "vae", "scheduler"] {
-            try manager.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
-        }
-        func copy(_ fixture: String, _ destination: String) throws {
-            try manager.copyItem(at: Fixtures.url(fixture), to: root.appendingPathComponent(destination))
-        }
-        try copy("clip/vocab.json", "tokenizer/vocab.json")
-        try copy("clip/merges.txt", "tokenizer/merges.txt")
-        try copy("clip/vocab_layout/special_tokens_map.json", "tokenizer/special_tokens_map.json")
-        try copy("clip/vocab_layout/tokenizer_config.json", "tokenizer/tokenizer_config.json")
-        try copy("clip/text_encoder", "text_encoder")
-        for name in ["config.json", "diffusion_pytorch_model.safetensors"] {
-            try copy("sd/unet_linear_list_heads/\(name)", "unet/\(name)")
-            try copy("sd/vae/\(name)", "vae/\(name)")
-        }
-        let goldens = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("sd/pipeline/goldens.json"))) as! [String: Any]
-        var scheduler = goldens["scheduler_config"] as! [String: Any]
-        scheduler["prediction_type"] = prediction
-        scheduler["_class_name"] = schedulerClass
-        try JSONSerialization.data(withJSONObject: scheduler, options: [.sortedKeys])
-            .write(to: root.appendingPathComponent("scheduler/scheduler_config.json"))
-        try JSONSerialization.data(withJSONObject: goldens["model_index"]!, options: [.sortedKeys])
-            .write(to: root.appendingPathComponent("model_index.json"))
-        try edit(root)
-        return root
+        try StableDiffusionFixture.pipelineFolder(prediction: prediction, schedulerClass: schedulerClass, edit: edit)
     }
 
     /// Images of one golden case made by skipstep, NCHW in [−1, 1].
     static func images(_ sd: StableDiffusion, _ c: Goldens.Case, prompt: String, seed: UInt64, count: Int) async throws -> [Float] {
-        let (h, w) = sd.defaultImageSize
+        let (h, w) = try #require(sd.defaultImageSize)
         let (model, _) = try sd.model(prompts: [prompt], negative: [c.negative ?? ""], guidance: c.guidance, height: h, width: w)
         let spacing = try sd.scheduler.spacing(path: sd.schedulerPath)
         let spec = try SamplerSpec(parsing: c.sampler)

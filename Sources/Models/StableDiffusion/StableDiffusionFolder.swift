@@ -99,8 +99,8 @@ public final class StableDiffusion: @unchecked Sendable {
         unet = try UNet2DConditionModel(directory: folder("unet"), variant: variant)
         vae = try AutoencoderKLDecoder(directory: folder("vae"), variant: variant)
         let unetConfig = directory.appendingPathComponent("unet/config.json").path
-        guard unet.config.crossAttentionDim == textEncoder.config.hiddenSize else {
-            throw UNetLoadError.invalidConfig(path: unetConfig, reason: "cross_attention_dim \(unet.config.crossAttentionDim) "
+        guard (0..<unet.config.levels).allSatisfy({ unet.config.crossDim($0) == textEncoder.config.hiddenSize }) else {
+            throw UNetLoadError.invalidConfig(path: unetConfig, reason: "cross_attention_dim \(unet.config.crossAttentionDim ?? []) "
                                               + "differs from the text encoder's hidden_size \(textEncoder.config.hiddenSize)")
         }
         guard unet.config.inChannels == vae.config.latentChannels, unet.config.outChannels == vae.config.latentChannels else {
@@ -109,9 +109,10 @@ public final class StableDiffusion: @unchecked Sendable {
         }
     }
 
-    /// The image size diffusers uses when none is given: the UNet's sample_size × the VAE factor.
-    public var defaultImageSize: (height: Int, width: Int) {
-        (unet.config.sampleSize[0] * vae.scaleFactor, unet.config.sampleSize[1] * vae.scaleFactor)
+    /// The image size diffusers uses when none is given: the UNet's sample_size × the VAE factor
+    /// (nil when the config has no sample_size).
+    public var defaultImageSize: (height: Int, width: Int)? {
+        unet.config.sampleSize.map { ($0[0] * vae.scaleFactor, $0[1] * vae.scaleFactor) }
     }
 
     /// The text encoder's output for each prompt (`count × maxLength × hidden` floats) and, for
@@ -172,5 +173,35 @@ public enum StableDiffusionError: Error, LocalizedError, Equatable {
         case .guidance(let g): "the guidance scale must be a finite number ≥ 0, got \(g)"
         case .needsPrompt: "a text-conditioned model needs the index of each sample's prompt"
         }
+    }
+}
+
+/// What one image costs, measured: one UNet evaluation (batch 1, a text condition of the
+/// tokenizer's length) and one VAE decode at the requested size, with their FLOP counts
+/// (`ForwardContext.flops`) and times, for `txt2img --dry-run`.
+public struct StableDiffusionCost: Sendable {
+    public var unetFLOPs: Int
+    public var unetSeconds: Double
+    public var decoderFLOPs: Int
+    public var decoderSeconds: Double
+
+    public init(_ sd: StableDiffusion, latentHeight: Int, latentWidth: Int) throws {
+        let clock = ContinuousClock()
+        let channels = sd.vae.config.latentChannels
+        let latents = [Float](repeating: 0, count: channels * latentHeight * latentWidth)
+        let states = [Float](repeating: 0, count: sd.tokenizer.maxLength * sd.textEncoder.config.hiddenSize)
+        var start = clock.now
+        _ = try sd.unet(latents, batch: 1, height: latentHeight, width: latentWidth, timesteps: [Double(sd.schedule.trainSteps - 1)],
+                        encoderHiddenStates: states, sequenceLength: sd.tokenizer.maxLength)
+        unetSeconds = Self.seconds(clock.now - start)
+        unetFLOPs = sd.unet.lastForwardFLOPs
+        start = clock.now
+        _ = try sd.vae.decode(latents, batch: 1, height: latentHeight, width: latentWidth)
+        decoderSeconds = Self.seconds(clock.now - start)
+        decoderFLOPs = sd.vae.lastForwardFLOPs
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }
