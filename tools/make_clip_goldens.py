@@ -14,6 +14,10 @@ Writes, under Tests/Fixtures/clip/ (vocab.json and merges.txt come from tools/ma
   `CLIPTokenizer(padding="max_length", max_length=77, truncation=True)` loaded from each layout, and
   for strings longer than 77 tokens the text diffusers' StableDiffusionPipeline warns about
   (`tokenizer.batch_decode(untruncated_ids[:, 76:-1])`).
+- `variants/NAME/`: small JSON files that, beside the vocabulary or tokenizer.json, make folders
+  where transformers 5.23 reads the special tokens differently (special_tokens_map.json is read only
+  when tokenizer_config.json has no `added_tokens_decoder`; it is read beside tokenizer.json too),
+  and `variant_goldens.json`, their ids on a few strings.
 - `text_encoder/`: a random `CLIPTextModel` (the tiny SD 2 test config of diffusers
   tests/pipelines/stable_diffusion_2: hidden 32, 5 layers, 4 heads, intermediate 37, gelu, with CLIP's
   49 408 ids), weights drawn at a scale where every layer matters, rounded to float16 and saved by
@@ -121,6 +125,57 @@ def tokenizer_goldens(vocab_dir: Path, json_dir: Path):
     return cases
 
 
+# name → (base: "vocab" or "tokenizer_json", {file name: JSON object}).
+VARIANTS = {
+    # tokenizer.json as 5.23 saves it, plus a special_tokens_map.json naming pad <|endoftext|>: the map applies.
+    "tokenizer_json_with_map": ("tokenizer_json", {
+        "special_tokens_map.json": {"pad_token": "<|endoftext|>"}}),
+    # A config with added_tokens_decoder (as transformers 4.3x saved it): the map is not read, pad stays "!".
+    "vocab_with_decoder": ("vocab", {
+        "tokenizer_config.json": {
+            "added_tokens_decoder": {
+                "0": {"content": "!", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True},
+                "49406": {"content": "<|startoftext|>", "lstrip": False, "normalized": True, "rstrip": False, "single_word": False, "special": True},
+                "49407": {"content": "<|endoftext|>", "lstrip": False, "normalized": True, "rstrip": False, "single_word": False, "special": True}},
+            "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "!", "unk_token": "<|endoftext|>",
+            "model_max_length": 77, "tokenizer_class": "CLIPTokenizer"},
+        "special_tokens_map.json": {"pad_token": "<|endoftext|>"}}),
+    # No special-token files at all: CLIPTokenizer's defaults (pad <|endoftext|>), model_max_length 77 given.
+    "vocab_defaults": ("vocab", {"tokenizer_config.json": {"model_max_length": 77}}),
+    # Special tokens not normalized: "<|ENDOFTEXT|>" is then not the EOS token.
+    "vocab_unnormalized_specials": ("vocab", {
+        "tokenizer_config.json": {"model_max_length": 77},
+        "special_tokens_map.json": {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+                                    "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}}),
+}
+VARIANT_STRINGS = ["a cat!", "! !! !!!", "<|ENDOFTEXT|> <|endoftext|>", "hello world", " ".join(["dog"] * 80)]
+
+
+def variant_goldens(vocab_dir: Path, json_dir: Path, tmp: Path):
+    results = {}
+    for name, (base, files) in VARIANTS.items():
+        committed = OUT / "variants" / name
+        committed.mkdir(parents=True, exist_ok=True)
+        folder = tmp / "variant" / name
+        folder.mkdir(parents=True)
+        if base == "vocab":
+            for f in ("vocab.json", "merges.txt"):
+                shutil.copy(vocab_dir / f, folder / f)
+        else:
+            for f in ("tokenizer.json", "tokenizer_config.json"):
+                shutil.copy(json_dir / f, folder / f)
+        for f, content in files.items():
+            (committed / f).write_text(json.dumps(content, indent=2) + "\n")
+            shutil.copy(committed / f, folder / f)
+        tok = CLIPTokenizer.from_pretrained(str(folder))
+        results[name] = {"base": base, "pad_token_id": tok.pad_token_id,
+                         "cases": [{"text": t, "ids": tok(t, padding="max_length", max_length=77, truncation=True).input_ids}
+                                   for t in VARIANT_STRINGS]}
+    assert results["tokenizer_json_with_map"]["pad_token_id"] == 49407
+    assert results["vocab_with_decoder"]["pad_token_id"] == 0
+    return results
+
+
 def randomize(model: CLIPTextModel, seed: int):
     """Weights at a scale where attention, the MLP and every LayerNorm change the output, rounded to float16."""
     g = torch.Generator().manual_seed(seed)
@@ -213,6 +268,9 @@ def main():
             {"source": "transformers 5.23.0 CLIPTokenizer(padding='max_length', max_length=77, truncation=True); "
                        "tools/make_clip_goldens.py", "cases": cases}, ensure_ascii=False, indent=1) + "\n")
         print(f"{len(cases)} tokenizer strings")
+        (OUT / "variant_goldens.json").write_text(json.dumps(
+            {"source": "transformers 5.23.0 CLIPTokenizer; tools/make_clip_goldens.py",
+             "variants": variant_goldens(vocab_dir, json_dir, tmp)}, ensure_ascii=False, indent=1) + "\n")
 
         # The text encoder.
         torch.manual_seed(0)

@@ -97,6 +97,38 @@ import TestSupport
         #expect(tokenizer.encode("a cat!").ids.prefix(6) == [49406, 320, 2368, 256, 49407, 49407])
     }
 
+    struct VariantGoldens: Decodable {
+        struct Variant: Decodable {
+            struct Case: Decodable { var text: String; var ids: [Int] }
+            var base: String
+            var pad_token_id: Int
+            var cases: [Case]
+        }
+        var variants: [String: Variant]
+    }
+
+    /// Which file names the special tokens, as 5.23 decides it: special_tokens_map.json beside
+    /// tokenizer.json applies; a config with `added_tokens_decoder` makes 5.23 skip the map;
+    /// CLIPTokenizer's defaults when no file names them; unnormalized specials.
+    @Test func specialTokenFilesAreReadAsTransformersReadsThem() throws {
+        let goldens = try Fixtures.json(VariantGoldens.self, "clip/variant_goldens.json")
+        #expect(goldens.variants.count == 4)
+        for (name, variant) in goldens.variants {
+            let directory = variant.base == "vocab" ? try Self.folder(["vocab.json": Fixtures.url("clip/vocab.json"),
+                                                                       "merges.txt": Fixtures.url("clip/merges.txt")])
+                                                    : try Self.tokenizerJSONLayout()
+            let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.url("clip/variants/\(name)").path)
+            for file in files {
+                let target = directory.appendingPathComponent(file)
+                try? FileManager.default.removeItem(at: target)
+                try FileManager.default.copyItem(at: Fixtures.url("clip/variants/\(name)/\(file)"), to: target)
+            }
+            let tokenizer = try CLIPTokenizer(directory: directory)
+            #expect(tokenizer.padID == variant.pad_token_id, "\(name)")
+            for c in variant.cases { #expect(tokenizer.encode(c.text).ids == c.ids, "\(name): \(c.text)") }
+        }
+    }
+
     @Test func missingAndDamagedFilesAreNamed() throws {
         let empty = try Self.folder([:])
         #expect(Self.message { _ = try CLIPTokenizer(directory: empty) }?.contains("vocab.json does not exist") == true)

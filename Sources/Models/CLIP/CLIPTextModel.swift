@@ -65,7 +65,7 @@ public final class CLIPTextModel: @unchecked Sendable {
         try c.validate(path: file.path)
         config = c
         activation = try c.activation(path: file.path)
-        let source = WeightsIgnoring(file: file, ignored: Set(Self.ignoredKeys))
+        let source = WeightsIgnoring(base: file, names: Set(Self.ignoredKeys))
         let prefix = source.weightNames.contains { $0.hasPrefix("text_model.") } ? "text_model." : ""
         keyPrefix = prefix
         var w = WeightBinder(source, mapError: UNetLoadError.init(binding:))
@@ -126,14 +126,4 @@ public final class CLIPTextModel: @unchecked Sendable {
         }
         return finalLayerNorm(x).sequence()
     }
-}
-
-/// A weight file seen without the keys a model ignores.
-private struct WeightsIgnoring: WeightSource {
-    let file: SafeTensorsFile
-    let ignored: Set<String>
-    var sourceName: String { file.path }
-    var weightNames: [String] { file.tensorNames.filter { !ignored.contains($0) } }
-    func weightShape(_ name: String) -> [Int]? { ignored.contains(name) ? nil : file.tensors[name]?.shape }
-    func weightValues(_ name: String) throws -> [Float] { try file.floatsConverting(name) }
 }

@@ -39,8 +39,9 @@ public enum CLIPTokenizerError: Error, LocalizedError, Equatable {
 /// 2. The rest is normalized: NFC, every run of white space (Unicode White_Space) → one space,
 ///    lowercase (each character's full lowercase mapping, no context: Σ → σ).
 /// 3. CLIP's split: `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
-///    the white space between matches dropped.
-/// 4. Each piece's UTF-8 bytes go through CLIP's byte→unicode map and BPE with `</w>`
+///    the white space between matches dropped; then the `ByteLevel` pre-tokenizer's GPT-2 regex,
+///    which only cuts a `<|startoftext|>` / `<|endoftext|>` piece that was not an added token.
+/// 4. Each word's UTF-8 bytes go through CLIP's byte→unicode map and BPE with `</w>`
 ///    (`BytePairEncoding`).
 /// 5. `[BOS] + ids + [EOS]`, the ids cut to `maxLength − 2` (EOS kept last), padded with the pad
 ///    id to `maxLength`.
@@ -71,8 +72,10 @@ public struct CLIPTokenizer: Sendable {
     /// as transformers 5 saves it, or `vocab.json` + `merges.txt` (+ `special_tokens_map.json`,
     /// `tokenizer_config.json`), as published checkpoints ship it. `tokenizer.json` is read when
     /// present, as transformers does. Special tokens come from `tokenizer_config.json`, then
-    /// `special_tokens_map.json` (which wins, as in 5.23: Stable Diffusion 2's config names pad
-    /// `<|endoftext|>`, its map `"!"`), with CLIPTokenizer's defaults for the ones neither names.
+    /// `special_tokens_map.json` when the config has no `added_tokens_decoder` (the map wins, as
+    /// in 5.23: Stable Diffusion 2's config names pad `<|endoftext|>`, its map `"!"`), with
+    /// CLIPTokenizer's defaults for the ones neither names. Added tokens: tokenizer.json's
+    /// `added_tokens`, the config's `added_tokens_decoder`, then the special tokens.
     public init(directory: URL) throws {
         let manager = FileManager.default
         let json = directory.appendingPathComponent("tokenizer.json")
@@ -85,13 +88,18 @@ public struct CLIPTokenizer: Sendable {
             throw CLIPTokenizerError.missingFile(path: directory.path, hint: "expected a tokenizer folder")
         }
         let config = manager.fileExists(atPath: configURL.path) ? try Self.object(configURL) : [:]
+        let hasJSON = manager.fileExists(atPath: json.path)
+        // transformers 5.23 `from_pretrained`: special_tokens_map.json is read (and overrides the
+        // config) only when the config has no `added_tokens_decoder`.
         var specials = SpecialTokens()
         try specials.read(config, path: configURL.path)
-        var vocabulary: [String: Int]
-        var merges: [(String, String)]
-        var unknown = specials.unk?.content
+        let decoder = config["added_tokens_decoder"]
+        if decoder == nil, manager.fileExists(atPath: mapURL.path) { try specials.read(try Self.object(mapURL), path: mapURL.path) }
+
+        let vocabulary: [String: Int]
+        let merges: [(String, String)]
         var added: [SpecialToken] = []
-        if manager.fileExists(atPath: json.path) {
+        if hasJSON {
             let root = try Self.object(json)
             guard let model = root["model"] as? [String: Any] else {
                 throw CLIPTokenizerError.invalidFile(path: json.path, reason: "no \"model\" object")
@@ -105,18 +113,16 @@ public struct CLIPTokenizer: Sendable {
             }
             vocabulary = try Self.vocabulary(model["vocab"], path: json.path, key: "model.vocab")
             merges = try Self.merges(json: model["merges"], path: json.path)
-            if let unk = model["unk_token"] as? String { unknown = unk }
             guard let list = (root["added_tokens"] ?? []) as? [[String: Any]] else {
                 throw CLIPTokenizerError.invalidFile(path: json.path, reason: "added_tokens is not a list of objects")
             }
             for entry in list {
-                guard let token = try SpecialToken(entry, path: json.path, key: "added_tokens"),
-                      let id = entry["id"] as? Int, id >= 0 else {
-                    throw CLIPTokenizerError.invalidFile(path: json.path, reason: "an added token lacks its content or id: \(entry)")
+                guard var token = try SpecialToken(entry, path: json.path, key: "added_tokens"),
+                      let id = entry["id"].flatMap(Self.integer), id >= 0 else {
+                    throw CLIPTokenizerError.invalidFile(path: json.path, reason: "an added token lacks its content or id: \(Self.quote(entry))")
                 }
-                var withID = token
-                withID.id = id
-                added.append(withID)
+                token.id = id
+                added.append(token)
             }
         } else {
             guard manager.fileExists(atPath: vocabURL.path) else {
@@ -127,50 +133,49 @@ public struct CLIPTokenizer: Sendable {
             }
             vocabulary = try Self.vocabulary(try Self.object(vocabURL), path: vocabURL.path, key: "the top level")
             merges = try Self.merges(text: Self.read(mergesURL), path: mergesURL.path)
-            if manager.fileExists(atPath: mapURL.path) { try specials.read(try Self.object(mapURL), path: mapURL.path) }
-            unknown = specials.unk?.content ?? unknown
-            // transformers adds the special tokens (and `added_tokens_decoder`, when the config has one).
-            if let decoder = config["added_tokens_decoder"] as? [String: Any] {
-                for (key, value) in decoder {
-                    guard let entry = value as? [String: Any], let id = Int(key), id >= 0,
-                          var token = try SpecialToken(entry, path: configURL.path, key: "added_tokens_decoder") else {
-                        throw CLIPTokenizerError.invalidFile(path: configURL.path, reason: "added_tokens_decoder[\(key)] is not an added token")
-                    }
-                    token.id = id
-                    added.append(token)
-                }
+        }
+        if let decoder {
+            guard let entries = decoder as? [String: Any] else {
+                throw CLIPTokenizerError.invalidFile(path: configURL.path, reason: "added_tokens_decoder is not an object of id → added token")
             }
-            for token in [specials.bos, specials.eos, specials.unk, specials.pad].compactMap({ $0 })
-            where !added.contains(where: { $0.content == token.content }) {
-                guard let id = vocabulary[token.content] else {
-                    throw CLIPTokenizerError.invalidFile(path: vocabURL.path, reason: "the special token \"\(token.content)\" is not in the vocabulary")
+            for (key, value) in entries {
+                guard let id = Int(key), id >= 0,
+                      var token = try SpecialToken(value, path: configURL.path, key: "added_tokens_decoder[\(key)]"),
+                      value is [String: Any] else {
+                    throw CLIPTokenizerError.invalidFile(path: configURL.path, reason: "added_tokens_decoder[\(key)] is not an added token")
                 }
-                var withID = token
-                withID.id = id
-                added.append(withID)
+                token.id = id
+                if !added.contains(where: { $0.content == token.content }) { added.append(token) }
             }
         }
-        let source = manager.fileExists(atPath: json.path) ? json.path : vocabURL.path
+        // CLIPTokenizer adds its special tokens (CLIP's defaults where no file names them); an
+        // added token of the same text keeps its own flags and id.
+        let vocabularyPath = hasJSON ? json.path : vocabURL.path
+        for token in [specials.bos, specials.eos, specials.unk, specials.pad]
+        where !added.contains(where: { $0.content == token.content }) {
+            guard let id = vocabulary[token.content] else {
+                throw CLIPTokenizerError.invalidFile(path: vocabularyPath, reason: "the special token \"\(token.content)\" is neither an added token nor in the vocabulary")
+            }
+            var withID = token
+            withID.id = id
+            added.append(withID)
+        }
+        let source = vocabularyPath
         do {
-            bpe = try BytePairEncoding(vocabulary: vocabulary, merges: merges, unknownToken: unknown)
+            bpe = try BytePairEncoding(vocabulary: vocabulary, merges: merges, unknownToken: specials.unk.content)
         } catch let problem as BytePairEncoding.Problem {
             switch problem {
             case let .mergeOutOfVocabulary(index, token):
-                throw CLIPTokenizerError.invalidFile(path: manager.fileExists(atPath: json.path) ? json.path : mergesURL.path,
+                throw CLIPTokenizerError.invalidFile(path: hasJSON ? json.path : mergesURL.path,
                                                      reason: "merge \(index + 1) needs \"\(token)\", which the vocabulary lacks")
             case let .idOutOfRange(token, id):
                 throw CLIPTokenizerError.invalidFile(path: source, reason: "\"\(token)\" has id \(id), expected 0...\(Int32.max)")
             }
         }
-        func id(of token: SpecialToken?, _ name: String, default fallback: String) throws -> Int {
-            let content = token?.content ?? fallback
-            if let added = added.first(where: { $0.content == content }) { return added.id }
-            if let id = vocabulary[content] { return id }
-            throw CLIPTokenizerError.invalidFile(path: configURL.path, reason: "\(name) \"\(content)\" is neither an added token nor in the vocabulary")
-        }
-        bosID = try id(of: specials.bos, "bos_token", default: "<|startoftext|>")
-        eosID = try id(of: specials.eos, "eos_token", default: "<|endoftext|>")
-        padID = try id(of: specials.pad, "pad_token", default: "<|endoftext|>")
+        func id(of token: SpecialToken) -> Int { added.first { $0.content == token.content }?.id ?? -1 }
+        bosID = id(of: specials.bos)
+        eosID = id(of: specials.eos)
+        padID = id(of: specials.pad)
         maxLength = specials.maxLength ?? 77
         padsLeft = specials.padsLeft
         // Longest first: a leftmost-longest match then only needs the first hit at a position.
@@ -206,9 +211,11 @@ public struct CLIPTokenizer: Sendable {
                     case .token(let id): ids.append(id)
                     case .text(let normalized):
                         for piece in Self.preTokenize(normalized) {
-                            var word = String.UnicodeScalarView()
-                            word.append(contentsOf: piece)
-                            ids += bpe.encode(word: String(word))
+                            for word in Self.byteLevelSplit(piece) {
+                                var text = String.UnicodeScalarView()
+                                text.append(contentsOf: word)
+                                ids += bpe.encode(word: String(text))
+                            }
                         }
                     }
                 }
@@ -275,8 +282,9 @@ public struct CLIPTokenizer: Sendable {
     }
 
     /// The regex's literal alternatives, in its order.
-    private static let fixedWords: [[Unicode.Scalar]] = ["<|startoftext|>", "<|endoftext|>", "'s", "'t", "'re", "'ve", "'m", "'ll", "'d"]
-        .map { Array($0.unicodeScalars) }
+    private static let contractions: [[Unicode.Scalar]] = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d"].map { Array($0.unicodeScalars) }
+    private static let fixedWords: [[Unicode.Scalar]] = ["<|startoftext|>", "<|endoftext|>"].map { Array($0.unicodeScalars) }
+        + contractions
 
     /// CLIP's pre-tokenizer regex, matched left to right with the alternatives in order; what
     /// no alternative matches (white space) is dropped.
@@ -310,6 +318,38 @@ public struct CLIPTokenizer: Sendable {
         return pieces
     }
 
+    /// The GPT-2 regex the `ByteLevel` pre-tokenizer (`use_regex: true`) applies to each piece:
+    /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`. Pieces of CLIP's
+    /// split hold no white space and pass whole, except `<|startoftext|>` and `<|endoftext|>`
+    /// (when not added tokens), which it cuts into `<|`, the letters and `|>`.
+    static func byteLevelSplit(_ piece: ArraySlice<Unicode.Scalar>) -> [ArraySlice<Unicode.Scalar>] {
+        let text = Array(piece)
+        var words: [ArraySlice<Unicode.Scalar>] = []
+        var k = 0
+        while k < text.count {
+            if let word = contractions.first(where: { matches($0, in: text, at: k) }) {
+                words.append(text[k..<(k + word.count)])
+                k += word.count
+                continue
+            }
+            let start = k
+            let sameKind: (Unicode.Scalar) -> Bool
+            if isLetter(text[k]) {
+                sameKind = isLetter
+            } else if isNumber(text[k]) {
+                sameKind = isNumber
+            } else if text[k].properties.isWhitespace {
+                sameKind = { $0.properties.isWhitespace }
+            } else {
+                sameKind = { !isLetter($0) && !isNumber($0) && !$0.properties.isWhitespace }
+            }
+            k += 1
+            while k < text.count, sameKind(text[k]) { k += 1 }
+            words.append(text[start..<k])
+        }
+        return words
+    }
+
     /// `\p{L}`.
     static func isLetter(_ s: Unicode.Scalar) -> Bool {
         switch s.properties.generalCategory {
@@ -333,6 +373,11 @@ public struct CLIPTokenizer: Sendable {
         var normalized: Bool
         var id = -1
 
+        init(content: String, normalized: Bool) {
+            self.content = content
+            self.normalized = normalized
+        }
+
         /// A token written as a string (`normalized` false, as transformers adds special tokens)
         /// or as an `AddedToken` object; nil for JSON null.
         init?(_ value: Any?, path: String, key: String) throws {
@@ -354,7 +399,11 @@ public struct CLIPTokenizer: Sendable {
     }
 
     struct SpecialTokens {
-        var bos: SpecialToken?, eos: SpecialToken?, unk: SpecialToken?, pad: SpecialToken?
+        /// CLIPTokenizer's defaults: `<|startoftext|>`, `<|endoftext|>` for the others, not normalized.
+        var bos = SpecialToken(content: "<|startoftext|>", normalized: false)
+        var eos = SpecialToken(content: "<|endoftext|>", normalized: false)
+        var unk = SpecialToken(content: "<|endoftext|>", normalized: false)
+        var pad = SpecialToken(content: "<|endoftext|>", normalized: false)
         var maxLength: Int?
         var padsLeft = false
 

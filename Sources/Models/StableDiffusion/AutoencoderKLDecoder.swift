@@ -123,17 +123,3 @@ public final class AutoencoderKLDecoder: @unchecked Sendable {
         return convOut(normOut(h, silu: true, inPlace: true), ctx).nchw()
     }
 }
-
-/// A weight source with some names hidden (a component's weights that a model deliberately does
-/// not read, e.g. the VAE encoder's when only decoding): `WeightBinder.finish()` then does not
-/// report them, and every other key stays strict.
-struct WeightsIgnoring: WeightSource {
-    let base: any WeightSource
-    let prefixes: [String]
-
-    func ignored(_ name: String) -> Bool { prefixes.contains { name.hasPrefix($0) } }
-    var sourceName: String { base.sourceName }
-    var weightNames: [String] { base.weightNames.filter { !ignored($0) } }
-    func weightShape(_ name: String) -> [Int]? { ignored(name) ? nil : base.weightShape(name) }
-    func weightValues(_ name: String) throws -> [Float] { try base.weightValues(name) }
-}
