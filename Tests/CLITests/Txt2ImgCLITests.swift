@@ -12,13 +12,13 @@ import TestSupport
         var result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "a cat", "--steps", "3", "--out", one])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("ddim"), "the folder's DDIMScheduler is the default sampler: \(result.stderr)")
-        let image = try Image8.decodePNG(Data(contentsOf: URL(fileURLWithPath: one)), path: one)
+        let image = try Image8.readPNG(from: URL(fileURLWithPath: one))
         #expect(image.width == 32 && image.height == 32 && image.channels == 3)
         let grid = model.appendingPathComponent("grid.png").path
         result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "a cat", "--steps", "2", "--count", "2",
                                    "--sampler", "mix:cutoff=500", "--guidance", "1", "--out", grid])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(try Image8.decodePNG(Data(contentsOf: URL(fileURLWithPath: grid)), path: grid).width > 32)
+        #expect(try Image8.readPNG(from: URL(fileURLWithPath: grid)).width > 32)
     }
 
     @Test func aPromptListResumesAndRefusesAnotherRun() throws {

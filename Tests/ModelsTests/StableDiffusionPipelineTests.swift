@@ -43,7 +43,10 @@ import TestSupport
         let (h, w) = try #require(sd.defaultImageSize)
         let (model, _) = try sd.model(prompts: [prompt], negative: [c.negative ?? ""], guidance: c.guidance, height: h, width: w)
         let spacing = try sd.scheduler.spacing(path: sd.schedulerPath)
-        let spec = try SamplerSpec(parsing: c.sampler)
+        // diffusers' cases ran the folder's own scheduler: skipstep's default sampler for that
+        // config must be the same one; the reference cases name their spec.
+        let spec = c.source == "diffusers" ? try sd.scheduler.defaultSampler(path: sd.schedulerPath).spec
+                                           : try SamplerSpec(parsing: c.sampler)
         let sampler = try model.makeSampler(spec, steps: c.steps, defaultSpacing: spacing)
         let pipeline = try SamplingPipeline(model: model, sampler: sampler, seed: seed, rng: .torch, batch: count, classes: .fixed(0))
         let latents = try await pipeline.samples(0..<count)
@@ -54,11 +57,15 @@ import TestSupport
     @Test(arguments: ["epsilon", "v_prediction"])
     func matchesDiffusersAndTheReferenceLoop(prediction: String) async throws {
         let (goldens, values) = try Self.goldens()
-        let sd = try StableDiffusion(directory: Self.pipelineFolder(prediction: prediction))
-        #expect(sd.predictionType.rawValue == prediction)
+        // The goldens swap the pipeline's scheduler: DDIMScheduler, or DPMSolverMultistepScheduler.from_config.
+        let ddim = try StableDiffusion(directory: Self.pipelineFolder(prediction: prediction))
+        let dpm = try StableDiffusion(directory: Self.pipelineFolder(prediction: prediction,
+                                                                     schedulerClass: "DPMSolverMultistepScheduler"))
+        #expect(ddim.predictionType.rawValue == prediction)
         let cases = goldens.cases.filter { $0.prediction == prediction }
         #expect(cases.count == 14)
         for c in cases {
+            let sd = c.sampler == "dpmpp-2m" ? dpm : ddim
             let expected = values[c.offset..<(c.offset + c.shape.reduce(1, *))]
             let pixels = try await Self.images(sd, c, prompt: goldens.prompt, seed: goldens.seed, count: goldens.images)
             // diffusers' output_type "np": (x/2 + 0.5).clamp(0, 1).
