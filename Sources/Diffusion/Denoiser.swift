@@ -63,6 +63,8 @@ public enum VarianceType: String, Sendable, Codable, CaseIterable {
 public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
     case fixed(Int)
     case random
+    /// Sample i gets label i: one condition per sample, e.g. prompt i of a prompt list.
+    case perSample
 
     /// `207` or `random`.
     public init?(_ text: String) {
@@ -73,6 +75,7 @@ public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .fixed(let c): "\(c)"
         case .random: "random"
+        case .perSample: "per-sample"
         }
     }
 
@@ -86,6 +89,11 @@ public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
             return Array(repeating: c, count: indices.count)
         case .random:
             return indices.map { ClassLabels.random(seed: seed &+ UInt64(truncatingIfNeeded: $0), count: count) }
+        case .perSample:
+            guard indices.isEmpty || (0..<count).contains(indices.upperBound - 1), indices.lowerBound >= 0 else {
+                throw ClassLabelError.outOfRange(indices.upperBound - 1, count: count)
+            }
+            return Array(indices)
         }
     }
 }

@@ -23,6 +23,10 @@ public struct SamplerOptions: Sendable, Equatable {
     public var thresholding: Thresholding?
     /// Read the network's output as this instead of the model's own prediction type.
     public var predictionType: PredictionType?
+    /// ᾱ after the last step of DDIM steps, nil for 1 (x₀ itself). diffusers' DDIM and PNDM
+    /// schedulers with `set_alpha_to_one: false` (Stable Diffusion's configs) end at ᾱ[0] instead:
+    /// `final_alpha_cumprod`, used whenever the previous timestep is negative.
+    public var ddimFinalAlphaBar: Double?
 
     /// Options with every setting named; the defaults are the paper's (fixed_small, no clipping, no thresholding).
     public init(varianceType: VarianceType = .fixedSmall, clipSampleRange: Double? = nil,
@@ -97,7 +101,7 @@ public struct Sampler: Sendable {
             throw SamplerError.invalidSkipSteps(kc, steps: ts.count)
         default: break
         }
-        steps = try zip(ts.indices, kind.rules(stepsStartingAt: ts)).map { k, rule in
+        steps = try zip(ts.indices, kind.rules(stepsStartingAt: ts, ddimFinalAlphaBar: options.ddimFinalAlphaBar)).map { k, rule in
             let s = ts[k], p = k + 1 < ts.count ? ts[k + 1] : -1
             let c = try rule.coefficients(from: s, to: p, previous: k > 0 ? ts[k - 1] : nil, schedule: schedule,
                                           variance: options.varianceType)

@@ -71,20 +71,22 @@ public enum SamplerKind: Sendable, Hashable {
     }
 
     /// The update rule of each of `count` steps, in order (Mix composes two rules).
-    func rules(stepsStartingAt timesteps: [Int]) -> [any UpdateRule] {
+    /// - Parameter ddimFinalAlphaBar: ᾱ after a last DDIM step (`SamplerOptions.ddimFinalAlphaBar`).
+    func rules(stepsStartingAt timesteps: [Int], ddimFinalAlphaBar: Double? = nil) -> [any UpdateRule] {
         let n = timesteps.count
         switch self {
         case .ddpm: return Array(repeating: DDPMPosterior(), count: n)
         case .ddpmNaive: return Array(repeating: NaiveStridedDDPM(), count: n)
         case .skip: return Array(repeating: SkippedStep(), count: n)
-        case .ddim(let eta): return Array(repeating: DDIM(eta: eta), count: n)
-        case let .ddimEtaStep(above, below, cutoff): return timesteps.map { DDIM(eta: $0 >= cutoff ? above : below) }
+        case .ddim(let eta): return Array(repeating: DDIM(eta: eta, finalAlphaBar: ddimFinalAlphaBar), count: n)
+        case let .ddimEtaStep(above, below, cutoff):
+            return timesteps.map { DDIM(eta: $0 >= cutoff ? above : below, finalAlphaBar: ddimFinalAlphaBar) }
         case .mix(let cutoff):
             let skipCount = switch cutoff {
             case .timestep(let tc): timesteps.count(where: { $0 >= tc })
             case .skipSteps(let kc): kc
             }
-            return (0..<n).map { $0 < skipCount ? SkippedStep() as any UpdateRule : DDIM(eta: 0) }
+            return (0..<n).map { $0 < skipCount ? SkippedStep() as any UpdateRule : DDIM(eta: 0, finalAlphaBar: ddimFinalAlphaBar) }
         case .dpmSolverPP2M:
             return (0..<n).map { DPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
         case .sdeDPMSolverPP2M:

@@ -93,6 +93,14 @@ public struct ModelCatalog: Sendable {
         }
     }
 
+    /// The folder `pathOrRepository` names: an existing path, or `ORG/NAME[@REVISION]` in the
+    /// local Hugging Face cache.
+    public func directory(_ pathOrRepository: String) throws -> URL {
+        if FileManager.default.fileExists(atPath: pathOrRepository) { return URL(fileURLWithPath: pathOrRepository) }
+        guard let reference = HubCache.Reference(pathOrRepository) else { throw ModelCatalogError.notFound(pathOrRepository) }
+        return try hub.snapshot(reference)
+    }
+
     /// A diffusers folder (pipeline or model folder), a converted guided-diffusion folder
     /// (`adm_config.json`, `ADMFolder`) or a Gaussian mixture saved as .safetensors.
     public static func load(path: String) throws -> LoadedModel {

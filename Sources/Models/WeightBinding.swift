@@ -13,6 +13,27 @@ extension SafeTensorsFile: WeightSource {
     public func weightValues(_ name: String) throws -> [Float] { try floatsConverting(name) }
 }
 
+/// A weight source seen without the keys a model declares it ignores, by exact name (CLIP's
+/// `position_ids`) or by prefix (a VAE's `encoder.`, `quant_conv.`): those are neither bound nor
+/// reported as unused; every other stray key still is.
+struct WeightsIgnoring: WeightSource {
+    let base: any WeightSource
+    let names: Set<String>
+    let prefixes: [String]
+
+    init(base: any WeightSource, names: Set<String> = [], prefixes: [String] = []) {
+        self.base = base
+        self.names = names
+        self.prefixes = prefixes
+    }
+
+    func ignored(_ name: String) -> Bool { names.contains(name) || prefixes.contains { name.hasPrefix($0) } }
+    var sourceName: String { base.sourceName }
+    var weightNames: [String] { base.weightNames.filter { !ignored($0) } }
+    func weightShape(_ name: String) -> [Int]? { ignored(name) ? nil : base.weightShape(name) }
+    func weightValues(_ name: String) throws -> [Float] { try base.weightValues(name) }
+}
+
 extension WeightBinder {
     /// A binder over a model file whose failures are `UNetLoadError`s, the models' load errors.
     init(modelFile file: SafeTensorsFile, aliases: [WeightAlias] = []) {

@@ -22,9 +22,13 @@ struct SamplerArguments: ParsableArguments {
         + "thresholding-max, prediction; a value holding ':' or ',' goes in brackets, e.g. "
         + "mix:cutoff=291:spacing=[list:999,500,1]. Each flag below adds its key to the spec."
 
-    @Option(help: ArgumentHelp("The sampler: KIND[:KEY=VALUE]..., e.g. skip, ddim:eta=0.5, mix:cutoff=291.",
+    @Option(help: ArgumentHelp("The sampler: KIND[:KEY=VALUE]..., e.g. skip, ddim:eta=0.5, mix:cutoff=291 "
+                               + "(default: skip; txt2img: the pipeline's own scheduler).",
                                discussion: samplerHelp, valueName: "spec"))
-    var sampler: String = SamplerKind.Name.skip.rawValue
+    var sampler: String?
+
+    /// The sampler of commands whose default does not depend on the model.
+    static let defaultSampler = SamplerKind.Name.skip.rawValue
 
     @Option(parsing: .unconditional, help: "Number of network evaluations (sampling steps), 1…T (ignored by list and section spacings).")
     var steps: Int = 25
@@ -96,8 +100,9 @@ struct SamplerArguments: ParsableArguments {
         return out
     }
 
-    /// `--sampler` with every shorthand flag added as its key.
-    func spec() throws -> SamplerSpec {
+    /// `--sampler` (or `fallback` when it is not given) with every shorthand flag added as its key.
+    func spec(fallback: String = defaultSampler) throws -> SamplerSpec {
+        let sampler = self.sampler ?? fallback
         let base: SamplerSpec
         do {
             base = try SamplerSpec(parsing: sampler)
@@ -153,12 +158,16 @@ struct SamplerArguments: ParsableArguments {
 
     func validate() throws {
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        _ = try spec()
+        // Without --sampler, the shorthands are checked against the model's default sampler when it is known.
+        if sampler != nil || shorthands.isEmpty { _ = try spec() }
     }
 
     /// The spec checked against `model` and bound to it; errors name the flag.
-    func makeSampler(_ model: LoadedModel) throws -> Sampler {
-        try namingFlags { try model.makeSampler(spec(), steps: steps) }
+    /// - Parameters:
+    ///   - fallback: the spec when `--sampler` is not given.
+    ///   - defaultSpacing: the spacing when the spec sets none.
+    func makeSampler(_ model: LoadedModel, fallback: String = defaultSampler, defaultSpacing: Spacing = .uniform) throws -> Sampler {
+        try namingFlags { try model.makeSampler(spec(fallback: fallback), steps: steps, defaultSpacing: defaultSpacing) }
     }
 
     /// The spec bound to a bare schedule (no model: ε-prediction, the paper's defaults).
@@ -172,7 +181,7 @@ struct SamplerArguments: ParsableArguments {
         } catch let error as SamplerSpecError {
             throw RunError(Self.message(error, shorthands: shorthands))
         } catch let error as SamplerError {
-            throw RunError("--sampler \(sampler): \(error.localizedDescription)")
+            throw RunError("--sampler \(sampler ?? Self.defaultSampler): \(error.localizedDescription)")
         }
     }
 }

@@ -32,6 +32,14 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
     public var sampleMaxValue = 1.0
     /// `rescale_betas_zero_snr`.
     public var rescaleBetasZeroSNR = false
+    /// How the scheduler spaces its timesteps (`leading`, `trailing`, `linspace`); nil: the class's own default.
+    public var timestepSpacing: String?
+    public var stepsOffset = 0
+    /// DDIM/PNDM: whether the last step ends at ᾱ = 1 (true) or at ᾱ[0]; nil: the class's default.
+    public var setAlphaToOne: Bool?
+    /// DPMSolverMultistepScheduler: `dpmsolver++`, `sde-dpmsolver++`, … and its order.
+    public var algorithmType: String?
+    public var solverOrder: Int?
 
     enum CodingKeys: String, CodingKey {
         case className = "_class_name", numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
@@ -39,6 +47,8 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         case predictionType = "prediction_type", varianceType = "variance_type", clipSample = "clip_sample"
         case clipSampleRange = "clip_sample_range", thresholding, dynamicThresholdingRatio = "dynamic_thresholding_ratio"
         case sampleMaxValue = "sample_max_value", rescaleBetasZeroSNR = "rescale_betas_zero_snr"
+        case timestepSpacing = "timestep_spacing", stepsOffset = "steps_offset", setAlphaToOne = "set_alpha_to_one"
+        case algorithmType = "algorithm_type", solverOrder = "solver_order"
     }
 
     /// diffusers' defaults.
@@ -63,6 +73,11 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         dynamicThresholdingRatio = try value(.dynamicThresholdingRatio, dynamicThresholdingRatio)
         sampleMaxValue = try value(.sampleMaxValue, sampleMaxValue)
         rescaleBetasZeroSNR = try value(.rescaleBetasZeroSNR, rescaleBetasZeroSNR)
+        timestepSpacing = try c.configValue(String.self, forKey: .timestepSpacing)
+        stepsOffset = try value(.stepsOffset, stepsOffset)
+        setAlphaToOne = try c.configValue(Bool.self, forKey: .setAlphaToOne)
+        algorithmType = try c.configValue(String.self, forKey: .algorithmType)
+        solverOrder = try c.configValue(Int.self, forKey: .solverOrder)
     }
 
     /// Refuses values that would crash or silently mislead sampling: a training length beyond
@@ -89,6 +104,9 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
                 throw invalid(key, beta, "a beta in (0, 1]")
             }
         }
+        guard (0..<numTrainTimesteps).contains(stepsOffset) else {
+            throw invalid(.stepsOffset, stepsOffset, "an integer in 0..<num_train_timesteps (\(numTrainTimesteps))")
+        }
         guard clipSampleRange.isFinite, clipSampleRange > 0 else {
             throw invalid(.clipSampleRange, clipSampleRange, "a finite number > 0 (x̂₀ is clamped to ±range)")
         }
@@ -105,6 +123,16 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         try NoiseSchedule(BetaSchedule(diffusersName: betaSchedule, start: betaStart, end: betaEnd,
                                        trainedBetas: trainedBetas),
                           trainSteps: numTrainTimesteps, rescaleZeroTerminalSNR: rescaleBetasZeroSNR)
+    }
+
+    /// `schedule()`, its errors naming the config file `path` and the keys that make the schedule.
+    public func schedule(path: String) throws -> NoiseSchedule {
+        do {
+            return try schedule()
+        } catch {
+            throw UNetLoadError.invalidConfig(path: path, reason: "\(error.localizedDescription) (from "
+                + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
+        }
     }
 
     /// The sampler defaults this config asks for. x̂₀ is clipped only when the config says
@@ -199,13 +227,8 @@ public enum DiffusersFolder {
         let denoiser = UNet2DDenoiser(model: model, height: size[0], width: size[1], predictionType: prediction)
         var defaults = try scheduler.samplerOptions(path: schedulerPath)
         if denoiser.learnsVariance && scheduler.varianceType == nil { defaults.varianceType = .learnedRange }
-        let schedule: NoiseSchedule
-        do {
-            schedule = try scheduler.schedule()
-        } catch {
-            throw UNetLoadError.invalidConfig(path: schedulerPath, reason: "\(error.localizedDescription) (from "
-                + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
-        }
+        let schedule = try scheduler.schedule(path: schedulerPath)
+        defaults.ddimFinalAlphaBar = scheduler.ddimFinalAlphaBar(schedule)
         return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults)
     }
 
@@ -224,7 +247,11 @@ public enum DiffusersFolder {
         }
         guard component("unet") == "UNet2DModel" else {
             let found = (index["unet"] as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? index["unet"].map { "\($0)" }
-            let pipeline = (index["_class_name"] as? String).map { "; this index is a \($0)" } ?? ""
+            let className = index["_class_name"] as? String
+            let pipeline = className.map {
+                StableDiffusionIndex.pipelineClasses.contains($0) ? "; this index is a \($0): run it with skipstep txt2img"
+                                                                  : "; this index is a \($0)"
+            } ?? ""
             throw UNetLoadError.invalidValue(
                 path: url.path, key: "unet", value: found.map { "[\($0)]" } ?? "missing",
                 expected: "[\"diffusers\", \"UNet2DModel\"] (skipstep samples unconditional UNet2DModel pipelines\(pipeline))")
