@@ -23,6 +23,8 @@ extension FIDInception: FeatureNetwork {
     public var featureDimension: Int { Self.featureDimension }
     public var logitDimension: Int? { hasLogits ? Self.logitCount : nil }
     public var chunk: Int { 2 * Self.defaultChunk }
+    /// clean-fid's convention takes pixels in [0, 255]; pytorch-fid's takes model space.
+    public var inputScale: ImageScale { preprocessing == .clean ? .pixels : .modelSpace }
 
     public func features(of x: [Float], batch: Int, shape: [Int]) throws -> (features: [Float], logits: [Float]?) {
         guard shape.count == 3 else { throw FIDInceptionError.inputShape(expected: "C×H×W images", actual: "\(shape)") }
