@@ -151,7 +151,7 @@ public struct SweepDirectory: Sendable {
             ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing), ("metrics", a.metrics == b.metrics),
             ("reference", a.reference == b.reference), ("network", (a.network ?? "fmnist") == (b.network ?? "fmnist")),
             ("quantize", (a.quantize ?? false) == (b.quantize ?? false)),
-            ("mode", (a.mode ?? "legacy-pytorch") == (b.mode ?? "legacy-pytorch")),
+            ("mode", (a.mode ?? "legacy-pytorch") == (b.mode ?? "legacy-pytorch")), ("variant", a.variant == b.variant),
         ]
         return fixed.first(where: { !$0.1 })?.0
     }

@@ -75,11 +75,13 @@ public struct SweepSpec: Sendable, Equatable, Codable {
     public var quantize: Bool?
     /// The Inception's FID convention (`eval --mode`); nil means legacy-pytorch.
     public var mode: String?
+    /// A diffusers folder's weights variant (`--variant fp16`); nil for the plain weights.
+    public var variant: String?
 
     public init(model: String, samplers: [String], steps: [Int], cutoffs: [Int], count: Int,
                 countForSteps: [String: Int] = [:], seed: UInt64 = 0, batch: Int = 250, rng: RandomKind = .philox,
                 spacing: String = "uniform", metrics: [String] = ["fid", "is"], reference: String = "fashion-mnist:test",
-                network: String? = nil, quantize: Bool? = nil, mode: String? = nil) {
+                network: String? = nil, quantize: Bool? = nil, mode: String? = nil, variant: String? = nil) {
         self.model = model
         self.samplers = samplers
         self.steps = steps
@@ -95,6 +97,7 @@ public struct SweepSpec: Sendable, Equatable, Codable {
         self.network = network
         self.quantize = quantize
         self.mode = mode
+        self.variant = variant
     }
 
     /// The sampler specs, each `mix` without a cutoff once per cutoff.

@@ -76,6 +76,10 @@ struct SweepRunCommand: AsyncParsableCommand {
     @Option(help: "Feature network: fmnist (the Fashion-MNIST classifier) or inception (pytorch-fid's FID Inception).")
     var network: FeatureNetworkName = .fmnist
 
+    @Option(help: ArgumentHelp("Diffusers folders: the weights variant (fp16 reads diffusion_pytorch_model.fp16.safetensors).",
+                               valueName: "name"))
+    var variant: String?
+
     @Option(help: "FID convention of --network inception: legacy-pytorch (pytorch-fid's resize) or clean (clean-fid's).")
     var mode: FIDInception.Preprocessing = .legacyPytorch
 
@@ -131,7 +135,7 @@ struct SweepRunCommand: AsyncParsableCommand {
             countForSteps: countForSteps, seed: seed, batch: batch, rng: rng, spacing: spacing,
             metrics: metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
             reference: reference, network: network == .fmnist ? nil : network.rawValue,
-            quantize: noQuantize ? nil : true, mode: mode == .legacyPytorch ? nil : mode.rawValue)
+            quantize: noQuantize ? nil : true, mode: mode == .legacyPytorch ? nil : mode.rawValue, variant: variant)
         if mode != .legacyPytorch && network != .inception {
             throw ValidationError("--mode \(mode.rawValue) is an FID convention of --network inception")
         }
@@ -224,7 +228,7 @@ func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, wei
     runner.log = { log($0) }
     runner.progress = { progress($0, logEvery: 60) }
     runner.sampleMissing = sampleMissing
-    let results = try await runner.run(model: { try Settings.current.catalog.load(spec.model) },
+    let results = try await runner.run(model: { try Settings.current.catalog.load(spec.model, variant: spec.variant) },
                                        evaluator: { try sweepEvaluator(spec, model: $0, weights: weights) })
     progressDone()
     if let results {
@@ -300,7 +304,7 @@ struct SweepReportCommand: ParsableCommand {
         let results: SweepResults
         if refreshFloors {
             let spec = try sweep.readSpec()
-            let model = try Settings.current.catalog.load(spec.model)
+            let model = try Settings.current.catalog.load(spec.model, variant: spec.variant)
             guard model.exact != nil else {
                 throw ValidationError("--refresh-floors: \(spec.model) is not a Gaussian-mixture oracle, so its sweep has no exact-sample floors")
             }

@@ -135,7 +135,9 @@ public struct UNet2DDenoiser: Denoiser {
 /// model folder (`config.json` + `diffusion_pytorch_model.safetensors`, with the DDPM paper's
 /// schedule unless a `scheduler_config.json` sits beside it).
 public enum DiffusersFolder {
-    public static func load(_ directory: URL) throws -> LoadedModel {
+    /// - Parameter variant: diffusers' weights variant (`fp16` reads
+    ///   `diffusion_pytorch_model.fp16.safetensors`, `DiffusersWeightFile`).
+    public static func load(_ directory: URL, variant: String? = nil) throws -> LoadedModel {
         let manager = FileManager.default
         let indexURL = directory.appendingPathComponent("model_index.json")
         let isPipeline = manager.fileExists(atPath: indexURL.path)
@@ -153,7 +155,7 @@ public enum DiffusersFolder {
             throw UNetLoadError.invalidValue(path: configURL.path, key: "sample_size", value: "missing or null",
                                              expected: "an integer or [height, width] (the size the model samples at)")
         }
-        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: nil,
+        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: variant,
                                                         className: "UNet2DModel")
         let model = try UNet2DModel(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
 
@@ -183,7 +185,8 @@ public enum DiffusersFolder {
             throw UNetLoadError.invalidConfig(path: schedulerPath, reason: "\(error.localizedDescription) (from "
                 + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
         }
-        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults)
+        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults,
+                           weightsPath: weightsURL.path)
     }
 
     /// A pipeline's `model_index.json` must name a `UNet2DModel` as its `unet` (a
