@@ -58,8 +58,12 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "FID convention of the inception network: legacy-pytorch (pytorch-fid's resize) or clean (clean-fid's).")
     var mode: FIDInception.Preprocessing = .legacyPytorch
 
-    @Option(help: ArgumentHelp("The range float arrays hold: -1,1 (model space, as `sample` writes) or 0,1.", valueName: "lo,hi"))
+    @Option(help: ArgumentHelp("The range SAMPLES' float arrays hold: -1,1 (model space, as `sample` writes) or 0,1.",
+                               valueName: "lo,hi"))
     var range: Scoring.ImageOptions.Range = .minusOneToOne
+
+    @Option(help: ArgumentHelp("The range --reference's float arrays hold (as --range).", valueName: "lo,hi"))
+    var referenceRange: Scoring.ImageOptions.Range = .minusOneToOne
 
     @Flag(help: "Score float samples as they are, instead of quantised to 8 bits as a saved PNG would be.")
     var noQuantize = false
@@ -130,7 +134,7 @@ struct EvalCommand: AsyncParsableCommand {
             loadedNetwork = loaded
             return loaded
         }
-        func side(_ source: String?, features path: String?, name: String) throws -> FeatureSet {
+        func side(_ source: String?, features path: String?, name: String, range: Scoring.ImageOptions.Range) throws -> FeatureSet {
             if let path { return try FeatureSet(features: Scoring.featureMatrix(path, name: name), logits: nil) }
             let set = try Scoring.featureSet(source ?? "", network: network, name: name,
                                              options: Scoring.ImageOptions(range: range, quantize: !noQuantize),
@@ -141,13 +145,13 @@ struct EvalCommand: AsyncParsableCommand {
             return set
         }
 
-        let x = try side(samples, features: features, name: "generated")
+        let x = try side(samples, features: features, name: "generated", range: range)
         if let saveStats {
             try Scoring.writeStatistics(x.statistics, to: saveStats)
             log("wrote \(saveStats) (mu \(x.statistics.dimension), sigma \(x.statistics.dimension)×\(x.statistics.dimension), from \(x.count ?? 0) samples)")
             if reference == nil && referenceFeatures == nil { return }
         }
-        let y = try side(reference, features: referenceFeatures, name: "reference")
+        let y = try side(reference, features: referenceFeatures, name: "reference", range: referenceRange)
         guard x.statistics.dimension == y.statistics.dimension else {
             throw RunError("the samples have \(x.statistics.dimension)-d features, the reference \(y.statistics.dimension)-d "
                            + "(statistics from another network?)")
