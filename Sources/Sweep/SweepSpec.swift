@@ -65,7 +65,7 @@ public struct SweepSpec: Sendable, Equatable, Codable {
     /// Feature-space metrics: fid, is, kid, precision, recall.
     public var metrics: [String]
     /// What the samples are scored against: fashion-mnist:SPLIT[A:B], a pytorch-fid statistics
-    /// `.npz`, a folder of PNGs or an `.npy` of images.
+    /// `.npz`, a folder of PNG/JPEG files, an `.npy` of images or an `.npz` with `arr_0`.
     public var reference: String
     /// The feature network (`eval --network`); nil means `fmnist`, the Fashion-MNIST classifier.
     public var network: String?

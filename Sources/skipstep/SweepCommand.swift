@@ -69,7 +69,8 @@ struct SweepRunCommand: AsyncParsableCommand {
     var metrics: String = "fid,is"
 
     @Option(help: ArgumentHelp("What the feature metrics compare against: fashion-mnist:SPLIT (optionally sliced [A:B]), "
-                               + "a pytorch-fid statistics .npz (FID only), a folder of PNGs or an .npy of images.",
+                               + "a pytorch-fid statistics .npz (FID only), a folder of PNG/JPEG files, an .npy of images or an .npz with arr_0 "
+                               + "(layouts as `eval`).",
                                valueName: "ref"))
     var reference: String = "fashion-mnist:test"
 

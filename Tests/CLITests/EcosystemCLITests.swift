@@ -137,6 +137,28 @@ extension CLITests {
         #expect(try String(contentsOf: sweep.appendingPathComponent("sweep.json"), encoding: .utf8).contains("\"variant\" : \"fp16\""))
     }
 
+    /// New sweeps record that they quantise; a sweep.json without the key (made before) is resumed
+    /// only with --no-quantize, and the error says so.
+    @Test func sweepsRecordQuantisation() throws {
+        let (dir, model) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("sweep")
+        let command = ["sweep", "--model", model, "--samplers", "skip", "--steps", "3", "--count", "2", "--metrics", "", "--out", out.path]
+        let first = try Self.run(command)
+        #expect(first.status == 0, "\(first.stderr)")
+        let specURL = out.appendingPathComponent("sweep.json")
+        let text = try String(contentsOf: specURL, encoding: .utf8)
+        #expect(text.contains("\"quantize\" : true"), "\(text)")
+        // As a sweep made before the option.
+        try text.replacingOccurrences(of: "\"quantize\" : true,\n", with: "").replacingOccurrences(of: ",\n  \"quantize\" : true", with: "")
+            .write(to: specURL, atomically: true, encoding: .utf8)
+        #expect(try !String(contentsOf: specURL, encoding: .utf8).contains("quantize"))
+        let resumed = try Self.run(command)
+        #expect(resumed.status != 0 && resumed.stderr.contains("quantize") && resumed.stderr.contains("--no-quantize"), "\(resumed.stderr)")
+        let old = try Self.run(command + ["--no-quantize"])
+        #expect(old.status == 0, "\(old.stderr)")
+    }
+
     static func sha256sum(_ url: URL) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")

@@ -52,3 +52,31 @@ import TestSupport
         #expect(Kernels.resizeBicubicPIL(x, planes: 2, height: 5, width: 4, outHeight: 5, outWidth: 4) == x)
     }
 }
+
+extension CleanFIDResizeTests {
+    /// The clean preprocessing is clean-fid's resize (checked above), its clip and its (x − 128)/128,
+    /// then the same network: the same features as the network fed that 299×299 input directly,
+    /// up to the last bits of pytorch-fid's (x + 1)/2 · 2 − 1 round trip on the direct path. Grey
+    /// images are repeated to three channels as clean-fid's `convert("RGB")` does.
+    /// ~20 s in a debug build (random weights, two 299×299 forwards): SKIPSTEP_LONG_TESTS=1.
+    @Test(.enabled(if: FIDInceptionTests.longTests)) func cleanInceptionIsResizeClipNormaliseThenTheNetwork() throws {
+        let weights = try FIDInceptionTests.weights.get()
+        let clean = try FIDInception(weights: weights, preprocessing: .clean)
+        let legacy = try FIDInceptionTests.network.get()
+        #expect(clean.inputScale == .pixels && legacy.inputScale == .modelSpace)
+        let (rgb, h, w) = try Self.rgbPlanes("rgb17x23")
+        let grey = try Self.rgbPlanes("grey28")
+        for (pixels, channels, height, width) in [(rgb, 3, h, w), (Array(grey.values.prefix(28 * 28)), 1, 28, 28)] {
+            let out = try clean(pixels, batch: 1, channels: channels, height: height, width: width)
+            let resized = Kernels.resizeBicubicPIL(pixels, planes: channels, height: height, width: width, outHeight: 299, outWidth: 299)
+            let plane = resized.map { (min(max($0, 0), 255) - 128) / 128 }
+            let direct = try legacy(channels == 1 ? plane + plane + plane : plane, batch: 1, channels: 3, height: 299, width: 299,
+                                    resizeInput: false)
+            let error = relativeL2(out.features, direct.features)
+            #expect(error <= 1e-5, "\(channels) channels: features differ by \(error)")
+            // The legacy convention on the same image is another number (bilinear, no clip).
+            let viaLegacy = try legacy(pixels.map { $0 / 127.5 - 1 }, batch: 1, channels: channels, height: height, width: width)
+            #expect(relativeL2(out.features, viaLegacy.features) > 1e-3)
+        }
+    }
+}

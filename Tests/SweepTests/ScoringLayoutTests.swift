@@ -142,3 +142,45 @@ import TestSupport
         #expect(throws: Scoring.Failure.self) { try Scoring.isStatisticsFile(stray.path) }
     }
 }
+
+/// A sweep cell is scored on quantised samples when its spec says so, on raw floats otherwise
+/// (sweep.json without "quantize": the sweeps made before the option).
+@Suite struct SweepQuantisationTests {
+    /// Features = the images themselves (in the scale asked for), so the test sees what was scored.
+    struct Identity: FeatureNetwork {
+        var scale: ImageScale
+        var featureDescription: String { "identity" }
+        var requiredShape: [Int]? { [1, 2, 2] }
+        var featureDimension: Int { 4 }
+        var logitDimension: Int? { nil }
+        var chunk: Int { 100 }
+        var inputScale: ImageScale { scale }
+        func features(of x: [Float], batch: Int, shape: [Int]) throws -> (features: [Float], logits: [Float]?) { (x, nil) }
+    }
+
+    struct Constant: Denoiser {
+        var sampleShape: [Int] { [1, 2, 2] }
+        var predictionType: PredictionType { .epsilon }
+        func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] { x.map { _ in 0 } }
+    }
+
+    @Test(arguments: [(nil, ImageScale.modelSpace), (true, .modelSpace), (true, .pixels), (nil, .pixels)] as [(Bool?, ImageScale)])
+    func cellsAreScoredAsTheSpecSays(quantize: Bool?, scale: ImageScale) throws {
+        let spec = SweepSpec(model: "m", samplers: ["skip"], steps: [2], cutoffs: [], count: 2, metrics: ["fid"], quantize: quantize)
+        let model = LoadedModel(name: "m", denoiser: Constant(), schedule: try NoiseSchedule(.linear()), defaults: SamplerOptions())
+        let network = Identity(scale: scale)
+        let referenceValues: [Float] = [0, 0.5, -0.5, 1, 0.25, 0, 0.75, -1, -0.3, 0.1, 0.2, 0.9]
+        let reference = try network.embed(referenceValues, shape: [1, 2, 2], name: "reference")
+        let evaluator = try SweepEvaluator(spec: spec, model: model, network: network, reference: reference)
+        let samples: [Float] = [0.1234, -0.777, 0.5, 1.3, -0.01, 0.333, -0.999, 0.6]
+        let scored = try evaluator.evaluate(samples, count: 2)["fid"]
+        let options = Scoring.ImageOptions(quantize: quantize == true, scale: scale)
+        let expectedValues = try Scoring.images(NPYImageArray(shape: [2, 1, 2, 2], values: samples, isUInt8: false), source: "s",
+                                                shape: [1, 2, 2], options: options).values
+        if quantize == true { #expect(expectedValues.map { scale == .pixels ? $0 : ($0 + 1) * 127.5 }.allSatisfy { abs($0 - $0.rounded()) < 1e-3 }) }
+        else if scale == .modelSpace { #expect(expectedValues == samples) }
+        let expected = try MetricSuite([.fid]).evaluate(samples: network.embed(expectedValues, shape: [1, 2, 2], name: "s"),
+                                                        reference: reference).values["fid"]
+        #expect(scored != nil && scored == expected)
+    }
+}
