@@ -130,8 +130,8 @@ struct SampleCommand: AsyncParsableCommand {
                                       + "fashion-gmm and mixture .safetensors files")
             }
             log("model \(loaded.name), \(total) exact samples, seed \(seed), rng \(rng.rawValue)")
-            try output.write(distribution.samples(count: total, seed: seed, kind: rng), count: total, shape: shape,
-                             provenance: provenance(loaded, sampler: "exact", steps: nil))
+            let record = try provenance(loaded, sampler: "exact", steps: nil)
+            try output.write(distribution.samples(count: total, seed: seed, kind: rng), count: total, shape: shape, provenance: record)
             log("wrote \(out)")
             return
         }
@@ -146,6 +146,8 @@ struct SampleCommand: AsyncParsableCommand {
             + "rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
             + (options.clipSampleRange.map { ", x̂₀ clipped to ±\($0)" } ?? "")
             + (options.thresholding != nil ? ", dynamic thresholding" : ""))
+        // The weights' digest before the long work: an unreadable file is reported now, not after it.
+        let record = try provenance(loaded, sampler: spec.description, steps: sampler.steps.count)
         let pipeline = try SamplingPipeline(model: loaded, sampler: sampler, seed: seed, rng: rng, batch: batch,
                                             classes: classLabel.flatMap(ClassChoice.init))
         let clock = ContinuousClock(), start = clock.now
@@ -166,8 +168,7 @@ struct SampleCommand: AsyncParsableCommand {
             throw RunError("the samples hold \(nonFinite) NaN or infinite values (the model's output diverged); nothing was written "
                            + "to \(out). Check the model's config (e.g. norm_eps, freq_shift) and the sampler options")
         }
-        try output.write(samples, count: total, shape: shape,
-                         provenance: provenance(loaded, sampler: spec.description, steps: sampler.steps.count))
+        try output.write(samples, count: total, shape: shape, provenance: record)
         log("wrote \(out) (\(String(format: "%.1f", seconds(clock.now - start))) s)")
     }
 
