@@ -129,6 +129,17 @@ extension CLITests {
         let gmm = try Self.run(common + ["--model", dir.appendingPathComponent("tiny.safetensors").path, "--variant", "fp16",
                                          "--out", dir.appendingPathComponent("g.npy").path])
         #expect(gmm.status != 0 && gmm.stderr.contains("not a diffusers folder"), "\(gmm.stderr)")
+        // A pipeline folder (model_index.json, unet/, scheduler/) whose UNet has only the variant.
+        let pipeline = dir.appendingPathComponent("pipeline")
+        try FileManager.default.copyItem(at: Fixtures.url("unet/pipeline_one_channel_28"), to: pipeline)
+        let unet = pipeline.appendingPathComponent("unet")
+        try FileManager.default.moveItem(at: unet.appendingPathComponent("diffusion_pytorch_model.safetensors"),
+                                         to: unet.appendingPathComponent("diffusion_pytorch_model.fp16.safetensors"))
+        let fromVariant = dir.appendingPathComponent("pv.npy"), fromOriginal = dir.appendingPathComponent("po.npy")
+        let pv = try Self.run(common + ["--model", pipeline.path, "--variant", "fp16", "--out", fromVariant.path])
+        let po = try Self.run(common + ["--model", Fixtures.url("unet/pipeline_one_channel_28").path, "--out", fromOriginal.path])
+        #expect(pv.status == 0 && po.status == 0, "\(pv.stderr) \(po.stderr)")
+        #expect(try Data(contentsOf: fromVariant) == Data(contentsOf: fromOriginal))
         // A sweep takes it too (and records it).
         let sweep = dir.appendingPathComponent("sweep")
         let s = try Self.run(["sweep", "--model", folder.path, "--variant", "fp16", "--samplers", "skip", "--steps", "2", "--count", "2",
