@@ -58,11 +58,11 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "FID convention of the inception network: legacy-pytorch (pytorch-fid's resize) or clean (clean-fid's).")
     var mode: FIDInception.Preprocessing = .legacyPytorch
 
-    @Option(help: ArgumentHelp("The range SAMPLES' float arrays hold: -1,1 (model space, as `sample` writes) or 0,1.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("The range SAMPLES' float arrays hold: -1,1 (model space, as `sample` writes) or 0,1.",
                                valueName: "lo,hi"))
     var range: Scoring.ImageOptions.Range = .minusOneToOne
 
-    @Option(help: ArgumentHelp("The range --reference's float arrays hold (as --range).", valueName: "lo,hi"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The range --reference's float arrays hold (as --range).", valueName: "lo,hi"))
     var referenceRange: Scoring.ImageOptions.Range = .minusOneToOne
 
     @Flag(help: "Score float samples as they are, instead of quantised to 8 bits as a saved PNG would be.")
