@@ -32,6 +32,7 @@ args = ["--model", spec["model"], "--samplers", pick["sampler"], "--steps", str(
         "--count", str(pick["count"]), "--seed", str(spec["seed"]), "--batch", str(spec["batch"]), "--rng", spec["rng"],
         "--spacing", spec["spacing"], "--metrics", ",".join(spec["metrics"]), "--reference", spec["reference"]]
 if pick.get("cutoff") is not None: args += ["--cutoffs", str(pick["cutoff"])]
+if not spec.get("quantize"): args += ["--no-quantize"]  # sweeps without the key scored raw floats
 print(cell, " ".join(args))
 PY
 )

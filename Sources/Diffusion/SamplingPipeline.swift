@@ -11,10 +11,14 @@ public struct LoadedModel: Sendable {
     public var defaults: SamplerOptions
     /// The exact data distribution, for models that have one: exact samples and exact metrics.
     public var exact: (any ExactDistribution)?
+    /// The path of the file the weights were read from, recorded in sample files' provenance
+    /// (Diffusion never opens it); nil for models made in memory.
+    public var weightsPath: String?
 
     /// A model from its parts; `exact` for a model whose distribution is known in closed form.
     public init(name: String, denoiser: any Denoiser, schedule: NoiseSchedule, defaults: SamplerOptions,
-                exact: (any ExactDistribution)? = nil) {
+                exact: (any ExactDistribution)? = nil, weightsPath: String? = nil) {
+        self.weightsPath = weightsPath
         self.name = name
         self.denoiser = denoiser
         self.schedule = schedule

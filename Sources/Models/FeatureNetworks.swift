@@ -33,6 +33,8 @@ extension FIDInception: FeatureNetwork {
     public var logitDimension: Int? { hasLogits ? Self.logitCount : nil }
     /// Images embedded per call.
     public var chunk: Int { 2 * Self.defaultChunk }
+    /// clean-fid's convention takes pixels in [0, 255]; pytorch-fid's takes model space.
+    public var inputScale: ImageScale { preprocessing == .clean ? .pixels : .modelSpace }
 
     /// Features and logits of `batch` images in model space.
     public func features(of x: [Float], batch: Int, shape: [Int]) throws -> (features: [Float], logits: [Float]?) {

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Media
 import Metrics
 
 /// Scores a cell's samples.
@@ -80,7 +81,14 @@ public final class SweepEvaluator: @unchecked Sendable {
 
     func featureMetrics(_ samples: [Float]) throws -> [String: Double] {
         guard let network, let reference else { return [:] }
-        let embedded = try network.embed(samples, shape: sampleShape, name: "samples")
+        var x = samples
+        if spec.quantize == true || network.inputScale != .modelSpace {
+            let n = samples.count / max(sampleShape.reduce(1, *), 1)
+            let array = NPYImageArray(shape: [n] + sampleShape, values: samples, isUInt8: false)
+            x = try Scoring.images(array, source: "samples", shape: sampleShape,
+                                   options: Scoring.ImageOptions(quantize: spec.quantize == true, scale: network.inputScale)).values
+        }
+        let embedded = try network.embed(x, shape: sampleShape, name: "samples")
         return try suite.evaluate(samples: embedded, reference: reference).values
     }
 

@@ -150,6 +150,8 @@ public struct SweepDirectory: Sendable {
             ("model", a.model == b.model), ("seed", a.seed == b.seed), ("batch", a.batch == b.batch),
             ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing), ("metrics", a.metrics == b.metrics),
             ("reference", a.reference == b.reference), ("network", (a.network ?? "fmnist") == (b.network ?? "fmnist")),
+            ("quantize", (a.quantize ?? false) == (b.quantize ?? false)),
+            ("mode", (a.mode ?? "legacy-pytorch") == (b.mode ?? "legacy-pytorch")), ("variant", a.variant == b.variant),
         ]
         return fixed.first(where: { !$0.1 })?.0
     }

@@ -3,6 +3,7 @@ import Foundation
 import Media
 import Metrics
 import Models
+import Sweep
 
 /// Everything skipstep takes from its environment and its own location, read once here at the
 /// edge; the library receives the resolved values (docs/ARCHITECTURE.md, "Configuration").
@@ -91,6 +92,9 @@ struct Settings: Sendable {
 
 /// `--network`: the network whose features FID, KID and precision/recall compare, and whose
 /// logits give the Inception Score.
+extension FIDInception.Preprocessing: ExpressibleByArgument {}
+extension Scoring.ImageOptions.Range: ExpressibleByArgument {}
+
 enum FeatureNetworkName: String, CaseIterable, ExpressibleByArgument {
     /// The shipped Fashion-MNIST classifier (128-d features, 10 logits; 1×28×28 images).
     case fmnist
@@ -100,13 +104,15 @@ enum FeatureNetworkName: String, CaseIterable, ExpressibleByArgument {
 
     /// Loads the network; `weights` is `--weights` (the classifier folder, or the converted
     /// Inception safetensors).
-    func load(weights: String?, settings: Settings = .current) throws -> any FeatureNetwork {
+    func load(weights: String?, mode: FIDInception.Preprocessing = .legacyPytorch,
+              settings: Settings = .current) throws -> any FeatureNetwork {
         switch self {
         case .fmnist:
             return try FashionClassifier(directory: settings.classifierDirectory(weights))
         case .inception:
             return try FIDInception(contentsOf: FIDInception.locateWeights(weights, fromEnvironment: settings.inceptionWeights,
-                                                                           cacheDirectory: settings.cacheDirectory))
+                                                                           cacheDirectory: settings.cacheDirectory),
+                                    preprocessing: mode)
         }
     }
 }

@@ -32,6 +32,7 @@ public enum ADMFolder {
         }
         let model = try ADMUNet(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
         return LoadedModel(name: directory.lastPathComponent, denoiser: ADMDenoiser(model: model),
-                           schedule: try config.schedule(path: configURL.path), defaults: config.samplerOptions)
+                           schedule: try config.schedule(path: configURL.path), defaults: config.samplerOptions,
+                           weightsPath: weightsURL.path)
     }
 }

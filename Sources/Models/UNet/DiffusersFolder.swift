@@ -186,7 +186,9 @@ public struct UNet2DDenoiser: Denoiser {
 public enum DiffusersFolder {
     /// A diffusers pipeline folder (model_index.json, unet/, scheduler/) or a bare UNet folder:
     /// configs validated, weights bound strictly, the scheduler's schedule and defaults.
-    public static func load(_ directory: URL) throws -> LoadedModel {
+    /// - Parameter variant: diffusers' weights variant (`fp16` reads
+    ///   `diffusion_pytorch_model.fp16.safetensors`, `DiffusersWeightFile`).
+    public static func load(_ directory: URL, variant: String? = nil) throws -> LoadedModel {
         let manager = FileManager.default
         let indexURL = directory.appendingPathComponent("model_index.json")
         let isPipeline = manager.fileExists(atPath: indexURL.path)
@@ -204,7 +206,7 @@ public enum DiffusersFolder {
             throw UNetLoadError.invalidValue(path: configURL.path, key: "sample_size", value: "missing or null",
                                              expected: "an integer or [height, width] (the size the model samples at)")
         }
-        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: nil,
+        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: variant,
                                                         className: "UNet2DModel")
         let model = try UNet2DModel(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
 
@@ -229,7 +231,8 @@ public enum DiffusersFolder {
         if denoiser.learnsVariance && scheduler.varianceType == nil { defaults.varianceType = .learnedRange }
         let schedule = try scheduler.schedule(path: schedulerPath)
         defaults.ddimFinalAlphaBar = scheduler.ddimFinalAlphaBar(schedule)
-        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults)
+        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults,
+                           weightsPath: weightsURL.path)
     }
 
     /// A pipeline's `model_index.json` must name a `UNet2DModel` as its `unet` (a
