@@ -43,6 +43,11 @@ extension LinePlot {
                 var phase = 0  // dashes run on along the whole polyline, as in the SVG
                 for (a, b) in zip(run, run.dropFirst()) { canvas.line(a, b, color, dashed: series.dashed, phase: &phase) }
             }
+            for bar in layout.errorBars(of: series) {
+                canvas.line((bar.x, bar.y0), (bar.x, bar.y1), color)
+                canvas.line((bar.x - 6, bar.y0), (bar.x + 6, bar.y0), color)
+                canvas.line((bar.x - 6, bar.y1), (bar.x + 6, bar.y1), color)
+            }
             canvas.clip = (0, 0, width - 1, height - 1)
             let square = squareMarkers(index)
             for p in runs.joined() where series.markers && layout.insideFrame(p) {

@@ -62,6 +62,15 @@ extension LinePlot {
                 svg += "<polyline points=\"" + run.map { n($0.x) + "," + n($0.y) }.joined(separator: " ") + "\"/>\n"
             }
             svg += "</g>\n"
+            let bars = layout.errorBars(of: series)
+            if !bars.isEmpty {
+                svg += "<g clip-path=\"url(#frame)\" stroke=\"\(color)\" stroke-width=\"1\">\n"
+                for bar in bars {
+                    svg += line(bar.x, bar.y0, bar.x, bar.y1) + line(bar.x - 4, bar.y0, bar.x + 4, bar.y0)
+                        + line(bar.x - 4, bar.y1, bar.x + 4, bar.y1)
+                }
+                svg += "</g>\n"
+            }
             let square = squareMarkers(index)
             for p in layout.runs(of: series).joined() where series.markers && layout.insideFrame(p) { svg += marker(square: square, p, color) }
         }

@@ -51,14 +51,18 @@ public struct LinePlot: Sendable {
         /// A dashed line (`LinePlot.dash`), e.g. for a reference level.
         public var dashed = false
         public var markers = true
+        /// An error bar per point (parallel to `points`; nil or an empty list: none), drawn as a
+        /// vertical bar with caps from its low to its high value.
+        public var intervals: [ClosedRange<Double>?] = []
 
         public init(_ name: String, points: [(x: Double, y: Double)], color: PlotColor? = nil,
-                    dashed: Bool = false, markers: Bool = true) {
+                    dashed: Bool = false, markers: Bool = true, intervals: [ClosedRange<Double>?] = []) {
             self.name = name
             self.points = points
             self.color = color
             self.dashed = dashed
             self.markers = markers
+            self.intervals = intervals
         }
 
         /// Pairs `x[i]` with `y[i]`; the arrays must have the same length.
@@ -267,7 +271,11 @@ struct PlotLayout {
 
     init(_ plot: LinePlot, width: Int, height: Int, charWidth: Int, lineHeight: Int) {
         (self.width, self.height, self.charWidth, self.lineHeight) = (width, height, charWidth, lineHeight)
-        let points = plot.series.flatMap(\.points)
+        // Error bars widen the data range like points at their ends.
+        let barEnds = plot.series.flatMap { series in
+            zip(series.points, series.intervals).flatMap { p, i in i.map { [(x: p.x, y: $0.lowerBound), (x: p.x, y: $0.upperBound)] } ?? [] }
+        }
+        let points = (plot.series.flatMap(\.points) + barEnds)
             .filter { PlotAxis.position($0.x, plot.xScale) != nil && PlotAxis.position($0.y, plot.yScale) != nil }
         let x = PlotAxis(scale: plot.xScale, range: plot.xRange, values: points.map(\.x), name: "x")
         let y = PlotAxis(scale: plot.yScale, range: plot.yRange, values: points.map(\.y), name: "y")
@@ -316,6 +324,16 @@ struct PlotLayout {
     }
 
     /// Each series' points in pixels, split into runs at points that cannot be placed.
+    /// Each error bar of a series in pixels: x, and the pixel rows of its two ends (bars that
+    /// cannot be placed are left out).
+    func errorBars(of series: LinePlot.Series) -> [(x: Double, y0: Double, y1: Double)] {
+        zip(series.points, series.intervals).compactMap { point, interval in
+            guard let interval, let low = pixel((point.x, interval.lowerBound)), let high = pixel((point.x, interval.upperBound))
+            else { return nil }
+            return (low.x, low.y, high.y)
+        }
+    }
+
     func runs(of series: LinePlot.Series) -> [[(x: Double, y: Double)]] {
         var runs: [[(x: Double, y: Double)]] = [[]]
         for point in series.points {
