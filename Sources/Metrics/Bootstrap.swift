@@ -63,9 +63,10 @@ extension MetricSuite {
         }
         var values: [String: [Double]] = [:]
         if metrics.contains(.fid) {
+            let toReference = try FrechetToFixed(y.statistics)
             values["fid_ci"] = try draws.map { draw in
                 let resampled = try Features(Self.rows(features, draw), dimension: features.dimension, name: features.name)
-                return try Metrics.frechetDistance(FeatureSet(features: resampled, logits: nil).statistics, y.statistics).value
+                return try toReference.distance(to: FeatureSet(features: resampled, logits: nil).statistics)
             }
         }
         if metrics.contains(.is), let logits = x.logits, logits.count == n {
@@ -234,5 +235,45 @@ struct CoverBootstrap {
             }
         }
         return (precision / Double(n), Double(covered) / Double(realCount))
+    }
+}
+
+/// Fréchet distances to one fixed Gaussian (a reference, or the oracle's exact moments), for many
+/// others: the fixed side's eigendecomposition Σ_f = U·diag(λ)·Uᵀ is computed once, and each distance
+/// needs only the eigenvalues of D·Uᵀ·Σ·U·D (D = diag(√λ)), the same algebra as `Metrics.frechetDistance`.
+public struct FrechetToFixed: Sendable {
+    public let fixed: GaussianStatistics
+    let vectors: [Double]
+    let roots: [Double]
+
+    public init(_ fixed: GaussianStatistics) throws {
+        let d = fixed.dimension
+        var symmetric = fixed.covariance
+        for i in 0..<d { for j in 0..<i { let v = (symmetric[i * d + j] + symmetric[j * d + i]) / 2; symmetric[i * d + j] = v; symmetric[j * d + i] = v } }
+        let eigen = try Linalg.symmetricEigen(symmetric, n: d)
+        try Metrics.checkPositiveSemidefinite(eigen.values, fixed.name)
+        self.fixed = fixed
+        vectors = eigen.vectors
+        roots = eigen.values.map { max($0, 0).squareRoot() }
+    }
+
+    public func distance(to other: GaussianStatistics) throws -> Double {
+        let d = fixed.dimension
+        guard other.dimension == d else {
+            throw MetricsError.dimensionMismatch(expected: d, actual: other.dimension, what: "Fréchet distance: \(other.name) vs \(fixed.name)")
+        }
+        let su = Linalg.matmul(other.covariance, .none, vectors, .none, m: d, n: d, k: d)
+        var m = Linalg.matmul(vectors, .transpose, su, .none, m: d, n: d, k: d)
+        for i in 0..<d { for j in 0..<d { m[i * d + j] *= roots[i] * roots[j] } }
+        for i in 0..<d { for j in 0..<i { let v = (m[i * d + j] + m[j * d + i]) / 2; m[i * d + j] = v; m[j * d + i] = v } }
+        let eigenvalues = try Linalg.symmetricEigenvalues(m, n: d)
+        var trSqrt = 0.0
+        for v in eigenvalues { trSqrt += max(v, 0).squareRoot() }
+        var value = 0.0
+        for i in 0..<d {
+            let dm = other.mean[i] - fixed.mean[i]
+            value += dm * dm + other.covariance[i * d + i] + fixed.covariance[i * d + i]
+        }
+        return value - 2 * trSqrt
     }
 }

@@ -132,7 +132,7 @@ public final class SweepEvaluator: @unchecked Sendable {
     func oracleFrechetInterval(_ samples: [Float], count: Int, exact: any ExactDistribution,
                                settings: BootstrapSettings, estimate: Double?) throws -> [Double] {
         let d = exact.dimension
-        let moments = try GaussianStatistics(mean: exact.mean, covariance: exact.covariance, name: "oracle")
+        let moments = try FrechetToFixed(GaussianStatistics(mean: exact.mean, covariance: exact.covariance, name: "oracle"))
         var rng = SplitMix64(seed: settings.seed)
         var values: [Double] = []
         var resampled = [Float](repeating: 0, count: count * d)
@@ -143,7 +143,7 @@ public final class SweepEvaluator: @unchecked Sendable {
             }
             var stats = FeatureStatistics(dimension: d, name: "samples")
             try stats.add(resampled)
-            values.append(try Metrics.frechetDistance(stats.gaussian(), moments).value)
+            values.append(try moments.distance(to: stats.gaussian()))
         }
         return MetricSuite.centredInterval(values, estimate: estimate, level: settings.level)
     }

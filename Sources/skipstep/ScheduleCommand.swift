@@ -34,9 +34,10 @@ struct ScheduleCommand: ParsableCommand {
             ? .guidedLinear
             : try BetaSchedule(diffusersName: betaSchedule, start: 1e-4, end: 0.02, trainedBetas: nil)
         let schedule = try NoiseSchedule(kind, trainSteps: trainSteps)
-        let sampler = try sampling.makeSampler(schedule: schedule)
+        let tuned = try sampling.tunedChoice(model: nil, cache: Settings.current.cacheDirectory)
+        let sampler = try sampling.makeSampler(schedule: schedule, tuned: tuned)
         if json {
-            let spec = try sampling.spec()
+            let spec = try sampling.spec(tuned: tuned)
             let report = Report(trainSteps: trainSteps, betaSchedule: betaSchedule,
                                 sampler: spec.description, spacing: (spec.spacing ?? .uniform).description,
                                 timesteps: sampler.timesteps,
@@ -46,7 +47,7 @@ struct ScheduleCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        let spec = try sampling.spec()
+        let spec = try sampling.spec(tuned: tuned)
         print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.steps.count) steps, "
               + (spec.kind == .restart ? "its own Karras σ grid (NFE budget \(sampler.steps.count))" : "spacing \((spec.spacing ?? .uniform))"))
         print("step      s      p  method        ᾱ_s          a(x)          b(x̂₀)         c(ε̂)          σ")

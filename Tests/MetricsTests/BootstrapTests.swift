@@ -56,6 +56,14 @@ import Testing
         #expect(abs(KernelBootstrap(x, y).mmd2(weights: weights) - direct) < 1e-10)
     }
 
+    @Test func frechetToAFixedGaussianIsTheFrechetDistance() throws {
+        let a = try FeatureSet(features: Self.gaussian(300, 5, shift: 0.4, seed: 21, name: "a"), logits: nil).statistics
+        let b = try FeatureSet(features: Self.gaussian(200, 5, shift: 0, seed: 22, name: "b"), logits: nil).statistics
+        let direct = try Metrics.frechetDistance(a, b).value
+        #expect(abs(try FrechetToFixed(b).distance(to: a) - direct) < 1e-10 * max(1, direct))
+        #expect(abs(try FrechetToFixed(a).distance(to: b) - direct) < 1e-10 * max(1, direct))
+    }
+
     @Test func intervalsAreSeededAndReproducible() throws {
         let x = try FeatureSet(features: Self.gaussian(200, 4, shift: 0.2, seed: 3, name: "generated"), logits: nil)
         let y = try FeatureSet(features: Self.gaussian(300, 4, shift: 0, seed: 4, name: "reference"), logits: nil)
