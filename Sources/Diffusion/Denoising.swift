@@ -54,6 +54,10 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         } else {
             var x = [Float](repeating: 0, count: generators.count * d)
             Self.draw(into: &x, sampleCount: d, from: &self.generators)
+            if sampler.initialNoiseScale != 1 {
+                let scale = Float(sampler.initialNoiseScale)
+                for i in x.indices { x[i] *= scale }
+            }
             self.x = x
         }
     }
@@ -63,7 +67,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard nextStep < sampler.steps.count else { return nil }
         let step = sampler.steps[nextStep]
         let d = denoiser.sampleCount
-        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from), classLabels: classLabels)
+        let output = try denoiser.predict(x, batch: batch, timestep: step.time, classLabels: classLabels)
         var noise: [Float]?
         if step.drawsNoise {
             var z = [Float](repeating: 0, count: x.count)

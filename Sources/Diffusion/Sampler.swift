@@ -76,6 +76,9 @@ public struct Sampler: Sendable {
     public let options: SamplerOptions
     /// The steps in order; `steps.count` is the number of network evaluations.
     public let steps: [PlannedStep]
+    /// x_T = scale·z (z standard normal): 1 for the discrete samplers; √(1 − ᾱ) at the first time for
+    /// those whose reference starts from σ·z in x̃ = x/√ᾱ (Euler ancestral, Restart).
+    public let initialNoiseScale: Double
 
     /// Plans every step of `kind` through `timesteps`.
     /// - Parameters:
@@ -85,9 +88,10 @@ public struct Sampler: Sendable {
     ///   - options: variance, clipping and thresholding.
     public init(_ kind: SamplerKind, schedule: NoiseSchedule, timesteps: [Int],
                 options: SamplerOptions = SamplerOptions()) throws {
-        self.kind = kind
-        self.schedule = schedule
-        self.options = options
+        if kind.stepsInSigma {
+            try self.init(kind, schedule: schedule, times: timesteps.map(Double.init), options: options)
+            return
+        }
         let ts = try Spacing.list(timesteps).timesteps(trainSteps: schedule.trainSteps, steps: timesteps.count)
         switch kind {
         case .ddim(let eta) where !(eta >= 0 && eta.isFinite): throw SamplerError.invalidEta(eta)
@@ -101,13 +105,47 @@ public struct Sampler: Sendable {
             throw SamplerError.invalidSkipSteps(kc, steps: ts.count)
         default: break
         }
-        steps = try zip(ts.indices, kind.rules(stepsStartingAt: ts, ddimFinalAlphaBar: options.ddimFinalAlphaBar)).map { k, rule in
+        let steps = try zip(ts.indices, kind.rules(stepsStartingAt: ts, ddimFinalAlphaBar: options.ddimFinalAlphaBar)).map { k, rule in
             let s = ts[k], p = k + 1 < ts.count ? ts[k + 1] : -1
             let c = try rule.coefficients(from: s, to: p, previous: k > 0 ? ts[k - 1] : nil, schedule: schedule,
                                           variance: options.varianceType)
             return PlannedStep(index: k, from: s, to: p, method: rule.method, coefficients: c,
                                drawsNoise: c.noiseStd > 0 || c.logVarianceMin != nil)
         }
+        self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: 1)
+    }
+
+    /// A sampler that steps in σ (`SamplerKind.stepsInSigma`) at decreasing model times, fractional
+    /// allowed (Euler ancestral); Restart makes its own σ grid and reads `times.count` as its NFE budget.
+    public init(_ kind: SamplerKind, schedule: NoiseSchedule, times: [Double], options: SamplerOptions = SamplerOptions()) throws {
+        switch kind {
+        case .eulerAncestral:
+            let last = Double(schedule.trainSteps - 1)
+            guard !times.isEmpty else { throw ScheduleError.invalidTimesteps("the list is empty") }
+            if let bad = times.first(where: { !($0 >= 0 && $0 <= last) }) {
+                throw ScheduleError.invalidTimesteps("time \(bad) is outside [0, \(Int(last))]")
+            }
+            if let i = times.indices.dropFirst().first(where: { !(times[$0] < times[$0 - 1]) }) {
+                throw ScheduleError.invalidTimesteps("times must decrease strictly, \(times[i]) follows \(times[i - 1])")
+            }
+            self.init(kind: kind, schedule: schedule, options: options,
+                      steps: EulerAncestral.plan(times: times, schedule: schedule),
+                      initialNoiseScale: EulerAncestral.initialNoiseScale(times: times, schedule: schedule))
+        case .restart:
+            let (steps, scale) = try Restart.published.plan(budget: times.count, schedule: schedule)
+            self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: scale)
+        default:
+            try self.init(kind, schedule: schedule, timesteps: times.map { Int($0) }, options: options)
+        }
+    }
+
+    private init(kind: SamplerKind, schedule: NoiseSchedule, options: SamplerOptions, steps: [PlannedStep],
+                 initialNoiseScale: Double) {
+        self.kind = kind
+        self.schedule = schedule
+        self.options = options
+        self.steps = steps
+        self.initialNoiseScale = initialNoiseScale
     }
 
     /// The timesteps visited, τ_1 > … > τ_N.

@@ -38,7 +38,7 @@ extension Sampler {
             throw SamplerError.inputSize("step \(step.index + 1) is a multistep update: it needs the previous step's x̂₀")
         }
 
-        let aS = schedule.alphaBar(step.from)
+        let aS = schedule.alphaBar(atTime: step.time)
         let sqA = aS.squareRoot(), sqB = (1 - aS).squareRoot()
         let c = step.coefficients
         var predictedX0 = [Float](repeating: 0, count: x.count)

@@ -135,13 +135,19 @@ struct SampleCommand: AsyncParsableCommand {
             log("wrote \(out)")
             return
         }
-        let sampler = try sampling.makeSampler(loaded)
+        let tuned = try sampling.tunedChoice(model: model, cache: Settings.current.cacheDirectory)
+        if let tuned {
+            log("tuned \(tuned.family.rawValue) (\(tuned.metric) \(String(format: "%.4g", tuned.value))"
+                + (tuned.interval.map { String(format: " [%.4g, %.4g]", $0[0], $0[1]) } ?? "") + " at \(tuned.count) samples): \(tuned.spec)")
+            if tuned.model != model { log("note: tuned for model \(tuned.model), sampling \(model)") }
+        }
+        let sampler = try sampling.makeSampler(loaded, tuned: tuned)
         let options = sampler.options
         if let adm = loaded.denoiser as? ADMDenoiser {
             log("guided-diffusion UNetModel, \(adm.model.parameterCount) parameters"
                 + (adm.classCount.map { ", \($0) classes" } ?? ", unconditional"))
         }
-        let spec = try sampling.spec()
+        let spec = try sampling.spec(tuned: tuned)
         log("model \(loaded.name), sampler \(spec), \(sampler.steps.count) steps, \(total) samples, seed \(seed), "
             + "rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
             + (options.clipSampleRange.map { ", x̂₀ clipped to ±\($0)" } ?? "")

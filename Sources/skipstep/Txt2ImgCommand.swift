@@ -76,6 +76,9 @@ struct Txt2ImgCommand: AsyncParsableCommand {
     var allowNonfinite = false
 
     func validate() throws {
+        if sampling.samplerFrom != nil || sampling.cutoff == .auto {
+            throw ValidationError("txt2img takes its sampler from --sampler (a tuned file from `skipstep tune` is for unconditional models)")
+        }
         guard (prompt == nil) != (prompts == nil) else { throw ValidationError("give exactly one of --prompt and --prompts") }
         if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
         if prompts != nil, count != nil { throw ValidationError("--count applies to --prompt; --prompts makes one image a line") }
@@ -184,7 +187,7 @@ struct Txt2ImgCommand: AsyncParsableCommand {
     /// What a prompt-list directory records so that a rerun resumes only the same run.
     func runRecord(spec: SamplerSpec, size: (height: Int, width: Int), directory: URL) -> [String: String] {
         ["model": directory.standardizedFileURL.path, "variant": variant ?? "", "sampler": spec.description,
-         "steps": "\(sampling.steps)", "guidance": "\(guidance)", "negative_prompt": negativePrompt, "seed": "\(seed)",
+         "steps": "\(sampling.stepCount())", "guidance": "\(guidance)", "negative_prompt": negativePrompt, "seed": "\(seed)",
          "rng": rng.rawValue, "height": "\(size.height)", "width": "\(size.width)",
          "prompts": prompts.map { (try? Files.crc32(of: Data(contentsOf: URL(fileURLWithPath: $0)))).map { String($0, radix: 16) } ?? "" } ?? ""]
     }

@@ -289,7 +289,10 @@ import TestSupport
             let cells = (json as? [String: Any])?["cells"] as? [[String: Any]] ?? []
             return cells.map { cell in
                 var row = cell.filter { !$0.key.hasSuffix("seconds") && $0.key != "metrics" }.compactMapValues { $0 as? AnyHashable }
-                row["metrics"] = cell["metrics"] as? [String: Double]
+                // Values, and intervals (m_ci: [low, high]) beside them.
+                row["metrics"] = (cell["metrics"] as? [String: Any])?.compactMapValues { value -> AnyHashable? in
+                    (value as? Double).map(AnyHashable.init) ?? (value as? [Double]).map(AnyHashable.init)
+                }
                 return row
             }
         }
@@ -325,7 +328,9 @@ import TestSupport
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(try results(killed) == results(straight))
         #expect(try results(straight).count == 4)
-        #expect(try results(straight).allSatisfy { ($0["metrics"] as? [String: Double])?["oracle_frechet"] != nil })
+        // Each metric has its interval beside it (m_ci: [low, high]).
+        #expect(try results(straight).allSatisfy { (($0["metrics"] as? [String: Any])?["oracle_frechet"] as? Double) != nil })
+        #expect(try results(straight).allSatisfy { (($0["metrics"] as? [String: Any])?["oracle_frechet_ci"] as? [Double])?.count == 2 })
     }
 
     @Test func aSweepLooksForTheClassifierBeforeSamplingUnlessItIsAShard() throws {

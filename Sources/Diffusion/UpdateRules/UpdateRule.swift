@@ -44,7 +44,10 @@ public struct StepCoefficients: Sendable, Equatable, Codable {
     }
 }
 
-/// One step of a plan: from model index `from` = s to `to` = p (−1 on the last step).
+/// One step of a plan: from model index `from` = s to `to` = p (−1 on the last step). Every step is
+/// one network evaluation, at model time `time` (= `from` for the discrete samplers; fractional for
+/// the samplers that step in σ, whose `from` and `to` are then `time` and the next step's time
+/// rounded, for display).
 public struct PlannedStep: Sendable, Equatable, Codable {
     /// The step's position in the plan, from 0.
     public var index: Int
@@ -52,6 +55,8 @@ public struct PlannedStep: Sendable, Equatable, Codable {
     public var from: Int
     /// p: the model index it ends at, −1 for the clean sample.
     public var to: Int
+    /// The model time of this step's network evaluation; x arrives scaled for ᾱ(`time`).
+    public var time: Double
     /// The update rule of the step.
     public var method: StepMethod
     /// The Float64 coefficients.
@@ -60,8 +65,19 @@ public struct PlannedStep: Sendable, Equatable, Codable {
     /// generator): σ > 0 or a learned variance. Matches diffusers' draws on every non-final step.
     public var drawsNoise: Bool
 
+    public init(index: Int, from: Int, to: Int, time: Double? = nil, method: StepMethod,
+                coefficients: StepCoefficients, drawsNoise: Bool) {
+        self.index = index
+        self.from = from
+        self.to = to
+        self.time = time ?? Double(from)
+        self.method = method
+        self.coefficients = coefficients
+        self.drawsNoise = drawsNoise
+    }
+
     enum CodingKeys: String, CodingKey {
-        case index, from, to, method, coefficients
+        case index, from, to, time, method, coefficients
         case drawsNoise = "draws_noise"
     }
 }
