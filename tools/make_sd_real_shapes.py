@@ -3,7 +3,7 @@
 for the env-gated Swift test `SDRealShapeTests` (not committed: ~2 GB).
 
     python tools/make_sd_real_shapes.py DIR          # writes DIR/unet_base, DIR/unet_768, DIR/vae
-    SKIPSTEP_SD_REAL=1 SKIPSTEP_SD_REAL_DIR=DIR swift test -c release --filter SDRealShapeTests
+    SKIPSTEP_SD_REAL=1 SKIPSTEP_SD_REAL_DIR=DIR swift test -c release -Xswiftc -enable-testing --filter SDRealShapeTests
 
 Configs are the published ones of stabilityai/stable-diffusion-2-1-base (unet: sample_size 64,
 upcast_attention false) and stabilityai/stable-diffusion-2-1 (unet: sample_size 96, upcast_attention

@@ -7,7 +7,7 @@ import TestSupport
 /// `python tools/make_sd_real_shapes.py DIR`, ~2 GB, not committed): strict loading of the
 /// base and 768 configs and parity with diffusers at latent 16, plus the time per UNet call next
 /// to PyTorch's (2 threads). Enabled by SKIPSTEP_SD_REAL=1, folder SKIPSTEP_SD_REAL_DIR
-/// (default /tmp/skipstep-sd-real); run in release: `swift test -c release --filter SDRealShapeTests`.
+/// (default /tmp/skipstep-sd-real); run in release: `swift test -c release -Xswiftc -enable-testing --filter SDRealShapeTests`.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["SKIPSTEP_SD_REAL"] == "1"), .serialized)
 struct SDRealShapeTests {
     struct Goldens: Decodable {
