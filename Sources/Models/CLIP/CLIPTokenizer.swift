@@ -36,7 +36,7 @@ public enum CLIPTokenizerError: Error, LocalizedError, Equatable {
 ///    those with `normalized: false` on the raw text, then the others on the normalized text
 ///    (tokenizers' `AddedVocabulary`, leftmost-longest). Stable Diffusion 2's pad token `"!"` is
 ///    such a token, so every `!` in a prompt becomes id 0 (diffusers issue 4153).
-/// 2. The rest is normalized: NFC, every run of white space (Unicode White_Space) → one space,
+/// 2. The rest is normalized: NFC (`nfc`), every run of white space (Unicode White_Space) → one space,
 ///    lowercase (each character's full lowercase mapping, no context: Σ → σ).
 /// 3. CLIP's split: `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
 ///    the white space between matches dropped; then the `ByteLevel` pre-tokenizer's GPT-2 regex,
@@ -189,6 +189,9 @@ public struct CLIPTokenizer: Sendable {
         addedTokenTexts = texts
     }
 
+    /// The number of token ids (49 408 for CLIP).
+    public var vocabularySize: Int { bpe.vocabulary.count }
+
     /// The prompt's ids: `[BOS] + tokens + [EOS]`, cut to `maxLength` (EOS kept) and padded.
     public func encode(_ text: String) -> CLIPTokens {
         let body = tokenize(text)
@@ -236,9 +239,7 @@ public struct CLIPTokenizer: Sendable {
 
     /// NFC, white-space runs → one space, lowercase (tokenizers' `NFC`, `Replace(\s+, " ")`, `Lowercase`).
     static func normalize(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        let composed = String(view).precomposedStringWithCanonicalMapping.unicodeScalars
+        let composed = nfc(scalars)
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(composed.count)
         var inSpace = false
@@ -252,6 +253,17 @@ public struct CLIPTokenizer: Sendable {
             out.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
         }
         return out
+    }
+
+    /// NFC, by the standard library's normalizer (`String._nfcCodeUnits`, what String comparison
+    /// uses). Not Foundation's `precomposedStringWithCanonicalMapping`: on Linux (Swift 6.3) it
+    /// composes an astral character by the low 16 bits of its code point (U+11F04 U+0345 comes
+    /// back as U+1F84, U+E03D2 U+0301 as U+03D3), which transformers' NFC does not.
+    static func nfc(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        if scalars.allSatisfy(\.isASCII) { return scalars }
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return Array(String(decoding: String(view)._nfcCodeUnits, as: UTF8.self).unicodeScalars)
     }
 
     enum Segment { case text([Unicode.Scalar]), token(Int) }
@@ -350,9 +362,21 @@ public struct CLIPTokenizer: Sendable {
         return words
     }
 
+    /// The Unicode version of tokenizers 0.23's regex tables (its Oniguruma; measured: Unicode 16.0
+    /// letters are `\p{L}`, 17.0 ones are not). Characters assigned later are treated as
+    /// unassigned by its regex, as transformers 5.23 treats them: neither letters nor numbers
+    /// (its lowercasing, Rust's `char::to_lowercase`, knows them, as Swift's tables do).
+    static let unicodeVersion = (major: 16, minor: 0)
+
+    static func isKnown(_ s: Unicode.Scalar) -> Bool {
+        guard let age = s.properties.age else { return false }
+        return (age.major, age.minor) <= unicodeVersion
+    }
+
     /// `\p{L}`.
     static func isLetter(_ s: Unicode.Scalar) -> Bool {
-        switch s.properties.generalCategory {
+        guard isKnown(s) else { return false }
+        return switch s.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: true
         default: false
         }
@@ -360,7 +384,8 @@ public struct CLIPTokenizer: Sendable {
 
     /// `\p{N}`.
     static func isNumber(_ s: Unicode.Scalar) -> Bool {
-        switch s.properties.generalCategory {
+        guard isKnown(s) else { return false }
+        return switch s.properties.generalCategory {
         case .decimalNumber, .letterNumber, .otherNumber: true
         default: false
         }
