@@ -154,7 +154,8 @@ public struct CLIPTokenizer: Sendable {
         for token in [specials.bos, specials.eos, specials.unk, specials.pad]
         where !added.contains(where: { $0.content == token.content }) {
             guard let id = vocabulary[token.content] else {
-                throw CLIPTokenizerError.invalidFile(path: vocabularyPath, reason: "the special token \"\(token.content)\" is neither an added token nor in the vocabulary")
+                throw CLIPTokenizerError.invalidFile(path: token.source ?? vocabularyPath,
+                                                     reason: "\(token.key) \"\(token.content)\" is neither an added token nor in the vocabulary of \(vocabularyPath)")
             }
             var withID = token
             withID.id = id
@@ -167,7 +168,7 @@ public struct CLIPTokenizer: Sendable {
             switch problem {
             case let .mergeOutOfVocabulary(index, token):
                 throw CLIPTokenizerError.invalidFile(path: hasJSON ? json.path : mergesURL.path,
-                                                     reason: "merge \(index + 1) needs \"\(token)\", which the vocabulary lacks")
+                                                     reason: "merge \(index + 1) needs \"\(token)\", which the vocabulary (\(vocabularyPath)) lacks")
             case let .idOutOfRange(token, id):
                 throw CLIPTokenizerError.invalidFile(path: source, reason: "\"\(token)\" has id \(id), expected 0...\(Int32.max)")
             }
@@ -397,16 +398,22 @@ public struct CLIPTokenizer: Sendable {
         var content: String
         var normalized: Bool
         var id = -1
+        /// The file and key that named it (nil: CLIPTokenizer's default).
+        var source: String?
+        var key = "special token"
 
-        init(content: String, normalized: Bool) {
+        init(content: String, normalized: Bool, key: String) {
             self.content = content
             self.normalized = normalized
+            self.key = key
         }
 
         /// A token written as a string (`normalized` false, as transformers adds special tokens)
         /// or as an `AddedToken` object; nil for JSON null.
         init?(_ value: Any?, path: String, key: String) throws {
             if value == nil || value is NSNull { return nil }
+            source = path
+            self.key = key
             if let text = value as? String {
                 content = text
                 normalized = false
@@ -425,10 +432,10 @@ public struct CLIPTokenizer: Sendable {
 
     struct SpecialTokens {
         /// CLIPTokenizer's defaults: `<|startoftext|>`, `<|endoftext|>` for the others, not normalized.
-        var bos = SpecialToken(content: "<|startoftext|>", normalized: false)
-        var eos = SpecialToken(content: "<|endoftext|>", normalized: false)
-        var unk = SpecialToken(content: "<|endoftext|>", normalized: false)
-        var pad = SpecialToken(content: "<|endoftext|>", normalized: false)
+        var bos = SpecialToken(content: "<|startoftext|>", normalized: false, key: "bos_token")
+        var eos = SpecialToken(content: "<|endoftext|>", normalized: false, key: "eos_token")
+        var unk = SpecialToken(content: "<|endoftext|>", normalized: false, key: "unk_token")
+        var pad = SpecialToken(content: "<|endoftext|>", normalized: false, key: "pad_token")
         var maxLength: Int?
         var padsLeft = false
 
