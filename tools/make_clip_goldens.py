@@ -14,6 +14,9 @@ Writes, under Tests/Fixtures/clip/ (vocab.json and merges.txt come from tools/ma
   `CLIPTokenizer(padding="max_length", max_length=77, truncation=True)` loaded from each layout, and
   for strings longer than 77 tokens the text diffusers' StableDiffusionPipeline warns about
   (`tokenizer.batch_decode(untruncated_ids[:, 76:-1])`).
+- `tokenizer_random_goldens.json`: ids (vocab layout, trailing pads dropped) of 1000 seeded random
+  strings drawn from letters, digits, marks, punctuation, symbols, white space, `!`, `'s`, special
+  tokens, emoji and random code points of every plane (a differential test of the whole pipeline).
 - `variants/NAME/`: small JSON files that, beside the vocabulary or tokenizer.json, make folders
   where transformers 5.23 reads the special tokens differently (special_tokens_map.json is read only
   when tokenizer_config.json has no `added_tokens_decoder`; it is read beside tokenizer.json too),
@@ -176,6 +179,35 @@ def variant_goldens(vocab_dir: Path, json_dir: Path, tmp: Path):
     return results
 
 
+def random_strings(count: int, seed: int):
+    import random
+    rng = random.Random(seed)
+    pieces = ["a", "Z", "é", "e\u0301", "ß", "İ", "Σ", "ς", "ǅ", "ﬁ", "Ａ", "東", "한", "ا", "ऄ", "\u0301", "\u0308",
+              "0", "7", "٣", "²", "½", "Ⅻ", "!", "!!", "?", ".", ",", "'", "'s", "'LL", "'d", "-", "_", "<", "|", ">",
+              "<|endoftext|>", "<|startoftext|>", "<|ENDOFTEXT|>", "&amp;", "#", "@", "$", "€", "©", "™", "∑",
+              " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\u0085", "\u200b", "\u200d", "\ufeff",
+              "😀", "👩\u200d💻", "🇺🇸", "\ufe0f", "cat", "Dog", "HELLO", "it", "we",
+              # NFC: Hangul jamo that compose, marks of several combining classes (reordered), singletons,
+              # private use, noncharacters, unassigned code points (Foundation's NFC mangles those).
+              "\u1100", "\u1161", "\u11a8", "\uac00", "\u0323", "\u0307", "\u05b0", "\u0345", "\u1e0b", "\u212b",
+              "\u0344", "\uf900", "\ue000", "\U000f0000", "\ufffe", "\ufdd0", "\U0010ffff", "\U000e03d2", "\U00016eaf",
+              "\U0001e6f1", "\U00011f04", "\U00010d50"]
+    strings = []
+    for _ in range(count):
+        parts = []
+        for _ in range(rng.randint(0, 24)):
+            if rng.random() < 0.8:
+                parts.append(rng.choice(pieces))
+            else:
+                plane = rng.choice([0x0000, 0x0000, 0x10000, 0x20000, 0xE0000])
+                cp = plane + rng.randint(0x20, 0xFFFF)
+                if 0xD800 <= cp <= 0xDFFF or cp > 0x10FFFF:
+                    cp = 0x41
+                parts.append(chr(cp))
+        strings.append("".join(parts))
+    return strings
+
+
 def randomize(model: CLIPTextModel, seed: int):
     """Weights at a scale where attention, the MLP and every LayerNorm change the output, rounded to float16."""
     g = torch.Generator().manual_seed(seed)
@@ -268,6 +300,17 @@ def main():
             {"source": "transformers 5.23.0 CLIPTokenizer(padding='max_length', max_length=77, truncation=True); "
                        "tools/make_clip_goldens.py", "cases": cases}, ensure_ascii=False, indent=1) + "\n")
         print(f"{len(cases)} tokenizer strings")
+        from_vocab = CLIPTokenizer.from_pretrained(str(vocab_dir))
+        random_cases = []
+        for text in random_strings(1000, seed=20):
+            ids = from_vocab(text, padding="max_length", max_length=77, truncation=True).input_ids
+            while len(ids) > 2 and ids[-1] == from_vocab.pad_token_id and ids[-2] != from_vocab.eos_token_id:
+                ids.pop()
+            random_cases.append({"text": text, "ids": ids})
+        (OUT / "tokenizer_random_goldens.json").write_text(json.dumps(
+            {"source": "transformers 5.23.0 CLIPTokenizer (vocab layout, padding='max_length', max_length=77, "
+                       "truncation=True), trailing pad ids dropped up to the EOS; tools/make_clip_goldens.py",
+             "cases": random_cases}, ensure_ascii=False) + "\n")
         (OUT / "variant_goldens.json").write_text(json.dumps(
             {"source": "transformers 5.23.0 CLIPTokenizer; tools/make_clip_goldens.py",
              "variants": variant_goldens(vocab_dir, json_dir, tmp)}, ensure_ascii=False, indent=1) + "\n")

@@ -173,15 +173,22 @@ import TestSupport
     @Test(.enabled(if: realDirectory != nil, "set SKIPSTEP_SD_REAL_DIR (tools/make_clip_goldens.py --real DIR)"))
     func realShapeMatchesTransformers() throws {
         let directory = try #require(Self.realDirectory)
+        let loadStart = Date()
         let model = try CLIPTextModel(directory: directory.appendingPathComponent("text_encoder"), variant: nil)
+        let loadSeconds = Date().timeIntervalSince(loadStart)
         #expect(model.keyPrefix == "text_model." && model.parameterCount == 340_387_840)
         #expect(model.config.numHiddenLayers == 23 && model.config.hiddenSize == 1024)
         let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: directory.appendingPathComponent("clip_text_encoder_goldens.json")))
         let tokenizer = try CLIPTokenizer(directory: directory.appendingPathComponent("clip_tokenizer"))
         #expect(tokenizer.encode("a photograph of an astronaut riding a horse").ids == goldens.batches[0].ids[0])
         for batch in goldens.batches {
-            let error = relativeL2(try model.encode(batch.ids), batch.last_hidden_state)
+            let start = Date()
+            let output = try model.encode(batch.ids)
+            let seconds = Date().timeIntervalSince(start)
+            let error = relativeL2(output, batch.last_hidden_state)
             #expect(error <= 1e-4, "relative L2 \(error)")
+            print("CLIP text encoder, real shape: load \(String(format: "%.1f", loadSeconds)) s, batch \(batch.ids.count) × 77 in "
+                  + "\(String(format: "%.2f", seconds)) s (\(String(format: "%.1f", Double(model.lastForwardFLOPs) / seconds / 1e9)) GFLOP/s), relative L2 \(error)")
         }
     }
 

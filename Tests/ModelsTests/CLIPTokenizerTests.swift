@@ -57,6 +57,7 @@ import TestSupport
 
     @Test func vocabLayoutMatchesTransformers() throws {
         let tokenizer = try CLIPTokenizer(directory: Self.vocabLayout())
+        #expect(tokenizer.vocabularySize == 49408)
         #expect(tokenizer.maxLength == 77 && tokenizer.padID == 0 && tokenizer.bosID == 49406 && tokenizer.eosID == 49407)
         #expect(Self.goldens.cases.count >= 40)
         for c in Self.goldens.cases {
@@ -95,6 +96,29 @@ import TestSupport
         let tokenizer = try CLIPTokenizer(directory: directory)
         #expect(tokenizer.padID == 49407)
         #expect(tokenizer.encode("a cat!").ids.prefix(6) == [49406, 320, 2368, 256, 49407, 49407])
+    }
+
+    struct RandomGoldens: Decodable {
+        struct Case: Decodable { var text: String; var ids: [Int] }
+        var cases: [Case]
+    }
+
+    /// 1000 seeded random strings (every kind of character, specials, `!`, random code points of
+    /// every plane): the ids transformers gives, padded back to 77.
+    @Test func randomStringsMatchTransformers() throws {
+        let tokenizer = try CLIPTokenizer(directory: Self.vocabLayout())
+        let goldens = try Fixtures.json(RandomGoldens.self, "clip/tokenizer_random_goldens.json")
+        #expect(goldens.cases.count == 1000)
+        var mismatches = 0
+        for c in goldens.cases {
+            let expected = c.ids + [Int](repeating: tokenizer.padID, count: max(0, 77 - c.ids.count))
+            let ids = tokenizer.encode(c.text).ids
+            if ids != expected {
+                mismatches += 1
+                if mismatches <= 5 { Issue.record("\(c.text.unicodeScalars.map { String($0.value, radix: 16) }): \(ids) ≠ \(expected)") }
+            }
+        }
+        #expect(mismatches == 0)
     }
 
     struct VariantGoldens: Decodable {

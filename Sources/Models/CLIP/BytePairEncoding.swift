@@ -45,9 +45,11 @@ struct BytePairEncoding: Sendable {
 
     /// The ids of one pre-tokenized word (its text before the byte map).
     func encode(word: String) -> [Int] {
-        if let cached = cache[word] { return cached }
+        // Keyed by the bytes: Swift compares Strings by canonical equivalence, and two orders of
+        // combining marks are different words to BPE.
         let bytes = Array(word.utf8)
         guard !bytes.isEmpty else { return [] }
+        if let cached = cache[bytes] { return cached }
         var symbols: [Int32] = []
         symbols.reserveCapacity(bytes.count)
         for (i, byte) in bytes.enumerated() {
@@ -60,7 +62,7 @@ struct BytePairEncoding: Sendable {
             }
         }
         let ids = merge(symbols)
-        cache[word] = ids
+        cache[bytes] = ids
         return ids
     }
 }
@@ -188,11 +190,11 @@ enum ByteLevel {
 
 /// The BPE word cache (tokenizers caps its cache at 10 000 words; so does this one).
 private final class WordCache: @unchecked Sendable {
-    private var words: [String: [Int]] = [:]
+    private var words: [[UInt8]: [Int]] = [:]
     private let lock = NSLock()
     private let capacity = 10_000
 
-    subscript(word: String) -> [Int]? {
+    subscript(word: [UInt8]) -> [Int]? {
         get {
             lock.lock()
             defer { lock.unlock() }

@@ -99,12 +99,12 @@ public final class CLIPTextModel: @unchecked Sendable {
     public func encode(_ ids: [[Int]]) throws -> [Float] {
         let batch = ids.count, tokens = ids.first?.count ?? 0
         guard batch >= 1, tokens >= 1, tokens <= config.maxPositionEmbeddings, ids.allSatisfy({ $0.count == tokens }) else {
-            throw UNetLoadError.inputShape(expected: "1 or more rows of 1...\(config.maxPositionEmbeddings) token ids, all of one length (text encoder)",
-                                           actual: "rows of \(Set(ids.map(\.count)).sorted()) ids")
+            throw CLIPTextInputError(expected: "1 or more rows of 1...\(config.maxPositionEmbeddings) token ids, all of one length",
+                                     actual: "rows of \(Set(ids.map(\.count)).sorted()) ids")
         }
         let flat = ids.flatMap { $0 }
         if let bad = flat.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw UNetLoadError.inputShape(expected: "token ids in 0..<\(config.vocabSize) (text encoder)", actual: "id \(bad)")
+            throw CLIPTextInputError(expected: "token ids in 0..<\(config.vocabSize)", actual: "id \(bad)")
         }
         lock.lock()
         defer { lock.unlock() }
@@ -114,7 +114,7 @@ public final class CLIPTextModel: @unchecked Sendable {
         guard var x = tokenEmbedding(flat, batch: batch, pool: pool),
               let positions = positionEmbedding(Array(repeating: Array(0..<tokens), count: batch).flatMap { $0 },
                                                 batch: batch, pool: pool) else {
-            throw UNetLoadError.inputShape(expected: "token ids in 0..<\(config.vocabSize)", actual: "an id out of range")
+            throw CLIPTextInputError(expected: "token ids in 0..<\(config.vocabSize)", actual: "an id out of range")
         }
         for i in 0..<x.count { x.data[i] += positions.data[i] }
         for layer in layers {
@@ -126,4 +126,11 @@ public final class CLIPTextModel: @unchecked Sendable {
         }
         return finalLayerNorm(x).sequence()
     }
+}
+
+/// Token ids the text encoder cannot take.
+public struct CLIPTextInputError: Error, LocalizedError, Equatable {
+    public var expected: String
+    public var actual: String
+    public var errorDescription: String? { "the CLIP text encoder expects \(expected), got \(actual)" }
 }

@@ -36,7 +36,7 @@ public enum CLIPTokenizerError: Error, LocalizedError, Equatable {
 ///    those with `normalized: false` on the raw text, then the others on the normalized text
 ///    (tokenizers' `AddedVocabulary`, leftmost-longest). Stable Diffusion 2's pad token `"!"` is
 ///    such a token, so every `!` in a prompt becomes id 0 (diffusers issue 4153).
-/// 2. The rest is normalized: NFC, every run of white space (Unicode White_Space) → one space,
+/// 2. The rest is normalized: NFC (`nfc`), every run of white space (Unicode White_Space) → one space,
 ///    lowercase (each character's full lowercase mapping, no context: Σ → σ).
 /// 3. CLIP's split: `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`,
 ///    the white space between matches dropped; then the `ByteLevel` pre-tokenizer's GPT-2 regex,
@@ -154,7 +154,8 @@ public struct CLIPTokenizer: Sendable {
         for token in [specials.bos, specials.eos, specials.unk, specials.pad]
         where !added.contains(where: { $0.content == token.content }) {
             guard let id = vocabulary[token.content] else {
-                throw CLIPTokenizerError.invalidFile(path: vocabularyPath, reason: "the special token \"\(token.content)\" is neither an added token nor in the vocabulary")
+                throw CLIPTokenizerError.invalidFile(path: token.source ?? vocabularyPath,
+                                                     reason: "\(token.key) \"\(token.content)\" is neither an added token nor in the vocabulary of \(vocabularyPath)")
             }
             var withID = token
             withID.id = id
@@ -167,7 +168,7 @@ public struct CLIPTokenizer: Sendable {
             switch problem {
             case let .mergeOutOfVocabulary(index, token):
                 throw CLIPTokenizerError.invalidFile(path: hasJSON ? json.path : mergesURL.path,
-                                                     reason: "merge \(index + 1) needs \"\(token)\", which the vocabulary lacks")
+                                                     reason: "merge \(index + 1) needs \"\(token)\", which the vocabulary (\(vocabularyPath)) lacks")
             case let .idOutOfRange(token, id):
                 throw CLIPTokenizerError.invalidFile(path: source, reason: "\"\(token)\" has id \(id), expected 0...\(Int32.max)")
             }
@@ -188,6 +189,9 @@ public struct CLIPTokenizer: Sendable {
         for token in added { texts[token.id] = token.content }
         addedTokenTexts = texts
     }
+
+    /// The number of token ids (49 408 for CLIP).
+    public var vocabularySize: Int { bpe.vocabulary.count }
 
     /// The prompt's ids: `[BOS] + tokens + [EOS]`, cut to `maxLength` (EOS kept) and padded.
     public func encode(_ text: String) -> CLIPTokens {
@@ -236,9 +240,7 @@ public struct CLIPTokenizer: Sendable {
 
     /// NFC, white-space runs → one space, lowercase (tokenizers' `NFC`, `Replace(\s+, " ")`, `Lowercase`).
     static func normalize(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        let composed = String(view).precomposedStringWithCanonicalMapping.unicodeScalars
+        let composed = nfc(scalars)
         var out: [Unicode.Scalar] = []
         out.reserveCapacity(composed.count)
         var inSpace = false
@@ -252,6 +254,17 @@ public struct CLIPTokenizer: Sendable {
             out.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
         }
         return out
+    }
+
+    /// NFC, by the standard library's normalizer (`String._nfcCodeUnits`, what String comparison
+    /// uses). Not Foundation's `precomposedStringWithCanonicalMapping`: on Linux (Swift 6.3) it
+    /// composes an astral character by the low 16 bits of its code point (U+11F04 U+0345 comes
+    /// back as U+1F84, U+E03D2 U+0301 as U+03D3), which transformers' NFC does not.
+    static func nfc(_ scalars: [Unicode.Scalar]) -> [Unicode.Scalar] {
+        if scalars.allSatisfy(\.isASCII) { return scalars }
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return Array(String(decoding: String(view)._nfcCodeUnits, as: UTF8.self).unicodeScalars)
     }
 
     enum Segment { case text([Unicode.Scalar]), token(Int) }
@@ -350,9 +363,21 @@ public struct CLIPTokenizer: Sendable {
         return words
     }
 
+    /// The Unicode version of tokenizers 0.23's regex tables (its Oniguruma; measured: Unicode 16.0
+    /// letters are `\p{L}`, 17.0 ones are not). Characters assigned later are treated as
+    /// unassigned by its regex, as transformers 5.23 treats them: neither letters nor numbers
+    /// (its lowercasing, Rust's `char::to_lowercase`, knows them, as Swift's tables do).
+    static let unicodeVersion = (major: 16, minor: 0)
+
+    static func isKnown(_ s: Unicode.Scalar) -> Bool {
+        guard let age = s.properties.age else { return false }
+        return (age.major, age.minor) <= unicodeVersion
+    }
+
     /// `\p{L}`.
     static func isLetter(_ s: Unicode.Scalar) -> Bool {
-        switch s.properties.generalCategory {
+        guard isKnown(s) else { return false }
+        return switch s.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: true
         default: false
         }
@@ -360,7 +385,8 @@ public struct CLIPTokenizer: Sendable {
 
     /// `\p{N}`.
     static func isNumber(_ s: Unicode.Scalar) -> Bool {
-        switch s.properties.generalCategory {
+        guard isKnown(s) else { return false }
+        return switch s.properties.generalCategory {
         case .decimalNumber, .letterNumber, .otherNumber: true
         default: false
         }
@@ -372,16 +398,22 @@ public struct CLIPTokenizer: Sendable {
         var content: String
         var normalized: Bool
         var id = -1
+        /// The file and key that named it (nil: CLIPTokenizer's default).
+        var source: String?
+        var key = "special token"
 
-        init(content: String, normalized: Bool) {
+        init(content: String, normalized: Bool, key: String) {
             self.content = content
             self.normalized = normalized
+            self.key = key
         }
 
         /// A token written as a string (`normalized` false, as transformers adds special tokens)
         /// or as an `AddedToken` object; nil for JSON null.
         init?(_ value: Any?, path: String, key: String) throws {
             if value == nil || value is NSNull { return nil }
+            source = path
+            self.key = key
             if let text = value as? String {
                 content = text
                 normalized = false
@@ -400,10 +432,10 @@ public struct CLIPTokenizer: Sendable {
 
     struct SpecialTokens {
         /// CLIPTokenizer's defaults: `<|startoftext|>`, `<|endoftext|>` for the others, not normalized.
-        var bos = SpecialToken(content: "<|startoftext|>", normalized: false)
-        var eos = SpecialToken(content: "<|endoftext|>", normalized: false)
-        var unk = SpecialToken(content: "<|endoftext|>", normalized: false)
-        var pad = SpecialToken(content: "<|endoftext|>", normalized: false)
+        var bos = SpecialToken(content: "<|startoftext|>", normalized: false, key: "bos_token")
+        var eos = SpecialToken(content: "<|endoftext|>", normalized: false, key: "eos_token")
+        var unk = SpecialToken(content: "<|endoftext|>", normalized: false, key: "unk_token")
+        var pad = SpecialToken(content: "<|endoftext|>", normalized: false, key: "pad_token")
         var maxLength: Int?
         var padsLeft = false
 
