@@ -17,7 +17,9 @@ public enum DiffusersWeightFile {
         let manager = FileManager.default
         let url = directory.appendingPathComponent(name(base: base, variant: variant))
         if manager.fileExists(atPath: url.path) { return url }
-        let pickle = directory.appendingPathComponent(variant.map { "\(base).\($0).bin" } ?? "\(base).bin")
+        // transformers names its pickle files `pytorch_model[.variant].bin`, diffusers keeps the base.
+        let pickleBase = base == "model" ? "pytorch_model" : base
+        let pickle = directory.appendingPathComponent(variant.map { "\(pickleBase).\($0).bin" } ?? "\(pickleBase).bin")
         if manager.fileExists(atPath: pickle.path) { throw UNetLoadError.pickleWeights(path: pickle.path, className: className) }
         let present = ((try? manager.contentsOfDirectory(atPath: directory.path)) ?? [])
             .filter { $0.hasPrefix(base + ".") && $0.hasSuffix(".safetensors") }.sorted()
@@ -26,5 +28,28 @@ public enum DiffusersWeightFile {
             : "this folder has \(present.joined(separator: ", "))"
                 + (variant == nil ? " (choose one with --variant)" : " (drop --variant or choose one of these)")
         throw UNetLoadError.missingFile(path: url.path, hint: hint)
+    }
+}
+
+/// A component's config.json type: decoded with diffusers' and transformers' defaults, then its
+/// values checked, each error naming the file.
+public protocol ComponentConfig: Decodable {
+    func validate(path: String) throws
+}
+
+/// One component folder of a diffusers pipeline (`unet/`, `vae/`, `text_encoder/`): its
+/// config.json, decoded and validated, and its weights file (`DiffusersWeightFile`).
+enum ComponentFolder {
+    static func read<C: ComponentConfig>(_ type: C.Type, in directory: URL, weightsBase: String, variant: String?,
+                                         className: String) throws -> (config: C, weights: SafeTensorsFile, configPath: String) {
+        let configURL = directory.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw UNetLoadError.missingFile(path: configURL.path, hint: "a \(className) folder holds config.json and "
+                                            + DiffusersWeightFile.name(base: weightsBase, variant: variant))
+        }
+        let config = try ConfigFile.decode(C.self, at: configURL, what: className)
+        try config.validate(path: configURL.path)
+        let weights = try DiffusersWeightFile.locate(in: directory, base: weightsBase, variant: variant, className: className)
+        return (config, try SafeTensorsFile(contentsOf: weights), configURL.path)
     }
 }

@@ -88,7 +88,7 @@ public final class SweepEvaluator: @unchecked Sendable {
         var intervals: [String: [Double]] = [:]
         var out: [String: Double] = [:]
         if let network, let reference {
-            let embedded = try network.embed(samples, shape: sampleShape, name: "samples")
+            let embedded = try network.embed(networkInput(samples, network), shape: sampleShape, name: "samples")
             out = try suite.evaluate(samples: embedded, reference: reference).values
             if resamples != 0 {
                 let ci = try suite.intervals(samples: embedded, reference: reference, settings: bootstrapSettings(resamples: resamples),
@@ -108,16 +108,19 @@ public final class SweepEvaluator: @unchecked Sendable {
         return (out, intervals)
     }
 
+    /// Samples as the network takes them: quantised as saved PNGs would be when the spec says so,
+    /// in the network's input scale (`Scoring.images`).
+    func networkInput(_ samples: [Float], _ network: any FeatureNetwork) throws -> [Float] {
+        guard spec.quantize == true || network.inputScale != .modelSpace else { return samples }
+        let n = samples.count / max(sampleShape.reduce(1, *), 1)
+        let array = NPYImageArray(shape: [n] + sampleShape, values: samples, isUInt8: false)
+        return try Scoring.images(array, source: "samples", shape: sampleShape,
+                                  options: Scoring.ImageOptions(quantize: spec.quantize == true, scale: network.inputScale)).values
+    }
+
     func featureMetrics(_ samples: [Float]) throws -> [String: Double] {
         guard let network, let reference else { return [:] }
-        var x = samples
-        if spec.quantize == true || network.inputScale != .modelSpace {
-            let n = samples.count / max(sampleShape.reduce(1, *), 1)
-            let array = NPYImageArray(shape: [n] + sampleShape, values: samples, isUInt8: false)
-            x = try Scoring.images(array, source: "samples", shape: sampleShape,
-                                   options: Scoring.ImageOptions(quantize: spec.quantize == true, scale: network.inputScale)).values
-        }
-        let embedded = try network.embed(x, shape: sampleShape, name: "samples")
+        let embedded = try network.embed(networkInput(samples, network), shape: sampleShape, name: "samples")
         return try suite.evaluate(samples: embedded, reference: reference).values
     }
 

@@ -78,3 +78,22 @@ struct MetricsValidationTests {
         #expect(throws: MetricsError.self) { try Features([Float](repeating: 0, count: 1 << 20), dimension: 1 << 20) }
     }
 }
+
+/// The bootstrap's n × n route to the Fréchet distance (fewer samples than dimensions) equals the
+/// d × d route through the statistics, which the pytorch-fid goldens check.
+@Suite struct FrechetLowRankTests {
+    @Test(arguments: [(3, 16), (7, 40), (15, 15)])
+    func lowRankRouteEqualsTheFullOne(n: Int, d: Int) throws {
+        var rng = SplitMix64(seed: UInt64(n * 1000 + d))
+        func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) - 0.5 }
+        let reference = try Features((0..<(4 * d * d)).map { _ in Float(uniform()) }, dimension: d, name: "reference")
+        let rows = (0..<(n * d)).map { _ in Float(uniform() + 0.1) }
+        let fixed = try FrechetToFixed(FeatureSet(features: reference, logits: nil).statistics)
+        let full = try fixed.distance(to: FeatureSet(features: Features(rows, dimension: d, name: "x"), logits: nil).statistics)
+        let lowRank = try fixed.distance(toRows: rows, count: n)
+        // The d × d route takes √ of the d − n + 1 eigenvalues that are zero in exact arithmetic and
+        // ±ε·‖M‖ in Float64, each adding up to √(ε·‖M‖) ≈ 1e-8: that is its error, not the n × n route's.
+        let rounding = Double(d) * (1e-15 * max(1, abs(full))).squareRoot()
+        #expect(abs(lowRank - full) <= rounding, "n \(n), d \(d): \(lowRank) vs \(full)")
+    }
+}

@@ -4,7 +4,7 @@ import Tensor
 
 /// transformers' `CLIPTextConfig` (models/clip/configuration_clip.py), the keys of a
 /// `text_encoder/config.json` that shape the network, with transformers' defaults.
-public struct CLIPTextConfig: Decodable, Sendable, Equatable {
+public struct CLIPTextConfig: ComponentConfig, Sendable, Equatable {
     public var vocabSize = 49408
     public var hiddenSize = 512
     public var intermediateSize = 2048
@@ -38,11 +38,6 @@ public struct CLIPTextConfig: Decodable, Sendable, Equatable {
         hiddenAct = try value(.hiddenAct, hiddenAct)
         layerNormEps = try value(.layerNormEps, layerNormEps)
         architectures = try c.configValue([String].self, forKey: .architectures)
-    }
-
-    /// Reads `config.json`; errors name the file and the key.
-    public static func load(_ url: URL) throws -> CLIPTextConfig {
-        try ConfigFile.decode(CLIPTextConfig.self, at: url, what: "CLIPTextConfig")
     }
 
     /// The feed-forward activation (`ACT2FN[hidden_act]`): `gelu` (exact erf, Stable Diffusion 2),

@@ -44,20 +44,9 @@ public final class CLIPTextModel: @unchecked Sendable {
     /// A `text_encoder/` folder: `config.json` and `model.safetensors` (`model.VARIANT.safetensors`
     /// with a variant such as `fp16`).
     public convenience init(directory: URL, variant: String? = nil) throws {
-        let configURL = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw UNetLoadError.missingFile(path: configURL.path, hint: "a text_encoder folder holds config.json and model.safetensors")
-        }
-        let config = try CLIPTextConfig.load(configURL)
-        try config.validate(path: configURL.path)
-        // transformers names pickle weights `pytorch_model[.variant].bin` (not `model.bin`).
-        let safetensors = directory.appendingPathComponent(DiffusersWeightFile.name(base: "model", variant: variant))
-        let pickle = directory.appendingPathComponent(variant.map { "pytorch_model.\($0).bin" } ?? "pytorch_model.bin")
-        if !FileManager.default.fileExists(atPath: safetensors.path), FileManager.default.fileExists(atPath: pickle.path) {
-            throw UNetLoadError.pickleWeights(path: pickle.path, className: "CLIPTextModel")
-        }
-        let weights = try DiffusersWeightFile.locate(in: directory, base: "model", variant: variant, className: "CLIPTextModel")
-        try self.init(config: config, weights: try SafeTensorsFile(contentsOf: weights))
+        let (config, weights, _) = try ComponentFolder.read(CLIPTextConfig.self, in: directory, weightsBase: "model",
+                                                            variant: variant, className: "CLIPTextModel")
+        try self.init(config: config, weights: weights)
     }
 
     /// Builds the model from a config and its weights, strictly.

@@ -3,7 +3,7 @@ import Foundation
 /// diffusers `AutoencoderKL`'s `config.json` (models/autoencoders/autoencoder_kl.py `__init__`,
 /// 0.42 defaults for missing keys; older SD configs omit `scaling_factor`, which then is 0.18215).
 /// Only the decoder's keys matter to skipstep; the encoder's are read for completeness.
-public struct AutoencoderKLConfig: Decodable, Sendable, Equatable {
+public struct AutoencoderKLConfig: ComponentConfig, Sendable, Equatable {
     public var inChannels = 3
     public var outChannels = 3
     public var downBlockTypes = ["DownEncoderBlock2D"]

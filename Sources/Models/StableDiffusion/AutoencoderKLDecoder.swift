@@ -30,15 +30,9 @@ public final class AutoencoderKLDecoder: @unchecked Sendable {
 
     /// Loads a diffusers `vae/` folder: `config.json` and `diffusion_pytorch_model[.variant].safetensors`.
     public convenience init(directory: URL, variant: String?) throws {
-        let configURL = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw UNetLoadError.missingFile(path: configURL.path, hint: "expected a diffusers vae/ folder with config.json")
-        }
-        let config = try ConfigFile.decode(AutoencoderKLConfig.self, at: configURL, what: "AutoencoderKL")
-        try config.validate(path: configURL.path)
-        let weights = try DiffusersWeightFile.locate(in: directory, base: "diffusion_pytorch_model", variant: variant,
-                                                     className: "AutoencoderKL")
-        try self.init(config: config, weights: SafeTensorsFile(contentsOf: weights), configPath: configURL.path)
+        let (config, weights, configPath) = try ComponentFolder.read(AutoencoderKLConfig.self, in: directory, weightsBase: "diffusion_pytorch_model",
+                                                                     variant: variant, className: "AutoencoderKL")
+        try self.init(config: config, weights: weights, configPath: configPath)
     }
 
     /// Builds the decoder from a config and the autoencoder's weights (strict keys but for the

@@ -4,7 +4,7 @@ import Foundation
 /// 0.42's defaults for every missing key (models/unets/unet_2d_condition.py `__init__`). Keys
 /// that may be an integer or a per-block list are stored as per-block lists. Options skipstep does
 /// not implement are refused by name in `validate(path:)`, never ignored.
-public struct UNet2DConditionConfig: Decodable, Sendable, Equatable {
+public struct UNet2DConditionConfig: ComponentConfig, Sendable, Equatable {
     public var sampleSize: [Int]?
     public var inChannels = 4
     public var outChannels = 4

@@ -32,15 +32,9 @@ public final class UNet2DConditionModel: @unchecked Sendable {
 
     /// Loads a diffusers `unet/` folder: `config.json` and `diffusion_pytorch_model[.variant].safetensors`.
     public convenience init(directory: URL, variant: String?) throws {
-        let configURL = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: configURL.path) else {
-            throw UNetLoadError.missingFile(path: configURL.path, hint: "expected a diffusers unet/ folder with config.json")
-        }
-        let config = try ConfigFile.decode(UNet2DConditionConfig.self, at: configURL, what: "UNet2DConditionModel")
-        try config.validate(path: configURL.path)
-        let weights = try DiffusersWeightFile.locate(in: directory, base: "diffusion_pytorch_model", variant: variant,
-                                                     className: "UNet2DConditionModel")
-        try self.init(config: config, weights: SafeTensorsFile(contentsOf: weights), configPath: configURL.path)
+        let (config, weights, configPath) = try ComponentFolder.read(UNet2DConditionConfig.self, in: directory, weightsBase: "diffusion_pytorch_model",
+                                                                     variant: variant, className: "UNet2DConditionModel")
+        try self.init(config: config, weights: weights, configPath: configPath)
     }
 
     /// Builds the model from a config and its weights; every key is checked: missing, unused and
