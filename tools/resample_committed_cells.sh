@@ -32,6 +32,7 @@ args = ["--model", spec["model"], "--samplers", pick["sampler"], "--steps", str(
         "--count", str(pick["count"]), "--seed", str(spec["seed"]), "--batch", str(spec["batch"]), "--rng", spec["rng"],
         "--spacing", spec["spacing"], "--metrics", ",".join(spec["metrics"]), "--reference", spec["reference"]]
 if pick.get("cutoff") is not None: args += ["--cutoffs", str(pick["cutoff"])]
+if not spec.get("quantize"): args += ["--no-quantize"]  # sweeps without the key scored raw floats
 print(cell, " ".join(args))
 PY
 )
@@ -44,7 +45,9 @@ PY
   python3 - "$dir/cells/$cell/result.json" "$out/cells/$cell/result.json" <<'PY' || status=1
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-same = a["metrics"] == b["metrics"] and all(a[k] == b[k] for k in ("sampler", "steps", "nfe", "count"))
+# Intervals (m_ci) are new: compare the values the committed cells have.
+values = lambda m: {k: v for k, v in m.items() if not k.endswith("_ci")}
+same = values(a["metrics"]) == values(b["metrics"]) and all(a[k] == b[k] for k in ("sampler", "steps", "nfe", "count"))
 print("   metrics " + ("identical: " if same else "DIFFER: ") + json.dumps(b["metrics"], sort_keys=True), file=sys.stderr)
 if not same:
     print("   committed: " + json.dumps(a["metrics"], sort_keys=True), file=sys.stderr)

@@ -27,7 +27,9 @@ public protocol Denoiser: Sendable {
 }
 
 extension Denoiser {
+    /// By default a network predicts no variance channels.
     public var learnsVariance: Bool { false }
+    /// By default a network is unconditional.
     public var classCount: Int? { nil }
 
     /// An unconditional network: labels are an error.
@@ -61,6 +63,8 @@ public enum VarianceType: String, Sendable, Codable, CaseIterable {
 public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
     case fixed(Int)
     case random
+    /// Sample i gets label i: one condition per sample, e.g. prompt i of a prompt list.
+    case perSample
 
     /// `207` or `random`.
     public init?(_ text: String) {
@@ -71,6 +75,7 @@ public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .fixed(let c): "\(c)"
         case .random: "random"
+        case .perSample: "per-sample"
         }
     }
 
@@ -84,6 +89,11 @@ public enum ClassChoice: Sendable, Equatable, CustomStringConvertible {
             return Array(repeating: c, count: indices.count)
         case .random:
             return indices.map { ClassLabels.random(seed: seed &+ UInt64(truncatingIfNeeded: $0), count: count) }
+        case .perSample:
+            guard indices.isEmpty || (0..<count).contains(indices.upperBound - 1), indices.lowerBound >= 0 else {
+                throw ClassLabelError.outOfRange(indices.upperBound - 1, count: count)
+            }
+            return Array(indices)
         }
     }
 }
@@ -106,6 +116,8 @@ public enum ClassLabels {
         }
     }
 
+    /// The `random` label of the sample seeded with `seed`: uniform in 0..<count, from a Philox
+    /// stream of its own (counter word 3 = "labl"), apart from the sample's noise.
     public static func random(seed: UInt64, count: Int) -> Int {
         let key = SIMD2<UInt32>(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
         let u = PhiloxGenerator.philox4x32_10(counter: SIMD4<UInt32>(0, 0, 0, 0x6c61_626c), key: key)[0]
@@ -113,10 +125,15 @@ public enum ClassLabels {
     }
 }
 
+/// Class labels that do not fit the model.
 public enum ClassLabelError: Error, LocalizedError, Equatable {
+    /// Labels given to an unconditional model.
     case unconditional
+    /// No labels for a class-conditional model of `count` classes.
     case missing(count: Int)
+    /// A label outside 0..<count.
     case outOfRange(Int, count: Int)
+    /// A number of labels other than one per sample.
     case count(Int, samples: Int)
 
     public var errorDescription: String? {

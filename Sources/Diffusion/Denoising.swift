@@ -16,8 +16,11 @@ public struct DenoisingStep: Sendable {
 public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     public typealias Element = DenoisingStep
 
+    /// The plan being run.
     public let sampler: Sampler
+    /// The network evaluated at each step.
     public let denoiser: any Denoiser
+    /// Samples in the batch.
     public let batch: Int
     /// One class label per sample for a class-conditional denoiser; nil for an unconditional one.
     public let classLabels: [Int]?
@@ -27,7 +30,10 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     private var previousX0: [Float]?
     private var nextStep = 0
 
+    /// Starts the loop at x_T.
     /// - Parameters:
+    ///   - sampler: the plan to run.
+    ///   - denoiser: the network, evaluated once per step on the whole batch.
     ///   - generators: one random source per sample of the batch.
     ///   - initialNoise: x_T for the whole batch; drawn from the generators when nil.
     ///   - classLabels: one label per sample, required by (and only by) a class-conditional denoiser.
@@ -48,6 +54,10 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         } else {
             var x = [Float](repeating: 0, count: generators.count * d)
             Self.draw(into: &x, sampleCount: d, from: &self.generators)
+            if sampler.initialNoiseScale != 1 {
+                let scale = Float(sampler.initialNoiseScale)
+                for i in x.indices { x[i] *= scale }
+            }
             self.x = x
         }
     }
@@ -57,7 +67,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         guard nextStep < sampler.steps.count else { return nil }
         let step = sampler.steps[nextStep]
         let d = denoiser.sampleCount
-        let output = try denoiser.predict(x, batch: batch, timestep: Double(step.from), classLabels: classLabels)
+        let output = try denoiser.predict(x, batch: batch, timestep: step.time, classLabels: classLabels)
         var noise: [Float]?
         if step.drawsNoise {
             var z = [Float](repeating: 0, count: x.count)

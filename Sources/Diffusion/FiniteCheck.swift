@@ -10,9 +10,12 @@ public struct NonFiniteError: Error, LocalizedError, Equatable {
     public var timestep: Double?
     /// Which batch item (sample) and which element of it.
     public var sample: Int
+    /// The element of that sample (flat index in C×H×W).
     public var element: Int
+    /// The non-finite value found.
     public var value: Float
 
+    /// Describes a non-finite `value` found at `element` of `sample`, in the output of `what`.
     public init(what: String, timestep: Double? = nil, sample: Int, element: Int, value: Float) {
         self.what = what
         self.timestep = timestep
@@ -28,6 +31,7 @@ public struct NonFiniteError: Error, LocalizedError, Equatable {
     }
 }
 
+/// Scans for NaN and ±∞.
 public enum FiniteCheck {
     /// Index and value of the first NaN or ±∞ in `values`, or nil when all are finite.
     public static func firstNonFinite<C: Collection<Float>>(_ values: C) -> (index: Int, value: Float)? {
@@ -51,19 +55,27 @@ public enum FiniteCheck {
 /// A `Denoiser` that refuses non-finite inputs and outputs of `base`, naming the timestep, the
 /// sample and the element: wrap a model in it unless the user asked to keep non-finite values.
 public struct FiniteCheckingDenoiser: Denoiser {
+    /// The wrapped network.
     public let base: any Denoiser
 
+    /// Wraps `base`, whose every output is checked.
     public init(_ base: any Denoiser) { self.base = base }
 
+    /// The wrapped network's sample shape.
     public var sampleShape: [Int] { base.sampleShape }
+    /// The wrapped network's prediction type.
     public var predictionType: PredictionType { base.predictionType }
+    /// Whether the wrapped network predicts variance channels.
     public var learnsVariance: Bool { base.learnsVariance }
+    /// The wrapped network's number of classes.
     public var classCount: Int? { base.classCount }
 
+    /// The wrapped network's output; a ``NonFiniteError`` at its first NaN or ±∞.
     public func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
         try predict(x, batch: batch, timestep: timestep, classLabels: nil)
     }
 
+    /// The wrapped network's class-conditional output; a ``NonFiniteError`` at its first NaN or ±∞.
     public func predict(_ x: [Float], batch: Int, timestep: Double, classLabels: [Int]?) throws -> [Float] {
         let perSample = sampleCount
         try FiniteCheck.requireFinite(x, sampleCount: perSample, what: "the model input", timestep: timestep)

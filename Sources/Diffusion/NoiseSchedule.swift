@@ -30,6 +30,7 @@ public enum BetaSchedule: Sendable, Equatable {
     }
 }
 
+/// A schedule or spacing that cannot be built, with the value at fault.
 public enum ScheduleError: Error, LocalizedError, Equatable {
     case unknownBetaSchedule(String)
     case invalidBetas(String)
@@ -59,7 +60,9 @@ public enum ScheduleError: Error, LocalizedError, Equatable {
 
 /// The training noise schedule: β[0..T−1] and ᾱ[j] = ∏_{i≤j}(1 − β[i]) in Float64 (ARCHITECTURE.md, Time and schedules).
 public struct NoiseSchedule: Sendable, Equatable {
+    /// β[0..T−1].
     public let betas: [Double]
+    /// ᾱ[j] = ∏_{i≤j}(1 − β[i]).
     public let alphasCumprod: [Double]
 
     /// Number of training steps T.

@@ -10,16 +10,19 @@
 /// u1 = ((w >> 8) + 1)·2⁻²⁴ ∈ (0, 1] feeding the radius √(−2 ln u1) and
 /// u2 = (w >> 8)·2⁻²⁴ ∈ [0, 1) the angle 2π·u2: (r cos θ, r sin θ).
 public struct PhiloxGenerator: RandomSource {
+    /// The Philox key: the seed's low and high 32 bits.
     public let key: SIMD2<UInt32>
     /// Normals handed out so far; the next one is value `position` of the stream.
     public private(set) var position: UInt64 = 0
     /// The normals of block `position / 4`, valid while `position % 4 != 0`.
     private var block = SIMD4<Float>()
 
+    /// The stream of `seed`, at its start.
     public init(seed: UInt64) {
         key = SIMD2(UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32))
     }
 
+    /// Fills `out` with the next normals of the stream.
     public mutating func fillStandardNormal(_ out: UnsafeMutableBufferPointer<Float>) {
         guard let base = out.baseAddress else { return }
         let n = out.count

@@ -24,11 +24,18 @@ public enum SamplerKind: Sendable, Hashable {
     /// SDE-DPM-Solver++(2M), as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++, solver_order 2,
     /// final_sigmas_type "zero": the first and last steps are first order). Draws noise every step.
     case sdeDPMSolverPP2M
+    /// Euler ancestral in σ (k-diffusion `sample_euler_ancestral`, diffusers
+    /// EulerAncestralDiscreteScheduler), at fractional times for linspace, karras and logsnr spacing.
+    case eulerAncestral
+    /// Restart sampling (Xu et al. 2023) with its published CIFAR-10 VP configuration; the number of
+    /// steps is its NFE budget (`Restart`).
+    case restart
 
     /// The kinds' names in the spec grammar, in the order the CLI lists them.
     public enum Name: String, Sendable, CaseIterable, Codable {
         case ddpm, ddpmNaive = "ddpm-naive", skip, ddim, mix, dpmSolverPP2M = "dpmpp-2m"
         case sdeDPMSolverPP2M = "dpmpp-2m-sde"
+        case eulerAncestral = "euler-ancestral", restart
 
         /// One line per kind for `--help`.
         public var help: String {
@@ -40,6 +47,8 @@ public enum SamplerKind: Sendable, Hashable {
             case .mix: "skipped-step while t ≥ cutoff (or for the first skip-steps steps), then DDIM"
             case .dpmSolverPP2M: "DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler"
             case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++)"
+            case .eulerAncestral: "Euler ancestral (k-diffusion sample_euler_ancestral; fractional t for linspace, karras, logsnr)"
+            case .restart: "Restart (Xu et al. 2023, CIFAR-10 VP config: Heun on Karras σ, K=2 restarts in [0.06, 0.30]); steps = NFE budget"
             }
         }
 
@@ -53,10 +62,13 @@ public enum SamplerKind: Sendable, Hashable {
             case .mix: "Mix"
             case .dpmSolverPP2M: "DPM-Solver++(2M)"
             case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M)"
+            case .eulerAncestral: "Euler ancestral"
+            case .restart: "Restart"
             }
         }
     }
 
+    /// The kind's name in specs and on the command line.
     public var name: Name {
         switch self {
         case .ddpm: .ddpm
@@ -66,28 +78,43 @@ public enum SamplerKind: Sendable, Hashable {
         case .mix: .mix
         case .dpmSolverPP2M: .dpmSolverPP2M
         case .sdeDPMSolverPP2M: .sdeDPMSolverPP2M
+        case .eulerAncestral: .eulerAncestral
+        case .restart: .restart
+        }
+    }
+
+    /// Whether the kind steps in σ at model times of its own (`Sampler.init(_:schedule:times:options:)`)
+    /// rather than by an update rule per index step.
+    public var stepsInSigma: Bool {
+        switch self {
+        case .eulerAncestral, .restart: true
+        default: false
         }
     }
 
     /// The update rule of each of `count` steps, in order (Mix composes two rules).
-    func rules(stepsStartingAt timesteps: [Int]) -> [any UpdateRule] {
+    /// - Parameter ddimFinalAlphaBar: ᾱ after a last DDIM step (`SamplerOptions.ddimFinalAlphaBar`).
+    func rules(stepsStartingAt timesteps: [Int], ddimFinalAlphaBar: Double? = nil) -> [any UpdateRule] {
         let n = timesteps.count
         switch self {
         case .ddpm: return Array(repeating: DDPMPosterior(), count: n)
         case .ddpmNaive: return Array(repeating: NaiveStridedDDPM(), count: n)
         case .skip: return Array(repeating: SkippedStep(), count: n)
-        case .ddim(let eta): return Array(repeating: DDIM(eta: eta), count: n)
-        case let .ddimEtaStep(above, below, cutoff): return timesteps.map { DDIM(eta: $0 >= cutoff ? above : below) }
+        case .ddim(let eta): return Array(repeating: DDIM(eta: eta, finalAlphaBar: ddimFinalAlphaBar), count: n)
+        case let .ddimEtaStep(above, below, cutoff):
+            return timesteps.map { DDIM(eta: $0 >= cutoff ? above : below, finalAlphaBar: ddimFinalAlphaBar) }
         case .mix(let cutoff):
             let skipCount = switch cutoff {
             case .timestep(let tc): timesteps.count(where: { $0 >= tc })
             case .skipSteps(let kc): kc
             }
-            return (0..<n).map { $0 < skipCount ? SkippedStep() as any UpdateRule : DDIM(eta: 0) }
+            return (0..<n).map { $0 < skipCount ? SkippedStep() as any UpdateRule : DDIM(eta: 0, finalAlphaBar: ddimFinalAlphaBar) }
         case .dpmSolverPP2M:
             return (0..<n).map { DPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
         case .sdeDPMSolverPP2M:
             return (0..<n).map { SDEDPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
+        case .eulerAncestral, .restart:
+            return []  // planned in σ by Sampler.init(_:schedule:times:options:)
         }
     }
 }
@@ -105,6 +132,9 @@ public enum StepMethod: String, Sendable, Codable {
     case ddpm, ddpmNaive = "ddpm-naive", skip, ddim
     case dpmSolverPP1 = "dpmpp-1", dpmSolverPP2M = "dpmpp-2m"
     case sdeDPMSolverPP1 = "dpmpp-1-sde", sdeDPMSolverPP2M = "dpmpp-2m-sde"
+    case eulerAncestral = "euler-ancestral"
+    /// Restart's Euler predictor (or the last main step), and its Heun corrector.
+    case restartEuler = "restart-euler", restartHeun = "restart-heun"
 }
 
 /// Overrides x̂₀ clipping (diffusers `clip_sample` / `clip_sample_range`).
@@ -129,13 +159,20 @@ public enum ClipSetting: Sendable, Hashable {
 /// need no shell quoting, and print back in a canonical key order.
 /// A key left out means the model's own setting (spacing: the caller's default).
 public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, LosslessStringConvertible, Codable {
+    /// The sampler and its own parameters (η, cutoff).
     public var kind: SamplerKind
+    /// The timestep spacing; nil: the caller's default (the model's scheduler config).
     public var spacing: Spacing?
+    /// The variance of ancestral steps; nil: the model's.
     public var variance: VarianceType?
+    /// Clipping of x̂₀; nil: the model's.
     public var clip: ClipSetting?
+    /// Dynamic thresholding of x̂₀; nil: the model's.
     public var thresholding: Thresholding?
+    /// How to read the network's output; nil: the model's prediction type.
     public var prediction: PredictionType?
 
+    /// A spec from its parts; keys left nil take the model's settings.
     public init(_ kind: SamplerKind, spacing: Spacing? = nil, variance: VarianceType? = nil, clip: ClipSetting? = nil,
                 thresholding: Thresholding? = nil, prediction: PredictionType? = nil) {
         self.kind = kind
@@ -211,6 +248,8 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
             }
         case .dpmSolverPP2M: kind = .dpmSolverPP2M
         case .sdeDPMSolverPP2M: kind = .sdeDPMSolverPP2M
+        case .eulerAncestral: kind = .eulerAncestral
+        case .restart: kind = .restart
         case .mix:
             switch (try integer(.cutoff), try integer(.skipSteps)) {
             case (let tc?, nil): kind = .mix(.timestep(tc))
@@ -246,6 +285,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         try checkValues()
     }
 
+    /// The spec `description` parses to, or nil (``init(parsing:)`` says why).
     public init?(_ description: String) { try? self.init(parsing: description) }
 
     /// Parses a comma-separated list of specs (commas inside brackets belong to a value).
@@ -427,8 +467,12 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
     /// Checks the spec against a model and builds its sampler: every validity rule lives here, so
     /// `sample`, `schedule` and `sweep` refuse the same things with the same words.
     /// - Parameters:
+    ///   - steps: the number of network evaluations.
+    ///   - schedule: the model's noise schedule.
+    ///   - defaults: the model's scheduler options (variance, clipping, thresholding), which the spec's keys override.
     ///   - predictionType: how the model's output is read (nil: as the spec says, else ε).
     ///   - learnsVariance: whether the model outputs the extra variance channels.
+    ///   - defaultSpacing: the spacing when the spec names none (the model's scheduler config).
     public func makeSampler(steps: Int, schedule: NoiseSchedule, defaults: SamplerOptions = SamplerOptions(),
                             predictionType: PredictionType = .epsilon, learnsVariance: Bool = false,
                             defaultSpacing: Spacing = .uniform) throws -> Sampler {
@@ -437,6 +481,11 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         if let thresholding = options.thresholding { try thresholding.validate() }
         if let r = options.clipSampleRange, !(r > 0 && r.isFinite) {
             throw SamplerSpecError.invalidValue(.clip, Self.format(r), expected: "a range R > 0 (from the model's config)")
+        }
+        if kind == .restart {
+            if spacing != nil { throw SamplerSpecError.keyNotApplicable(.spacing, kind: .restart) }
+            guard steps >= 1 else { throw SamplerSpecError.invalidValue(.steps, "\(steps)", expected: "at least 1 step") }
+            return try Sampler(.restart, schedule: schedule, times: Array(repeating: 0, count: steps), options: options)
         }
         let timesteps = try timesteps(steps: steps, schedule: schedule, defaultSpacing: defaultSpacing)
         switch kind {
@@ -454,6 +503,17 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         }
         if (prediction ?? predictionType) == .epsilon, let first = timesteps.first, schedule.alphaBar(first) == 0 {
             throw SamplerSpecError.zeroTerminalSNR(first)
+        }
+        if kind == .eulerAncestral {
+            // Fractional times where the reference interpolates: k-diffusion's unrounded linspace, and the
+            // karras / logsnr noise levels before rounding.
+            let t = schedule.trainSteps
+            let times: [Double] = switch spacing ?? defaultSpacing {
+            case .linspace: Diffusion.linspace(0, Double(t - 1), steps).reversed()
+            case .karras, .logSNR: try (spacing ?? defaultSpacing).fractionalTimesteps(schedule: schedule, steps: steps)
+            default: timesteps.map(Double.init)
+            }
+            return try Sampler(kind, schedule: schedule, times: times, options: options)
         }
         return try Sampler(kind, schedule: schedule, timesteps: timesteps, options: options)
     }

@@ -1,15 +1,24 @@
 /// A model ready to sample: its denoiser, its own training schedule and sampler defaults, and,
 /// when the distribution it denoises is known in closed form (the oracle), that distribution.
 public struct LoadedModel: Sendable {
+    /// The name it was loaded as (a built-in name, a path or ORG/NAME).
     public var name: String
+    /// The network.
     public var denoiser: any Denoiser
+    /// The training noise schedule.
     public var schedule: NoiseSchedule
+    /// The scheduler config's options (variance, clipping, thresholding, prediction type).
     public var defaults: SamplerOptions
     /// The exact data distribution, for models that have one: exact samples and exact metrics.
     public var exact: (any ExactDistribution)?
+    /// The path of the file the weights were read from, recorded in sample files' provenance
+    /// (Diffusion never opens it); nil for models made in memory.
+    public var weightsPath: String?
 
+    /// A model from its parts; `exact` for a model whose distribution is known in closed form.
     public init(name: String, denoiser: any Denoiser, schedule: NoiseSchedule, defaults: SamplerOptions,
-                exact: (any ExactDistribution)? = nil) {
+                exact: (any ExactDistribution)? = nil, weightsPath: String? = nil) {
+        self.weightsPath = weightsPath
         self.name = name
         self.denoiser = denoiser
         self.schedule = schedule
@@ -45,6 +54,7 @@ public struct SamplingProgress: Sendable {
     public var samples: Range<Int>
     /// Steps finished in this batch, and its number of steps.
     public var step: Int
+    /// The number of steps of the batch.
     public var steps: Int
     /// The step just taken.
     public var timestep: Int
@@ -57,15 +67,22 @@ public struct SamplingProgress: Sendable {
 /// A class-conditional model needs `classes`: one class for every sample, or `random` labels from
 /// each sample's own label stream (`ClassLabels`), which leaves x_T and the noise unchanged.
 public struct SamplingPipeline: Sendable {
+    /// The model sampled.
     public let model: LoadedModel
+    /// The plan every batch runs.
     public let sampler: Sampler
+    /// The seed of sample 0; sample i uses seed + i.
     public let seed: UInt64
+    /// The random generator of every sample.
     public let rng: RandomKind
     /// Samples per network call.
     public let batch: Int
     /// The class labels of a class-conditional model; nil for an unconditional one.
     public let classes: ClassChoice?
 
+    /// A pipeline for `model` running `sampler`; sample i is drawn from a generator seeded with
+    /// `seed + i`. Throws for a batch below 1, or class labels that do not fit the model (a
+    /// class-conditional model needs them, an unconditional one refuses them).
     public init(model: LoadedModel, sampler: Sampler, seed: UInt64, rng: RandomKind = .philox, batch: Int,
                 classes: ClassChoice? = nil) throws {
         guard batch >= 1 else { throw SamplerError.inputSize("the batch must hold at least 1 sample, got \(batch)") }
@@ -81,7 +98,11 @@ public struct SamplingPipeline: Sendable {
 
     /// Samples `indices` batch by batch, handing each finished batch (`count × sampleCount` floats)
     /// to `receive` in order.
-    /// - Parameter initialNoise: x_T of every sample of `indices`, instead of drawing it.
+    /// - Parameters:
+    ///   - indices: the sample indices, whose seeds are `seed + index`.
+    ///   - initialNoise: x_T of every sample of `indices`, instead of drawing it.
+    ///   - progress: called after every step of every batch.
+    ///   - receive: called with each finished batch's indices and samples.
     public func run(_ indices: Range<Int>, initialNoise: [Float]? = nil,
                     progress: (SamplingProgress) -> Void = { _ in },
                     receive: (Range<Int>, [Float]) throws -> Void) async throws {

@@ -4,9 +4,12 @@ extension Sampler {
     /// Applies step `step` to a batch in place and returns x̂₀ (after clipping or thresholding).
     ///
     /// - Parameters:
+    ///   - step: the planned step to apply.
     ///   - x: `batch × sampleCount` floats at index `step.from`; replaced by the sample at `step.to`.
     ///   - modelOutput: the denoiser's output at `step.from` (`2 × sampleCount` per sample with a
     ///     learned variance: prediction channels first, then the variance value v ∈ [−1, 1]).
+    ///   - predictionType: how to read the model output (ε, x₀ or v).
+    ///   - d: the number of floats in one sample.
     ///   - previousX0: x̂₀ of the previous step (DPM-Solver++ 2M history), or nil.
     ///   - noise: one standard normal per element when `step.drawsNoise`, else nil.
     /// The model output is turned into a consistent pair (x̂₀, ε̂) in Float64: ε̂ = output (epsilon),
@@ -35,7 +38,7 @@ extension Sampler {
             throw SamplerError.inputSize("step \(step.index + 1) is a multistep update: it needs the previous step's x̂₀")
         }
 
-        let aS = schedule.alphaBar(step.from)
+        let aS = schedule.alphaBar(atTime: step.time)
         let sqA = aS.squareRoot(), sqB = (1 - aS).squareRoot()
         let c = step.coefficients
         var predictedX0 = [Float](repeating: 0, count: x.count)

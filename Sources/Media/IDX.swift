@@ -67,7 +67,7 @@ public struct IDXArray: Equatable, Sendable {
 }
 
 /// Streams a gzip (or plain) file through zlib's gzopen/gzread.
-private final class GzipReader {
+final class GzipReader {
     private var file: gzFile?
     private let path: String
 

@@ -13,6 +13,14 @@ extension Image8 {
         return UInt8((min(max(v, 0), 1) * 255).rounded(.toNearestOrEven))
     }
 
+    /// A value in [0, 1] as an 8-bit value, as diffusers' `numpy_to_pil` maps `output_type="np"`
+    /// images: clamp to [0, 1], × 255 in Float32, round half to even; NaN maps to 0.
+    @inlinable
+    public static func pixelValue(fromUnitRange v: Float) -> UInt8 {
+        guard !v.isNaN else { return 0 }
+        return UInt8((min(max(v, 0), 1) * 255).rounded(.toNearestOrEven))
+    }
+
     /// An image from planar model-space values (CHW, channel-major, in [−1, 1]), mapped by
     /// `pixelValue(fromModelSpace:)` and interleaved into HWC pixels.
     public static func fromModelSpace(_ values: ArraySlice<Float>, channels: Int, height: Int, width: Int) -> Image8 {

@@ -72,16 +72,63 @@ public struct NPYDoubleArray: Equatable, Sendable {
 protocol NPYElement {
     init(float32Bits: UInt32)
     init(float64Bits: UInt64)
+    init(uint8: UInt8)
 }
 
 extension Float: NPYElement {
     init(float32Bits: UInt32) { self.init(bitPattern: float32Bits) }
     init(float64Bits: UInt64) { self.init(Double(bitPattern: float64Bits)) }
+    init(uint8: UInt8) { self.init(uint8) }
 }
 
 extension Double: NPYElement {
     init(float32Bits: UInt32) { self.init(Float(bitPattern: float32Bits)) }
     init(float64Bits: UInt64) { self.init(bitPattern: float64Bits) }
+    init(uint8: UInt8) { self.init(uint8) }
+}
+
+/// Image data from a `.npy` (or an `.npz` member): float32/float64 values, or uint8 pixels (dtype
+/// `'|u1'`, as guided-diffusion and `np.uint8` image batches hold them) kept exactly as 0…255.
+public struct NPYImageArray: Equatable, Sendable {
+    public var shape: [Int]
+    /// The values; for uint8 files the pixel values 0…255 as Float (exact).
+    public var values: [Float]
+    /// Whether the file held uint8 pixels.
+    public var isUInt8: Bool
+
+    public init(shape: [Int], values: [Float], isUInt8: Bool) {
+        self.shape = shape
+        self.values = values
+        self.isUInt8 = isUInt8
+    }
+
+    public static func read(from url: URL) throws -> NPYImageArray {
+        try decode(readContents(of: url), path: url.path)
+    }
+
+    /// Parses the bytes of a `.npy` holding float32, float64 or uint8; `path` only names the file in errors.
+    public static func decode(_ data: Data, path: String) throws -> NPYImageArray {
+        let (shape, values, descr) = try decodeNPYWithType(data, path: path, Float.self, allowUInt8: true)
+        return NPYImageArray(shape: shape, values: values, isUInt8: descr.hasSuffix("u1"))
+    }
+}
+
+/// A uint8 array in `.npy` form (`'|u1'`), for image batches in guided-diffusion's layout.
+public struct NPYUInt8Array: Equatable, Sendable {
+    public var shape: [Int]
+    public var values: [UInt8]
+
+    public init(shape: [Int], values: [UInt8]) {
+        self.shape = shape
+        self.values = values
+    }
+
+    /// The bytes `np.save` writes for a C-order uint8 array.
+    public func npyData() -> Data {
+        var data = npyHeader(shape: shape, count: values.count, descr: "|u1")
+        data.append(contentsOf: values)
+        return data
+    }
 }
 
 /// The magic, version and header numpy 2.x writes for a C-order array of `descr` (keys sorted,
@@ -119,6 +166,14 @@ func npyHeader(shape: [Int], count: Int, descr: String) -> Data {
 
 /// Parses the bytes of a `.npy` file holding float32 or float64; `path` only names the file in errors.
 func decodeNPY<T: NPYElement>(_ data: Data, path: String, _: T.Type) throws -> (shape: [Int], values: [T]) {
+    let (shape, values, _) = try decodeNPYWithType(data, path: path, T.self, allowUInt8: false)
+    return (shape, values)
+}
+
+/// `decodeNPY`, also reading uint8 (`'|u1'`) when `allowUInt8`; returns the file's dtype too.
+func decodeNPYWithType<T: NPYElement>(_ data: Data, path: String, _: T.Type,
+                                      allowUInt8: Bool) throws -> (shape: [Int], values: [T], descr: String) {
+    let read = allowUInt8 ? "'<f4', '<f8', '|u1'" : "'<f4', '<f8'"
     func malformed(_ expected: String, _ found: String) -> MediaError {
         .malformed(path: path, format: "NPY", expected: expected, found: found)
     }
@@ -168,12 +223,13 @@ func decodeNPY<T: NPYElement>(_ data: Data, path: String, _: T.Type) throws -> (
         switch header.descr {
         case "<f4", "|f4": itemSize = 4
         case "<f8", "|f8": itemSize = 8
+        case "|u1" where allowUInt8, "<u1" where allowUInt8: itemSize = 1
         case ">f4", ">f8":
             throw MediaError.unsupported(
-                path: path, format: "NPY", feature: "big-endian dtype '\(header.descr)' (read: '<f4', '<f8')")
+                path: path, format: "NPY", feature: "big-endian dtype '\(header.descr)' (read: \(read))")
         default:
             throw MediaError.unsupported(
-                path: path, format: "NPY", feature: "dtype '\(header.descr)' (read: '<f4', '<f8')")
+                path: path, format: "NPY", feature: "dtype '\(header.descr)' (read: \(read))")
         }
 
         var count = 1
@@ -196,7 +252,9 @@ func decodeNPY<T: NPYElement>(_ data: Data, path: String, _: T.Type) throws -> (
         }
 
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if itemSize == 4 {
+            if itemSize == 1 {
+                for i in 0..<count { buffer[i] = T(uint8: raw[payloadStart + i]) }
+            } else if itemSize == 4 {
                 for i in 0..<count {
                     let bits = raw.loadUnaligned(fromByteOffset: payloadStart + 4 * i, as: UInt32.self)
                     buffer[i] = T(float32Bits: UInt32(littleEndian: bits))
@@ -209,7 +267,7 @@ func decodeNPY<T: NPYElement>(_ data: Data, path: String, _: T.Type) throws -> (
             }
             initialized = count
         }
-        return (header.shape, values)
+        return (header.shape, values, header.descr)
     }
 }
 

@@ -30,6 +30,16 @@ public struct NPZArchive: Sendable {
         return try NPYDoubleArray.decode(bytes, path: "\(path)[\(key)]")
     }
 
+    /// The member `key` as image data (float32, float64 or uint8), or an error naming the file
+    /// and the keys it holds.
+    public func imageArray(_ key: String, path: String) throws -> NPYImageArray {
+        guard let bytes = members[key] else {
+            throw MediaError.malformed(path: path, format: "NPZ", expected: "an array named '\(key)'",
+                                       found: "keys \(members.keys.sorted())")
+        }
+        return try NPYImageArray.decode(bytes, path: "\(path)[\(key)]")
+    }
+
     /// A stored (uncompressed) ZIP of the members in key order, with a fixed timestamp, so equal
     /// contents give equal files.
     public func zipData() -> Data {

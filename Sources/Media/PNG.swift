@@ -28,7 +28,12 @@ private let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0
 extension Image8 {
     /// The image as a PNG: 8-bit grayscale or RGB, not interlaced, filter type 0 (none) on every
     /// row, one IDAT chunk deflated by zlib `compress2` at the default level, CRCs by zlib `crc32`.
-    public func pngData() -> Data {
+    public func pngData() -> Data { pngData(text: []) }
+
+    /// The PNG with text chunks after IHDR, in the given order: `tEXt` when key and value are
+    /// Latin-1 (PNG's text encoding), else `iTXt` (UTF-8, uncompressed). Keys must be 1–79
+    /// printable Latin-1 characters (PNG 1.2 §11.3.4.3), which the caller guarantees.
+    public func pngData(text: [(key: String, value: String)]) -> Data {
         precondition(width > 0 && height > 0, "PNG needs a non-empty image, not \(width)×\(height)")
         precondition((channels == 1 || channels == 3) && pixels.count == width * height * channels,
                      "Image8: inconsistent \(width)×\(height)×\(channels) image of \(pixels.count) bytes")
@@ -51,6 +56,16 @@ extension Image8 {
 
         var png = Data(pngSignature)
         appendChunk("IHDR", header, to: &png)
+        for (key, value) in text {
+            precondition((1...79).contains(key.unicodeScalars.count) && key.unicodeScalars.allSatisfy { $0.value >= 32 && $0.value <= 255 && $0.value != 127 },
+                         "PNG text key '\(key)' must be 1-79 printable Latin-1 characters")
+            let keyBytes = key.unicodeScalars.map { UInt8($0.value) }
+            if value.unicodeScalars.allSatisfy({ $0.value <= 255 && $0.value != 0 }) {
+                appendChunk("tEXt", Data(keyBytes + [0] + value.unicodeScalars.map { UInt8($0.value) }), to: &png)
+            } else {  // keyword, NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL, UTF-8
+                appendChunk("iTXt", Data(keyBytes + [0, 0, 0, 0, 0] + Array(value.utf8)), to: &png)
+            }
+        }
         appendChunk("IDAT", Data(compressed), to: &png)
         appendChunk("IEND", Data(), to: &png)
         return png
@@ -80,6 +95,48 @@ private func crc(_ type: [UInt8], _ body: some DataProtocol) -> uLong {
 }
 
 // MARK: - Reading
+
+extension Image8 {
+    /// The text chunks of a PNG in file order: `tEXt` (Latin-1) and uncompressed `iTXt` (UTF-8);
+    /// compressed ones (`zTXt`, compressed `iTXt`) are skipped. The file's chunk structure is
+    /// checked as far as it is walked (lengths, CRCs), not its image data.
+    public static func readPNGText(from url: URL) throws -> [(key: String, value: String)] {
+        let path = url.path
+        let bytes = [UInt8](try readContents(of: url))
+        guard bytes.starts(with: pngSignature) else {
+            throw MediaError.malformed(path: path, format: "PNG", expected: "the PNG signature \(hex(pngSignature))",
+                                       found: hex(bytes.prefix(8)))
+        }
+        var entries: [(key: String, value: String)] = []
+        var offset = pngSignature.count
+        while offset + 12 <= bytes.count {
+            let length = (0..<4).reduce(0) { $0 << 8 | Int(bytes[offset + $1]) }
+            let type = String(decoding: bytes[offset + 4 ..< offset + 8], as: UTF8.self)
+            guard length <= bytes.count - offset - 12 else {
+                throw MediaError.truncated(path: path, format: "PNG", expectedBytes: offset + 12 + length, foundBytes: bytes.count)
+            }
+            let body = Array(bytes[offset + 8 ..< offset + 8 + length])
+            let stored = (0..<4).reduce(0) { $0 << 8 | Int(bytes[offset + 8 + length + $1]) }
+            guard stored == Int(crc(Array(type.utf8), body)) else {
+                throw MediaError.malformed(path: path, format: "PNG", expected: "a valid CRC for chunk \(type) at byte \(offset)",
+                                           found: String(format: "%08X", stored))
+            }
+            if let nul = body.firstIndex(of: 0) {
+                let key = String(body[..<nul].map { Character(Unicode.Scalar($0)) })
+                if type == "tEXt" {
+                    entries.append((key, String(body[(nul + 1)...].map { Character(Unicode.Scalar($0)) })))
+                } else if type == "iTXt", body.count >= nul + 3, body[nul + 1] == 0,
+                          let language = body[(nul + 3)...].firstIndex(of: 0),
+                          let translated = body[(language + 1)...].firstIndex(of: 0) {
+                    entries.append((key, String(decoding: body[(translated + 1)...], as: UTF8.self)))
+                }
+            }
+            if type == "IEND" { break }
+            offset += 12 + length
+        }
+        return entries
+    }
+}
 
 extension Image8 {
     /// Reads a non-interlaced PNG of 8-bit gray, gray+alpha, RGB or RGBA samples, undoing all five

@@ -18,59 +18,83 @@ public struct PlotColor: Equatable, Hashable, Sendable {
     }
 
     static let black = PlotColor(0x000000), white = PlotColor(0xFFFFFF)
-    static let grid = PlotColor(0xE0E0E0), legendBorder = PlotColor(0xA0A0A0)
+    static let grid = PlotColor(0xE4E4E4), caption = PlotColor(0x404040)
 }
 
-/// A line chart of one or more series, as in "FID against NFE per sampler": drawn as a standalone
-/// SVG document (`svg(width:height:)`) or an RGB image (`rasterized(width:height:)`) with the same
-/// layout. Rendering is deterministic: the same plot always gives the same bytes.
+/// The file formats a plot is written in, all from the same drawing.
+public enum PlotFormat: String, CaseIterable, Sendable {
+    case png, svg, pdf
+
+    /// The format a file name's extension names (`.png`, `.svg`, `.pdf`, any case), or `nil`.
+    public init?(path: String) {
+        self.init(rawValue: (path as NSString).pathExtension.lowercased())
+    }
+}
+
+/// A line chart of one or more series, as in "FID against NFE per sampler", drawn through cairo
+/// (`render(_:width:height:)`: PNG, SVG or PDF of one drawing, text in fontconfig's sans-serif face).
 ///
-/// Each series is a polyline through its points in the order given, solid or dashed, with a marker
-/// on each point unless turned off (circles and squares alternate over the series that have
-/// markers), in its own colour or else the `palette` colour of its index.
-/// Points that cannot be placed — NaN, infinite or beyond ±10³⁰⁰, or ≤ 0 on a log axis — are
-/// skipped and break the line there. Lines are clipped to the plot frame; markers outside it are
-/// not drawn. A plot without drawable points draws its axes on the default range (0…1 linear,
-/// 1…10 log).
+/// Each series is a line through its points in the order given, solid or dashed, in its own colour
+/// or else the `palette` colour of its index (dashed from the ninth series on, where the palette repeats). Points carry markers only where a series has few of
+/// them (`markerLimit`; circles and squares alternate over the series that show markers), and a
+/// vertical error bar where the series gives the point an interval. Points that cannot be placed —
+/// NaN, infinite or beyond ±10³⁰⁰, or ≤ 0 on a log axis — are skipped and break the line there.
+/// Lines and bars are clipped to the plot frame. The legend sits outside the frame; series that
+/// coincide (the same x values, y values equal to `coincidenceTolerance` relative) are named in
+/// the caption under the plot, since one hides the other. Text may hold any Unicode the font has
+/// (≥, η, ε); a single letter after `_` following a single letter (`t_c`), or `_{…}`, is set as a
+/// subscript.
 public struct LinePlot: Sendable {
     /// How an axis maps values to positions.
     public enum Scale: Sendable {
         /// Ticks at 1, 2 or 5 × 10ᵏ steps.
         case linear
-        /// Labelled ticks at each decade (every n-th beyond 8 decades); across at most two decades
-        /// also at 2 and 5 × 10ᵏ; unlabelled minor ticks at the other multiples up to 8 decades.
+        /// Ticks at decades, at 1, 2 and 5 × 10ᵏ, or at every multiple, whichever labels at least
+        /// four positions in the range; unlabelled minor ticks at the other multiples up to 8 decades.
         case log10
     }
 
-    /// A named list of points, drawn as a line with a marker on each point.
+    /// A named list of points, drawn as a line, optionally with an interval (say a 95 % confidence
+    /// interval) around each point drawn as an error bar.
     public struct Series: Sendable {
         public var name: String
         public var points: [(x: Double, y: Double)]
+        /// `intervals[i]` is point `i`'s interval, `nil` for none; an empty array (the default)
+        /// gives no point an interval, and entries beyond `points` are ignored. An interval that
+        /// cannot be placed (not finite, ≤ 0 on a log axis) is not drawn.
+        public var intervals: [(low: Double, high: Double)?]
         /// nil: the palette colour of the series' index.
         public var color: PlotColor?
         /// A dashed line (`LinePlot.dash`), e.g. for a reference level.
         public var dashed = false
+        /// Whether points may carry markers: they do when the series has at most `markerLimit`
+        /// drawable points.
         public var markers = true
 
-        public init(_ name: String, points: [(x: Double, y: Double)], color: PlotColor? = nil,
-                    dashed: Bool = false, markers: Bool = true) {
+        public init(_ name: String, points: [(x: Double, y: Double)], intervals: [(low: Double, high: Double)?] = [],
+                    color: PlotColor? = nil, dashed: Bool = false, markers: Bool = true) {
             self.name = name
             self.points = points
+            self.intervals = intervals
             self.color = color
             self.dashed = dashed
             self.markers = markers
         }
 
-        /// Pairs `x[i]` with `y[i]`; the arrays must have the same length.
+        /// Pairs `x[i]` with `y[i]`; values without a partner are dropped.
         public init(_ name: String, x: [Double], y: [Double]) {
-            precondition(x.count == y.count, "LinePlot.Series \(name): \(x.count) x values but \(y.count) y values")
             self.init(name, points: zip(x, y).map { (x: $0, y: $1) })
+        }
+
+        /// Point `index`'s interval, if it has one.
+        func interval(_ index: Int) -> (low: Double, high: Double)? {
+            index < intervals.count ? intervals[index] : nil
         }
     }
 
-    /// Where the legend goes, inside the plot frame.
+    /// Where the legend goes: right of the plot frame, under it, or nowhere.
     public enum LegendPosition: Sendable {
-        case topRight, topLeft, bottomRight, bottomLeft, none
+        case right, below, none
     }
 
     /// The Okabe–Ito colour-blind-safe palette, in the order series take it (cycling after 8).
@@ -79,22 +103,31 @@ public struct LinePlot: Sendable {
         0xCC79A7, 0x56B4E9, 0x000000, 0xF0E442,  // reddish purple, sky blue, black, yellow
     ].map(PlotColor.init)
 
+    /// A series with more drawable points than this is drawn as a bare line.
+    public static let markerLimit = 30
+
+    /// The largest relative difference at which two series count as coinciding: rounding noise
+    /// (DDPM and skipped-step at stride 1 differ by about 10⁻⁷), not two results that happen to be close.
+    public static let coincidenceTolerance = 1e-6
+
     public var title: String
     public var xLabel: String
     public var yLabel: String
     public var xScale: Scale
     public var yScale: Scale
-    /// The x range shown; `nil` fits the data, widened to whole ticks (linear) or decades (log).
-    /// An explicit range must be increasing and finite, and positive on a log axis.
+    /// The x range shown; `nil` fits the data with a small margin. An explicit range must be
+    /// increasing and finite, and positive on a log axis.
     public var xRange: ClosedRange<Double>?
     public var yRange: ClosedRange<Double>?
     public var series: [Series]
     public var legend: LegendPosition
+    /// Text under the plot; the note on coinciding series follows it.
+    public var caption: String
 
     public init(title: String = "", xLabel: String = "", yLabel: String = "",
                 xScale: Scale = .linear, yScale: Scale = .linear,
                 xRange: ClosedRange<Double>? = nil, yRange: ClosedRange<Double>? = nil,
-                series: [Series] = [], legend: LegendPosition = .topRight) {
+                series: [Series] = [], legend: LegendPosition = .right, caption: String = "") {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -104,6 +137,7 @@ public struct LinePlot: Sendable {
         self.yRange = yRange
         self.series = series
         self.legend = legend
+        self.caption = caption
     }
 
     /// The palette colour of series `index`.
@@ -114,15 +148,73 @@ public struct LinePlot: Sendable {
     /// The colour series `index` is drawn in.
     func color(of index: Int) -> PlotColor { series[index].color ?? Self.color(ofSeries: index) }
 
-    /// Whether series `index` marks its points with squares rather than circles: every other
-    /// series among those with markers, so a series without them (a reference level) does not
-    /// leave two neighbours with the same shape.
-    func squareMarkers(_ index: Int) -> Bool {
-        series[..<index].lazy.filter(\.markers).count % 2 == 1
+    /// Whether series `index` is drawn dashed: when it asks to be, or when it takes its colour
+    /// from the palette's second round or later, which tells it apart from the series whose colour it repeats.
+    func isDashed(_ index: Int) -> Bool {
+        series[index].dashed || (series[index].color == nil && index >= Self.palette.count)
     }
 
-    /// The on and off lengths of a dashed line, in pixels.
-    static let dash = (on: 6, off: 4)
+    /// The on and off lengths of a dashed line, in points.
+    static let dash = (on: 6.0, off: 4.0)
+
+    /// Groups (of two or more series indices, in order) whose series coincide: the same x values in
+    /// the same order, at least one point, and every y equal to `coincidenceTolerance` relative.
+    /// Each group comes with its largest relative difference.
+    public func coincidingSeries() -> [(series: [Int], largestDifference: Double)] {
+        var grouped = Set<Int>()
+        var groups: [(series: [Int], largestDifference: Double)] = []
+        for i in series.indices where !grouped.contains(i) && !series[i].points.isEmpty {
+            var members = [i]
+            var largest = 0.0
+            for j in series.indices where j > i && !grouped.contains(j) {
+                guard let difference = Self.relativeDifference(series[i].points, series[j].points),
+                      difference <= Self.coincidenceTolerance else { continue }
+                members.append(j)
+                largest = max(largest, difference)
+            }
+            if members.count > 1 {
+                grouped.formUnion(members)
+                groups.append((members, largest))
+            }
+        }
+        return groups
+    }
+
+    /// The largest relative y difference of two point lists with the same finite x values, or nil.
+    static func relativeDifference(_ a: [(x: Double, y: Double)], _ b: [(x: Double, y: Double)]) -> Double? {
+        guard a.count == b.count else { return nil }
+        var largest = 0.0
+        for (p, q) in zip(a, b) {
+            guard p.x == q.x, p.x.isFinite, p.y.isFinite, q.y.isFinite else { return nil }
+            let scale = max(abs(p.y), abs(q.y))
+            largest = max(largest, scale == 0 ? 0 : abs(p.y - q.y) / scale)
+        }
+        return largest
+    }
+
+    /// `caption` followed by a sentence per group of coinciding series.
+    public var fullCaption: String {
+        var sentences = caption.isEmpty ? [] : [caption]
+        for group in coincidingSeries() {
+            let names = group.series.map { series[$0].name }
+            let list = names.count == 2 ? "\(names[0]) and \(names[1])"
+                : names.dropLast().joined(separator: ", ") + " and " + names[names.count - 1]
+            let how = group.largestDifference == 0 ? "are identical"
+                : "coincide (largest relative difference \(scientific(group.largestDifference)))"
+            sentences.append("\(list) \(how); one line hides the other.")
+        }
+        return sentences.joined(separator: " ")
+    }
+}
+
+/// `value` as "2.1e-7" (two significant digits), or plainly from 0.01 up.
+func scientific(_ value: Double) -> String {
+    guard value > 0 && value < 0.01 else { return formatFixed(value, 2) }
+    let exponent = Int(Foundation.log10(value).rounded(.down))
+    var mantissa = value / Foundation.pow(10, Double(exponent))
+    var e = exponent
+    if (mantissa * 10).rounded() >= 100 { mantissa /= 10; e += 1 }
+    return formatFixed(mantissa, 1) + "e\(e)"
 }
 
 // MARK: - Axes
@@ -140,6 +232,9 @@ struct PlotAxis {
     var upper: Double
     var ticks: [Tick]
 
+    /// The share of the data span added on each side when an axis is fitted to the data.
+    static let margin = 0.05
+
     /// `value` in axis units, or `nil` where it cannot be placed: not finite, beyond ±10³⁰⁰ (so
     /// spans stay finite), or ≤ 0 on a log axis.
     static func position(_ value: Double, _ scale: LinePlot.Scale) -> Double? {
@@ -150,67 +245,80 @@ struct PlotAxis {
         }
     }
 
-    /// An axis showing `range`, or else the placeable `values` (or a default range when there are none).
-    init(scale: LinePlot.Scale, range: ClosedRange<Double>?, values: [Double], name: String) {
+    /// An axis showing `range`, or else the placeable `values` with a margin (or a default range,
+    /// 0…1 linear and 1…10 log, when there are none). A range that is not increasing and finite,
+    /// or not positive on a log axis, is an error naming `name`.
+    init(scale: LinePlot.Scale, range: ClosedRange<Double>?, values: [Double], name: String) throws {
+        var lower: Double, upper: Double
         if let range {
-            precondition(range.lowerBound < range.upperBound && max(abs(range.lowerBound), abs(range.upperBound)) <= 1e300,
-                         "LinePlot: the \(name) range \(range) must be increasing, within ±1e300")
-            precondition(scale == .linear || range.lowerBound > 0,
-                         "LinePlot: the log \(name) range \(range) must be positive")
-        }
-        let positions = values.compactMap { PlotAxis.position($0, scale) }
-        let fitted: ClosedRange<Double>?
-        if let low = positions.min(), let high = positions.max() { fitted = low...high } else { fitted = nil }
-        self = scale == .linear ? PlotAxis(linear: range, fitting: fitted) : PlotAxis(log: range, fitting: fitted)
-    }
-
-    private init(linear range: ClosedRange<Double>?, fitting data: ClosedRange<Double>?) {
-        scale = .linear
-        var (lower, upper) = range.map { ($0.lowerBound, $0.upperBound) } ?? (data?.lowerBound ?? 0, data?.upperBound ?? 1)
-        if lower == upper {  // a single value: ±10 % around it (±1 around 0)
-            let margin = lower == 0 ? 1 : abs(lower) / 10
-            (lower, upper) = (lower - margin, upper + margin)
-        }
-        let (step, exponent) = PlotAxis.niceStep((upper - lower) / 6)
-        if range == nil {  // widen to whole steps, keeping that step
-            lower = (lower / step + 1e-9).rounded(.down) * step
-            upper = (upper / step - 1e-9).rounded(.up) * step
-        }
-        (self.lower, self.upper) = (lower, upper)
-        let first = Int((lower / step - 1e-9).rounded(.up)), last = Int((upper / step + 1e-9).rounded(.down))
-        ticks = (first...max(first, last)).map {
-            Tick(position: Double($0) * step, label: formatFixed(Double($0) * step, max(0, -exponent)))
-        }
-    }
-
-    private init(log range: ClosedRange<Double>?, fitting data: ClosedRange<Double>?) {
-        scale = .log10
-        if let range {
-            (lower, upper) = (Foundation.log10(range.lowerBound), Foundation.log10(range.upperBound))
-        } else if let data {  // whole decades
-            (lower, upper) = ((data.lowerBound + 1e-9).rounded(.down), (data.upperBound - 1e-9).rounded(.up))
-            if upper <= lower { upper = lower + 1 }
+            guard range.lowerBound < range.upperBound, max(abs(range.lowerBound), abs(range.upperBound)) <= 1e300 else {
+                throw PlotError.badRange(axis: name, "\(range) must be increasing, within ±1e300")
+            }
+            guard scale == .linear || range.lowerBound > 0 else {
+                throw PlotError.badRange(axis: name, "the log axis range \(range) must be positive")
+            }
+            (lower, upper) = scale == .linear ? (range.lowerBound, range.upperBound)
+                : (Foundation.log10(range.lowerBound), Foundation.log10(range.upperBound))
         } else {
-            (lower, upper) = (0, 1)
+            let positions = values.compactMap { PlotAxis.position($0, scale) }
+            if let low = positions.min(), let high = positions.max() {
+                (lower, upper) = (low, high)
+                if upper - lower <= 1e-12 * max(1, abs(lower)) {  // one value: ±10 % (±1 around 0; ±0.1 decade)
+                    let half = scale == .log10 ? 0.1 : lower == 0 ? 1 : abs(lower) / 10
+                    (lower, upper) = (lower - half, upper + half)
+                } else {
+                    let pad = (upper - lower) * Self.margin
+                    let nonNegative = scale == .linear && lower >= 0
+                    (lower, upper) = (lower - pad, upper + pad)
+                    if nonNegative { lower = max(lower, 0) }  // no negative ticks under non-negative data
+                }
+            } else {
+                (lower, upper) = scale == .linear ? (0, 1) : (0, 1)
+            }
         }
+        self.scale = scale
+        (self.lower, self.upper) = (lower, upper)
+        ticks = scale == .linear ? Self.linearTicks(lower, upper) : Self.logTicks(lower, upper)
+    }
+
+    /// Ticks at multiples of the 1, 2 or 5 × 10ᵏ step that gives about four to eight of them.
+    static func linearTicks(_ lower: Double, _ upper: Double) -> [Tick] {
+        let (step, exponent) = niceStep((upper - lower) / 7)
+        let first = Int((lower / step - 1e-9).rounded(.up)), last = Int((upper / step + 1e-9).rounded(.down))
+        guard first <= last else { return [] }
+        return (first...last).map { Tick(position: Double($0) * step, label: formatFixed(Double($0) * step, max(0, -exponent))) }
+    }
+
+    /// Labels at the coarsest of: decades (every n-th beyond 8), 1-2-5, every multiple, that puts
+    /// at least four labels in the range; finer than that, linear steps in value. Unlabelled
+    /// minor ticks at the other multiples up to 8 decades.
+    static func logTicks(_ lower: Double, _ upper: Double) -> [Tick] {
         let decades = upper - lower
-        let labelEvery = max(1, Int((decades / 8 - 1e-9).rounded(.up)))  // at most about 9 decade labels
-        ticks = []
-        for decade in Int(lower.rounded(.down))...Int(upper.rounded(.up)) {
-            for mantissa in 1...(decades <= 8 + 1e-9 ? 9 : 1) {
-                let position = Foundation.log10(Double(mantissa)) + Double(decade)
-                guard position >= lower - 1e-9 && position <= upper + 1e-9 else { continue }
-                let labelled = mantissa == 1 ? decade % labelEvery == 0
-                                             : decades <= 2 + 1e-9 && (mantissa == 2 || mantissa == 5)
-                ticks.append(Tick(position: position, label: labelled ? PlotAxis.logLabel(mantissa, decade) : nil))
+        let labelEvery = max(1, Int((decades / 8 - 1e-9).rounded(.up)))
+        func ticks(labelled: Set<Int>) -> [Tick] {
+            var out: [Tick] = []
+            for decade in Int(lower.rounded(.down))...Int(upper.rounded(.up)) {
+                for mantissa in 1...(decades <= 8 + 1e-9 ? 9 : 1) {
+                    let position = Foundation.log10(Double(mantissa)) + Double(decade)
+                    guard position >= lower - 1e-9 && position <= upper + 1e-9 else { continue }
+                    let label = labelled.contains(mantissa) && (mantissa != 1 || decade % labelEvery == 0)
+                    out.append(Tick(position: position, label: label ? logLabel(mantissa, decade) : nil))
+                }
             }
+            return out
         }
-        if ticks.filter({ $0.label != nil }).count < 3 {  // about a decade or less: label every tick
-            ticks = ticks.map { tick in
-                let decade = Int((tick.position + 1e-9).rounded(.down))
-                let mantissa = Int(Foundation.pow(10, tick.position - Double(decade)).rounded())
-                return Tick(position: tick.position, label: PlotAxis.logLabel(mantissa, decade))
-            }
+        for labelled: Set<Int> in [[1], [1, 2, 5], Set(1...9)] {
+            let candidate = ticks(labelled: labelled)
+            if candidate.filter({ $0.label != nil }).count >= 4 { return candidate }
+        }
+        // Less than a factor of about 1.5: plain steps in value, placed on the log axis.
+        let (low, high) = (Foundation.pow(10, lower), Foundation.pow(10, upper))
+        let (step, exponent) = niceStep((high - low) / 5)
+        let first = Int((low / step - 1e-9).rounded(.up)), last = Int((high / step + 1e-9).rounded(.down))
+        guard first <= last else { return [] }
+        return (first...last).compactMap { k in
+            let value = Double(k) * step
+            return value > 0 ? Tick(position: Foundation.log10(value), label: formatFixed(value, max(0, -exponent))) : nil
         }
     }
 
@@ -225,13 +333,19 @@ struct PlotAxis {
         return (Foundation.pow(10, Double(exponent)), exponent)
     }
 
-    /// m × 10ᵏ as a plain number where that is short (10⁻⁴ … 10⁶), else as "me±k".
+    /// m × 10ᵏ as a plain number where that is short (10⁻⁴ … 10⁶), else as "m×10ᵏ".
     static func logLabel(_ mantissa: Int, _ exponent: Int) -> String {
         switch exponent {
         case 0...6: "\(mantissa)" + String(repeating: "0", count: exponent)
         case -4 ..< 0: formatFixed(Double(mantissa) * Foundation.pow(10, Double(exponent)), -exponent)
-        default: "\(mantissa)e\(exponent)"
+        default: (mantissa == 1 ? "" : "\(mantissa)×") + "10" + superscript(exponent)
         }
+    }
+
+    /// `value` in Unicode superscript digits.
+    static func superscript(_ value: Int) -> String {
+        let digits: [Character] = ["⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"]
+        return (value < 0 ? "⁻" : "") + String(abs(value)).compactMap { $0.wholeNumberValue.map { digits[$0] } }
     }
 }
 
@@ -246,85 +360,23 @@ func formatFixed(_ value: Double, _ decimals: Int) -> String {
         digits = String(repeating: "0", count: max(0, decimals + 1 - digits.count)) + digits
         digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -decimals))
     }
-    return (value < 0 && scaled != 0 ? "-" : "") + digits
+    return (value < 0 && scaled != 0 ? "−" : "") + digits
 }
 
-// MARK: - Layout
+/// What can go wrong drawing a plot.
+public enum PlotError: Error, LocalizedError, Equatable {
+    /// An explicit axis range that cannot be drawn.
+    case badRange(axis: String, String)
+    /// The size leaves no room for the plot frame.
+    case tooSmall(width: Double, height: Double)
+    /// cairo reported an error (out of memory, a surface it cannot create).
+    case cairo(String)
 
-/// Where everything goes, in pixels from the top-left, for a `width` × `height` drawing whose
-/// text is `charWidth` per character and `lineHeight` per line. SVG and raster share it.
-struct PlotLayout {
-    var width: Int, height: Int
-    var charWidth: Int, lineHeight: Int
-    /// The plot frame; `left`/`right` are the x of its vertical sides, `top`/`bottom` the y of its
-    /// horizontal sides. Axis lower bounds map to `left` and `bottom`, upper bounds to `right` and `top`.
-    var left: Int, top: Int, right: Int, bottom: Int
-    var x: PlotAxis, y: PlotAxis
-    /// The legend box (origin, size), or `nil` for none.
-    var legend: (x: Int, y: Int, width: Int, height: Int)?
-
-    static let padding = 10, gap = 4, tickLength = 5
-
-    init(_ plot: LinePlot, width: Int, height: Int, charWidth: Int, lineHeight: Int) {
-        (self.width, self.height, self.charWidth, self.lineHeight) = (width, height, charWidth, lineHeight)
-        let points = plot.series.flatMap(\.points)
-            .filter { PlotAxis.position($0.x, plot.xScale) != nil && PlotAxis.position($0.y, plot.yScale) != nil }
-        let x = PlotAxis(scale: plot.xScale, range: plot.xRange, values: points.map(\.x), name: "x")
-        let y = PlotAxis(scale: plot.yScale, range: plot.yRange, values: points.map(\.y), name: "y")
-        (self.x, self.y) = (x, y)
-        let (pad, gap, tick) = (Self.padding, Self.gap, Self.tickLength)
-        func textWidth(_ text: String) -> Int { BitmapFont.glyphs(text).count * charWidth }
-        let yLabelWidth = y.ticks.compactMap(\.label).map(textWidth).max() ?? 0
-        let lastXLabel = x.ticks.last(where: { $0.label != nil && $0.position >= x.upper - 1e-9 })?.label ?? ""
-
-        left = pad + (plot.yLabel.isEmpty ? 0 : lineHeight + gap) + yLabelWidth + gap + tick
-        top = pad + (plot.title.isEmpty ? 0 : lineHeight + gap) + lineHeight / 2
-        right = width - pad - textWidth(lastXLabel) / 2
-        bottom = height - pad - (plot.xLabel.isEmpty ? 0 : lineHeight + gap) - lineHeight - gap - tick
-        precondition(right - left >= 20 && bottom - top >= 20, "LinePlot: \(width)×\(height) leaves no room for the plot")
-
-        if plot.legend != .none && !plot.series.isEmpty {
-            let boxWidth = 2 * gap + 3 * charWidth + gap + (plot.series.map { textWidth($0.name) }.max() ?? 0) + gap
-            let boxHeight = plot.series.count * lineHeight + 2 * gap
-            let inset = 2 * gap
-            let boxX = [.topLeft, .bottomLeft].contains(plot.legend) ? left + inset : right - inset - boxWidth
-            let boxY = [.topLeft, .topRight].contains(plot.legend) ? top + inset : bottom - inset - boxHeight
-            legend = (boxX, boxY, boxWidth, boxHeight)
+    public var errorDescription: String? {
+        switch self {
+        case let .badRange(axis, reason): "plot: the \(axis) range \(reason)"
+        case let .tooSmall(width, height): "plot: \(formatFixed(width, 0))×\(formatFixed(height, 0)) leaves no room for the plot frame"
+        case let .cairo(reason): "plot: cairo failed: \(reason)"
         }
-    }
-
-    /// The horizontal pixel position of axis position `position`.
-    func xPixel(_ position: Double) -> Double {
-        Double(left) + (position - x.lower) / (x.upper - x.lower) * Double(right - left)
-    }
-
-    func yPixel(_ position: Double) -> Double {
-        Double(bottom) - (position - y.lower) / (y.upper - y.lower) * Double(bottom - top)
-    }
-
-    /// A data point in pixels, or `nil` where it cannot be placed (including points so far outside
-    /// the axis ranges that their pixel position overflows).
-    func pixel(_ point: (x: Double, y: Double)) -> (x: Double, y: Double)? {
-        guard let px = PlotAxis.position(point.x, x.scale), let py = PlotAxis.position(point.y, y.scale) else { return nil }
-        let p = (x: xPixel(px), y: yPixel(py))
-        return p.x.isFinite && p.y.isFinite ? p : nil
-    }
-
-    func insideFrame(_ p: (x: Double, y: Double)) -> Bool {
-        (Double(left) - 1e-6 ... Double(right) + 1e-6).contains(p.x)
-            && (Double(top) - 1e-6 ... Double(bottom) + 1e-6).contains(p.y)
-    }
-
-    /// Each series' points in pixels, split into runs at points that cannot be placed.
-    func runs(of series: LinePlot.Series) -> [[(x: Double, y: Double)]] {
-        var runs: [[(x: Double, y: Double)]] = [[]]
-        for point in series.points {
-            if let p = pixel(point) {
-                runs[runs.count - 1].append(p)
-            } else if !runs[runs.count - 1].isEmpty {
-                runs.append([])
-            }
-        }
-        return runs.filter { !$0.isEmpty }
     }
 }

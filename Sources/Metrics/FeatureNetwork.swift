@@ -10,8 +10,22 @@ public protocol FeatureNetwork: Sendable {
     var logitDimension: Int? { get }
     /// Images per call (the unit of progress).
     var chunk: Int { get }
-    /// Features and logits of `batch` images `x` of shape `shape` (C, H, W), in [−1, 1].
+    /// The scale `features(of:)` takes images in (`modelSpace` unless the network says otherwise).
+    var inputScale: ImageScale { get }
+    /// Features and logits of `batch` images `x` of shape `shape` (C, H, W), in `inputScale`.
     func features(of x: [Float], batch: Int, shape: [Int]) throws -> (features: [Float], logits: [Float]?)
+}
+
+/// How image values are handed to a feature network.
+public enum ImageScale: Sendable, Equatable {
+    /// skipstep's model space: pixel p ↦ p / 127.5 − 1 ∈ [−1, 1].
+    case modelSpace
+    /// Pixel values 0…255 as Float (uint8 images exactly; clean-fid's input).
+    case pixels
+}
+
+extension FeatureNetwork {
+    public var inputScale: ImageScale { .modelSpace }
 }
 
 /// Features of a set of images, or only their Gaussian statistics (a pytorch-fid `.npz`).
@@ -38,7 +52,7 @@ public struct FeatureSet: Sendable {
 }
 
 extension FeatureNetwork {
-    /// Embeds `images` (N × C×H×W floats in [−1, 1], `shape` = C, H, W) `chunk` images at a time;
+    /// Embeds `images` (N × C×H×W floats in `inputScale`, `shape` = C, H, W) `chunk` images at a time;
     /// `progress(done, total)` after each chunk.
     public func embed(_ images: [Float], shape: [Int], name: String,
                       progress: (Int, Int) -> Void = { _, _ in }) throws -> FeatureSet {

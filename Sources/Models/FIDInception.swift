@@ -54,12 +54,30 @@ public enum FIDInceptionError: Error, LocalizedError, Equatable {
 /// 4–5 images/s in release at batch 16 on the project's shared 2-core VM while it was loaded
 /// (2.7–3.2× pytorch-fid timed alternately on the same machine, torch 2.13 with 2 threads).
 public final class FIDInception: @unchecked Sendable {
+    /// How images become the network's 299×299 input: the two FID conventions `eval --mode` names.
+    public enum Preprocessing: String, Sendable, CaseIterable {
+        /// pytorch-fid's: input in [−1, 1]; `(x + 1)/2`, bilinear resize (no antialias), `2y − 1`.
+        case legacyPytorch = "legacy-pytorch"
+        /// clean-fid 0.1.35's "clean" mode: input pixels in [0, 255]; each channel as float32
+        /// through Pillow's bicubic resize in mode 'F' (`Kernels.resizeBicubicPIL`), clipped to
+        /// [0, 255], not requantised; then clean-fid's normalisation `(x − 128)/128`
+        /// (cleanfid/resize.py `make_resizer("PIL", False, "bicubic", (299, 299))`,
+        /// cleanfid/inception_torchscript.py `InceptionV3W.forward`). clean-fid runs its own
+        /// TorchScript export of the same TensorFlow graph; here it is pytorch-fid's port of it.
+        case clean
+    }
+
+    /// The pool3 feature size.
     public static let featureDimension = 2048
+    /// The logits of the 2015 TensorFlow graph's classifier (used for IS).
     public static let logitCount = 1008
     /// pytorch-fid's resize target.
     public static let inputSize = 299
+    /// The `format` metadata of the converted safetensors file.
     public static let format = "skipstep-fid-inception-1"
+    /// pytorch-fid's weights file, which tools/convert_inception.py converts.
     public static let sourceFileName = "pt_inception-2015-12-05-6726825d.pth"
+    /// Where pytorch-fid's weights are downloaded from.
     public static let sourceURL =
         "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
     /// The converted file's name in the cache directory (where tools/convert_inception.py writes by default).
@@ -67,8 +85,12 @@ public final class FIDInception: @unchecked Sendable {
     /// Images per forward pass; larger inputs are processed in chunks of this many.
     public static let defaultChunk = 16
 
+    /// The resize and normalisation applied before the network (`legacyPytorch` unless chosen).
+    public let preprocessing: Preprocessing
+
     /// Whether `fc` weights were present, so calls return logits.
     public var hasLogits: Bool { fc != nil }
+    /// The number of weights.
     public let parameterCount: Int
 
     private let stem: [BasicConv2d]
@@ -79,16 +101,17 @@ public final class FIDInception: @unchecked Sendable {
     private lazy var context = ForwardContext(pool: pool)
 
     /// Loads converted weights from `url`; a missing file is `FIDInceptionError.missingWeights`.
-    public convenience init(contentsOf url: URL) throws {
+    public convenience init(contentsOf url: URL, preprocessing: Preprocessing = .legacyPytorch) throws {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw FIDInceptionError.missingWeights(path: url.path, searched: [url.path])
         }
-        try self.init(weights: try SafeTensorsFile(contentsOf: url))
+        try self.init(weights: try SafeTensorsFile(contentsOf: url), preprocessing: preprocessing)
     }
 
     /// Builds the network from a state dict in safetensors form (names as in pytorch-fid's `.pth`
     /// minus `num_batches_tracked`; `fc.*` optional).
-    public init(weights file: SafeTensorsFile) throws {
+    public init(weights file: SafeTensorsFile, preprocessing: Preprocessing = .legacyPytorch) throws {
+        self.preprocessing = preprocessing
         if let format = file.metadata["format"], format != Self.format {
             throw FIDInceptionError.notInceptionWeights(path: file.path, format: format)
         }
@@ -141,7 +164,8 @@ public final class FIDInception: @unchecked Sendable {
     }
 
     /// Pool3 features (`[N, 2048]` row-major) and logits (`[N, 1008]`, nil without fc weights) of
-    /// `batch` images `x` (`[N, C, H, W]` row-major, values in [−1, 1], C = 1 or 3), computed in
+    /// `batch` images `x` (`[N, C, H, W]` row-major, values in [−1, 1], or pixels in [0, 255] with
+    /// `preprocessing == .clean`; C = 1 or 3), computed in
     /// chunks of `chunk` images. `resizeInput` is pytorch-fid's option: false feeds the images at
     /// their own size (at least 75×75), as `InceptionV3(resize_input=False)` does.
     public func callAsFunction(_ x: [Float], batch: Int, channels: Int, height: Int, width: Int,
@@ -204,6 +228,9 @@ public final class FIDInception: @unchecked Sendable {
     /// to 299×299 (when `resize`), `2y − 1`, grey repeated to 3 channels.
     private func preprocess(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
                             resize: Bool) -> Tensor {
+        if preprocessing == .clean {
+            return preprocessClean(x, batch: batch, channels: channels, height: height, width: width, resize: resize)
+        }
         let raw = Tensor(pool, nchw: x, batch: batch, channels: channels, height: height, width: width)
         for i in 0..<raw.count { raw.data[i] = (raw.data[i] + 1) / 2 }
         let size = resize ? (Self.inputSize, Self.inputSize) : (height, width)
@@ -218,6 +245,30 @@ public final class FIDInception: @unchecked Sendable {
         for i in 0..<count { y.data[i] = 2 * y.data[i] - 1 }
         if channels == 1 {
             // Channel-major: channels 1 and 2 are copies of channel 0's block.
+            (y.data + count).update(from: y.data, count: count)
+            (y.data + 2 * count).update(from: y.data, count: count)
+        }
+        return y
+    }
+
+    /// [0, 255] NCHW → clean-fid's network input, CNHW 3 channels: Pillow's bicubic 'F' resize per
+    /// channel (when `resize`), clipped to [0, 255], `(x − 128)/128`, grey repeated to 3 channels
+    /// (clean-fid reads images with `convert("RGB")`, so its three channels are equal; resizing one
+    /// and copying it gives the same values).
+    private func preprocessClean(_ x: UnsafePointer<Float>, batch: Int, channels: Int, height: Int, width: Int,
+                                 resize: Bool) -> Tensor {
+        let raw = Tensor(pool, nchw: x, batch: batch, channels: channels, height: height, width: width)
+        let size = resize ? (Self.inputSize, Self.inputSize) : (height, width)
+        let y = Tensor(pool, channels: 3, batch: batch, height: size.0, width: size.1)
+        if resize {
+            Kernels.resizeBicubicPIL(input: raw.data, planes: channels * batch, height: height, width: width,
+                                     outHeight: size.0, outWidth: size.1, output: y.data)
+        } else {
+            y.data.update(from: raw.data, count: raw.count)
+        }
+        let count = channels * batch * y.spatial
+        for i in 0..<count { y.data[i] = (min(max(y.data[i], 0), 255) - 128) / 128 }
+        if channels == 1 {
             (y.data + count).update(from: y.data, count: count)
             (y.data + 2 * count).update(from: y.data, count: count)
         }

@@ -16,8 +16,11 @@ public final class FashionClassifier: @unchecked Sendable {
         case reluOutput(String)
     }
 
+    /// C × H × W of an input image (1 × 28 × 28).
     public let inputShape: [Int]
+    /// The size of the penultimate-layer features used for FID and KID.
     public let featureDimension: Int
+    /// The class names, in logit order.
     public let classes: [String]
     private let layers: [Layer]
     private let lock = NSLock()

@@ -21,6 +21,7 @@ public struct GaussianMixture: Sendable {
         /// Covariance Σ, `D × D` row-major, symmetric positive definite.
         public var covariance: [Double]
 
+        /// A component: weight, mean (D) and covariance (D × D, row-major).
         public init(weight: Double, mean: [Double], covariance: [Double]) {
             self.weight = weight
             self.mean = mean
@@ -372,11 +373,14 @@ public struct GaussianMixture: Sendable {
 
 /// The oracle as a network: ε-prediction `E[ε | x_t]` at `ᾱ = alphasCumprod[timestep]`.
 public struct GaussianMixtureDenoiser: Denoiser {
+    /// The mixture whose noised marginals give the exact ε.
     public let mixture: GaussianMixture
     /// ᾱ[j] for j = 0..<T (Float64, ARCHITECTURE.md, Time and schedules).
     public let alphasCumprod: [Double]
 
+    /// The mixture's sample shape.
     public var sampleShape: [Int] { mixture.sampleShape }
+    /// The oracle predicts ε.
     public var predictionType: PredictionType { .epsilon }
 
     /// `alphasCumprod` must be non-empty with every value in (0, 1].
@@ -452,5 +456,6 @@ public enum GaussianMixtureError: Error, LocalizedError, Equatable {
 }
 
 extension GaussianMixture: ExactDistribution {
+    /// log p(x) under the clean mixture, per sample.
     public func logDensity(_ x: [Double], batch: Int) throws -> [Double] { try logDensity(x, batch: batch, alphaBar: 1) }
 }

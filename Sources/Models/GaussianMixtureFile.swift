@@ -6,7 +6,9 @@ import Files
 /// `format = "skipstep-gmm"`, `version = "1"`, `sample_shape = "1,28,28"`, `components`, `dimension`,
 /// plus whatever the caller adds.
 extension GaussianMixture {
+    /// The `format` metadata of a saved mixture.
     public static let fileFormat = "skipstep-gmm"
+    /// The `version` metadata of a saved mixture.
     public static let fileVersion = "1"
     static let tensorNames: Set<String> = ["weights", "means", "covariances"]
 

@@ -9,7 +9,9 @@ extension GaussianMixture {
     /// - Parameters:
     ///   - samples: `labels.count × D` values, row-major.
     ///   - labels: class of each sample, in `0..<K`; every class in that range needs ≥ 2 samples.
+    ///   - sampleShape: the shape of one sample (its product is D).
     ///   - regularization: `r`, added to each covariance's diagonal.
+    ///   - progress: receives progress notes as text.
     public static func fitPerClass(
         samples: [Double], labels: [Int], sampleShape: [Int], regularization: Double = 1e-3,
         progress: ((String) -> Void)? = nil

@@ -12,12 +12,16 @@ public struct HubCache: Sendable {
     /// others are looked in too.
     public var roots: [URL]
 
+    /// A cache searched in `roots`, in order.
     public init(roots: [URL]) { self.roots = roots }
 
     /// A repository id with an optional revision, e.g. `google/ddpm-cifar10-32@main`.
     public struct Reference: Sendable, Equatable {
+        /// The repository's owner.
         public var organization: String
+        /// The repository's name.
         public var name: String
+        /// A branch, tag or commit hash (default `main`).
         public var revision: String
 
         /// Parses `ORG/NAME[@REVISION]`; nil for anything else (paths with more parts, empty parts).
@@ -37,6 +41,7 @@ public struct HubCache: Sendable {
 
         /// The cache folder's name.
         public var folderName: String { "models--\(organization)--\(name)" }
+        /// `ORG/NAME`.
         public var id: String { "\(organization)/\(name)" }
     }
 
@@ -67,6 +72,7 @@ public struct HubCache: Sendable {
     }
 }
 
+/// A repository or revision not in the cache, with the download command.
 public enum HubCacheError: Error, LocalizedError, Equatable {
     case notCached(String, revision: String, looked: [String])
 

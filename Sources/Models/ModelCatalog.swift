@@ -1,11 +1,14 @@
 import Diffusion
 import Foundation
 
+/// A model name or path that cannot be loaded, saying what was expected.
 public enum ModelCatalogError: Error, LocalizedError, Equatable {
     case notFound(String)
     case unsupported(String)
     case pytorchCheckpoint(String)
     case shippedModelMissing(name: String, searched: [String])
+    /// `--variant` given for a model that is not a diffusers folder.
+    case variantNotApplicable(model: String, variant: String)
 
     public var errorDescription: String? {
         switch self {
@@ -13,10 +16,14 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
             "model '\(path)' is neither a built-in model (\(ModelCatalog.builtIn.joined(separator: ", "))) nor an existing file"
         case let .shippedModelMissing(name, searched):
             "the shipped model folder \(name) was not found (looked in \(searched.joined(separator: ", "))); run from the "
-                + "repository, or set $SKIPSTEP_MODELS_DIR to its models/ directory"
+                + "repository, install with tools/install.sh PREFIX (models in PREFIX/share/skipstep/models), "
+                + "or set $SKIPSTEP_MODELS_DIR to a models/ directory"
         case .unsupported(let path):
             "model '\(path)': expected a diffusers model folder, a converted guided-diffusion folder (adm_config.json + "
                 + "model.safetensors) or a Gaussian mixture saved as .safetensors (format skipstep-gmm)"
+        case let .variantNotApplicable(model, variant):
+            "--variant \(variant): model '\(model)' is not a diffusers folder; weight variants (diffusion_pytorch_model."
+                + "\(variant).safetensors) exist only there"
         case .pytorchCheckpoint(let path):
             "model '\(path)' is a PyTorch checkpoint, which skipstep does not read; if it is an OpenAI guided-diffusion (ADM) "
                 + "checkpoint, convert it with tools/convert_adm.py \(path) --out DIR [--preset NAME | its MODEL_FLAGS] and pass --model DIR"
@@ -29,6 +36,7 @@ public enum ModelCatalogError: Error, LocalizedError, Equatable {
 public struct ModelCatalog: Sendable {
     /// The embedded default: the DDPM UNet trained on Fashion-MNIST by tools/train_unet.py.
     public static let defaultModelName = "fashion-ddpm"
+    /// The names `load` accepts besides paths.
     public static let builtIn = ["fashion-ddpm", "fashion-gmm"]
     /// Folders of the repository's models/ directory behind the built-in names.
     public static let shippedFolders = ["fashion-ddpm": "fashion-ddpm-28"]
@@ -41,8 +49,11 @@ public struct ModelCatalog: Sendable {
     public var hub: HubCache
     /// Fashion-MNIST's training images, read when fashion-gmm must be fitted.
     public var fashionMNISTTrain: @Sendable () throws -> GaussianMixture.LabeledImages
+    /// Where progress notes go (fitting the oracle).
     public var log: @Sendable (String) -> Void
 
+    /// A catalog searching `modelDirectories` for the shipped models, caching the fitted oracle in
+    /// `cacheDirectory`, resolving ORG/NAME in `hub`, and reading Fashion-MNIST through `fashionMNISTTrain`.
     public init(modelDirectories: [URL], cacheDirectory: URL, hub: HubCache = HubCache(roots: []),
                 fashionMNISTTrain: @escaping @Sendable () throws -> GaussianMixture.LabeledImages,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
@@ -68,39 +79,58 @@ public struct ModelCatalog: Sendable {
 
     /// A built-in model by name, a model file or folder (`load(path:)`), or a Hugging Face
     /// repository `ORG/NAME[@REVISION]` in the local cache (an existing path wins).
-    public func load(_ nameOrPath: String) throws -> LoadedModel {
+    /// - Parameter variant: a diffusers weights variant (`fp16`); an error for other models.
+    public func load(_ nameOrPath: String, variant: String? = nil) throws -> LoadedModel {
         switch nameOrPath {
         case let name where Self.shippedFolders[name] != nil:
-            var model = try DiffusersFolder.load(shippedDirectory(Self.shippedFolders[name]!))
+            var model = try DiffusersFolder.load(shippedDirectory(Self.shippedFolders[name]!), variant: variant)
             model.name = name
             return model
         case "fashion-gmm":
+            if let variant { throw ModelCatalogError.variantNotApplicable(model: nameOrPath, variant: variant) }
             let mixture = try GaussianMixture.fashionGMM(cacheDirectory: cacheDirectory, trainingSet: fashionMNISTTrain, log: log)
-            return try Self.oracle(mixture, name: nameOrPath)
+            var model = try Self.oracle(mixture, name: nameOrPath)
+            model.weightsPath = cacheDirectory.appendingPathComponent(GaussianMixture.fashionGMMFileName).path
+            return model
         case let path where !FileManager.default.fileExists(atPath: path):
-            guard let reference = HubCache.Reference(path) else { return try Self.load(path: path) }
-            var model = try Self.load(path: hub.snapshot(reference).path)
+            guard let reference = HubCache.Reference(path) else { return try Self.load(path: path, variant: variant) }
+            var model = try Self.load(path: hub.snapshot(reference).path, variant: variant)
             model.name = nameOrPath
             return model
         default:
-            return try Self.load(path: nameOrPath)
+            return try Self.load(path: nameOrPath, variant: variant)
         }
+    }
+
+    /// The folder `pathOrRepository` names: an existing path, or `ORG/NAME[@REVISION]` in the
+    /// local Hugging Face cache.
+    public func directory(_ pathOrRepository: String) throws -> URL {
+        if FileManager.default.fileExists(atPath: pathOrRepository) { return URL(fileURLWithPath: pathOrRepository) }
+        guard let reference = HubCache.Reference(pathOrRepository) else { throw ModelCatalogError.notFound(pathOrRepository) }
+        return try hub.snapshot(reference)
     }
 
     /// A diffusers folder (pipeline or model folder), a converted guided-diffusion folder
     /// (`adm_config.json`, `ADMFolder`) or a Gaussian mixture saved as .safetensors.
-    public static func load(path: String) throws -> LoadedModel {
+    public static func load(path: String, variant: String? = nil) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelCatalogError.notFound(path)
         }
         if isDirectory.boolValue {
             let url = URL(fileURLWithPath: path)
-            return try ADMFolder.isADMFolder(url) ? ADMFolder.load(url) : DiffusersFolder.load(url)
+            if ADMFolder.isADMFolder(url) {
+                if let variant { throw ModelCatalogError.variantNotApplicable(model: path, variant: variant) }
+                return try ADMFolder.load(url)
+            }
+            return try DiffusersFolder.load(url, variant: variant)
         }
+        if let variant { throw ModelCatalogError.variantNotApplicable(model: path, variant: variant) }
         if path.hasSuffix(".pt") || path.hasSuffix(".pth") { throw ModelCatalogError.pytorchCheckpoint(path) }
         guard path.hasSuffix(".safetensors") else { throw ModelCatalogError.unsupported(path) }
-        return try oracle(GaussianMixture.load(from: URL(fileURLWithPath: path)), name: path)
+        var model = try oracle(GaussianMixture.load(from: URL(fileURLWithPath: path)), name: path)
+        model.weightsPath = path
+        return model
     }
 
     /// A mixture as a model: its exact denoiser on the oracle schedule.

@@ -31,8 +31,11 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable, Codable {
 
 /// One tensor's entry in a safetensors header.
 public struct SafeTensorInfo: Sendable, Equatable {
+    /// The tensor's name.
     public var name: String
+    /// Its element type.
     public var dtype: SafeTensorsDType
+    /// Its shape.
     public var shape: [Int]
     /// Byte range inside the data buffer (after the header).
     public var dataOffsets: Range<Int>
@@ -346,10 +349,12 @@ public struct SafeTensorsFile: Sendable {
 /// Builds a safetensors file: tensors are laid out in the order they are added, the header is
 /// padded with spaces to a multiple of 8 bytes so the data buffer stays aligned.
 public struct SafeTensorsWriter: Sendable {
+    /// The header's `__metadata__`.
     public var metadata: [String: String]
     private var entries: [(info: SafeTensorInfo, bytes: Data)] = []
     private var dataSize = 0
 
+    /// An empty file with `metadata`.
     public init(metadata: [String: String] = [:]) {
         self.metadata = metadata
     }

@@ -3,8 +3,9 @@ import Foundation
 import Media
 import Metrics
 
-/// What `eval` and `sweep` score against, read the same way by both: images from a `.npy`, a
-/// folder of PNGs or `fashion-mnist:SPLIT[A:B]`, feature matrices, and pytorch-fid statistics files.
+/// What `eval` and `sweep` score against, read the same way by both: images from a `.npy`, an
+/// `.npz` with `arr_0`, a folder of PNG/JPEG files or `fashion-mnist:SPLIT[A:B]`, feature matrices,
+/// and pytorch-fid statistics files.
 public enum Scoring {
     public enum Failure: Error, LocalizedError, Equatable {
         case invalid(String)
@@ -13,59 +14,181 @@ public enum Scoring {
         }
     }
 
-    /// Images in model space ([−1, 1], N×C×H×W) and their C×H×W: `required` when given (else an
-    /// error), otherwise the source's own (1 or 3 channels).
+    /// How image arrays are read: the value range of float arrays and whether float samples are
+    /// first quantised to 8 bits.
+    public struct ImageOptions: Sendable, Equatable {
+        /// The range float arrays hold.
+        public enum Range: String, Sendable, CaseIterable {
+            /// skipstep's and diffusers' model space (`sample` writes it).
+            case minusOneToOne = "-1,1"
+            /// [0, 1] (diffusers' `output_type="np"`).
+            case zeroToOne = "0,1"
+        }
+        public var range: Range
+        /// Quantise float samples to uint8 exactly as saving them as PNG would (diffusers'
+        /// `numpy_to_pil`: clamp to [0, 1], × 255, round half to even), so a `.npy` scores the same
+        /// as the PNGs written from it. Off: the floats are scored as they are (unclipped).
+        public var quantize: Bool
+        /// The scale the feature network takes (`FeatureNetwork.inputScale`).
+        public var scale: ImageScale
+
+        public init(range: Range = .minusOneToOne, quantize: Bool = true, scale: ImageScale = .modelSpace) {
+            self.range = range
+            self.quantize = quantize
+            self.scale = scale
+        }
+    }
+
+    /// The image layouts an array may have; every layout error names them.
+    public static let acceptedLayouts =
+        "N×C×H×W or N×H×W×C (C = 1 or 3) or N×H×W (grey), float32/float64 in [−1, 1] (--range 0,1 for [0, 1]) "
+        + "or uint8 in 0…255, in a .npy or an .npz member arr_0 (guided-diffusion's sample batches)"
+
+    /// Images as N×C×H×W values in `options.scale` and their C×H×W: `required` when given (else an
+    /// error), otherwise the source's own (1 or 3 channels). Sources: `fashion-mnist:SPLIT[A:B]`, a
+    /// folder of PNG and JPEG files, a `.npy`, or an `.npz` with `arr_0`.
     /// - Parameter fashionMNISTDirectory: where fashion-mnist:SPLIT is read (nil: Debian's place).
-    public static func images(_ source: String, shape required: [Int]?,
+    public static func images(_ source: String, shape required: [Int]?, options: ImageOptions = ImageOptions(),
                               fashionMNISTDirectory: String? = nil) throws -> (values: [Float], shape: [Int]) {
         if FashionMNIST.Selection.isSelection(source) {
             let selection = try FashionMNIST.Selection(parsing: source)
             guard required == nil || required == [1, 28, 28] else {
                 throw Failure.invalid("\(source): 1×28×28 images, the network needs \(format(required ?? []))")
             }
-            return (try selection.modelSpaceImages(directory: fashionMNISTDirectory), [1, 28, 28])
+            let model = try selection.modelSpaceImages(directory: fashionMNISTDirectory)
+            // modelSpaceImages is p / 127.5 − 1 of the bytes; pixels are the bytes themselves.
+            return (options.scale == .modelSpace ? model : model.map { (($0 + 1) * 127.5).rounded() }, [1, 28, 28])
         }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
             throw Failure.invalid("\(source) does not exist")
         }
         if isDirectory.boolValue {
-            let files = try FileManager.default.contentsOfDirectory(atPath: source).filter { $0.lowercased().hasSuffix(".png") }.sorted()
-            guard !files.isEmpty else { throw Failure.invalid("\(source): the folder holds no .png files") }
+            let files = try FileManager.default.contentsOfDirectory(atPath: source).filter(Image8.isReadableImageName).sorted()
+            guard !files.isEmpty else { throw Failure.invalid("\(source): the folder holds no .png, .jpg or .jpeg files") }
             var values: [Float] = []
             var shape = required
             for file in files {
-                let image = try Image8.readPNG(from: URL(fileURLWithPath: source).appendingPathComponent(file))
+                let image = try Image8.readImage(from: URL(fileURLWithPath: source).appendingPathComponent(file))
                 let own = [image.channels, image.height, image.width]
                 if shape == nil { shape = try anyImageShape(own, source: "\(source)/\(file)") }
                 guard own == shape else {
                     throw Failure.invalid("\(source)/\(file): \(format(own)), expected \(format(shape ?? []))")
                 }
-                values += image.pixels.map { Float($0) / 127.5 - 1 }
+                // HWC → CHW
+                let plane = image.width * image.height
+                var planar = [Float](repeating: 0, count: image.pixels.count)
+                for i in 0..<plane {
+                    for c in 0..<image.channels { planar[c * plane + i] = pixelValue(image.pixels[i * image.channels + c], options.scale) }
+                }
+                values += planar
             }
             return (values, shape ?? [])
         }
-        let array = try NPYArray.read(from: URL(fileURLWithPath: source))
-        let own = Array(array.shape.dropFirst())
-        guard array.shape.count == 4, required == nil || own == required else {
-            throw Failure.invalid("\(source): shape \(array.shape), expected N×\(format(required ?? [1, 28, 28]))")
+        let array: NPYImageArray
+        if source.hasSuffix(".npz") {
+            let archive = try NPZArchive.read(from: URL(fileURLWithPath: source))
+            guard archive.members["arr_0"] != nil else {
+                throw Failure.invalid("\(source): an .npz of images needs the member arr_0 (guided-diffusion's layout), "
+                                      + "statistics need mu and sigma; it holds \(archive.members.keys.sorted())")
+            }
+            array = try archive.imageArray("arr_0", path: source)
+        } else {
+            array = try NPYImageArray.read(from: URL(fileURLWithPath: source))
         }
-        return (array.values, try required ?? anyImageShape(own, source: source))
+        return try images(array, source: source, shape: required, options: options)
+    }
+
+    /// An array's images (layout detected as `acceptedLayouts` says; N×C×H×W is preferred when
+    /// both C and the last axis are 1 or 3, unless `required` decides), as N×C×H×W in `options.scale`.
+    public static func images(_ array: NPYImageArray, source: String, shape required: [Int]?,
+                              options: ImageOptions) throws -> (values: [Float], shape: [Int]) {
+        let s = array.shape
+        let dtype = array.isUInt8 ? "uint8" : "float"
+        func refuse(_ why: String) -> Failure {
+            .invalid("\(source): \(why); accepted: \(acceptedLayouts)")
+        }
+        var candidates: [(shape: [Int], nhwc: Bool)] = []
+        switch s.count {
+        case 3: candidates = [([1, s[1], s[2]], false)]
+        case 4:
+            if s[1] == 1 || s[1] == 3 { candidates.append(([s[1], s[2], s[3]], false)) }
+            if s[3] == 1 || s[3] == 3 { candidates.append(([s[3], s[1], s[2]], true)) }
+        default: break
+        }
+        candidates = candidates.filter { $0.shape[1] > 0 && $0.shape[2] > 0 }
+        guard !candidates.isEmpty else { throw refuse("shape \(s) (\(dtype)) is not an image batch") }
+        if let required {
+            candidates = candidates.filter { $0.shape == required }
+            guard !candidates.isEmpty else {
+                throw refuse("shape \(s) (\(dtype)) holds no \(format(required)) images, which the network needs")
+            }
+        }
+        let (shape, nhwc) = candidates[0]
+        let (c, h, w) = (shape[0], shape[1], shape[2])
+        let n = s[0], plane = h * w, d = c * plane
+        var values = [Float](repeating: 0, count: n * d)
+        for i in 0..<n {
+            for ch in 0..<c {
+                for p in 0..<plane {
+                    let v = array.values[nhwc ? i * d + p * c + ch : i * d + ch * plane + p]
+                    let index = i * d + ch * plane + p
+                    if array.isUInt8 {
+                        values[index] = pixelValue(UInt8(v), options.scale)
+                        continue
+                    }
+                    guard v.isFinite else {
+                        throw Failure.invalid("\(source): image \(i) holds \(v) (NaN or infinite pixels cannot be scored)")
+                    }
+                    if options.quantize {
+                        let byte = options.range == .minusOneToOne
+                            ? Image8.pixelValue(fromModelSpace: v) : Image8.pixelValue(fromUnitRange: v)
+                        values[index] = pixelValue(byte, options.scale)
+                    } else {
+                        switch (options.range, options.scale) {
+                        case (.minusOneToOne, .modelSpace): values[index] = v
+                        case (.minusOneToOne, .pixels): values[index] = (v + 1) * 127.5
+                        case (.zeroToOne, .modelSpace): values[index] = 2 * v - 1
+                        case (.zeroToOne, .pixels): values[index] = v * 255
+                        }
+                    }
+                }
+            }
+        }
+        return (values, shape)
+    }
+
+    /// An 8-bit pixel in `scale`: model space p / 127.5 − 1 (as the PNG path always read it), or p.
+    @inline(__always)
+    static func pixelValue(_ p: UInt8, _ scale: ImageScale) -> Float {
+        scale == .modelSpace ? Float(p) / 127.5 - 1 : Float(p)
     }
 
     /// The features of `source` (images, or a pytorch-fid `.npz` of statistics) under `network`.
     public static func featureSet(_ source: String, network: () throws -> any FeatureNetwork, name: String,
-                                  fashionMNISTDirectory: String? = nil,
+                                  options: ImageOptions = ImageOptions(), fashionMNISTDirectory: String? = nil,
                                   progress: (Int, Int) -> Void = { _, _ in }) throws -> FeatureSet {
-        if source.hasSuffix(".npz") { return try readStatistics(source, name: name) }
+        if source.hasSuffix(".npz"), try isStatisticsFile(source) { return try readStatistics(source, name: name) }
         let network = try network()
-        let (x, shape) = try images(source, shape: network.requiredShape, fashionMNISTDirectory: fashionMNISTDirectory)
+        var options = options
+        options.scale = network.inputScale
+        let (x, shape) = try images(source, shape: network.requiredShape, options: options,
+                                    fashionMNISTDirectory: fashionMNISTDirectory)
         let d = max(shape.reduce(1, *), 1), n = x.count / d
         guard n >= 2 else { throw Failure.invalid("\(source): at least 2 images are needed, got \(n)") }
         if let bad = x.firstIndex(where: { !$0.isFinite }) {
             throw Failure.invalid("\(source): image \(bad / d) holds \(x[bad]) (NaN or infinite pixels cannot be scored)")
         }
         return try network.embed(x, shape: shape, name: name, progress: progress)
+    }
+
+    /// Whether the `.npz` at `path` holds pytorch-fid statistics (`mu`), not images (`arr_0`).
+    public static func isStatisticsFile(_ path: String) throws -> Bool {
+        let archive = try NPZArchive.read(from: URL(fileURLWithPath: path))
+        if archive.members["mu"] != nil { return true }
+        if archive.members["arr_0"] != nil { return false }
+        throw Failure.invalid("\(path): expected statistics (mu and sigma, pytorch-fid's format) or images (arr_0, "
+                              + "guided-diffusion's layout); it holds \(archive.members.keys.sorted())")
     }
 
     /// pytorch-fid's statistics file: `mu` (D) and `sigma` (D×D), float32 or float64.

@@ -1,5 +1,6 @@
 import Diffusion
 import Foundation
+import Media
 import Metrics
 
 /// Scores a cell's samples.
@@ -64,23 +65,59 @@ public final class SweepEvaluator: @unchecked Sendable {
     /// The finished samples of `count` samples (N × D, model space), scored. Non-finite samples are
     /// counted (`nonfinite_samples`) and the other metrics are left out when there are any.
     public func evaluate(_ samples: [Float], count: Int) throws -> [String: Double] {
+        try evaluateWithIntervals(samples, count: count, resamples: 0).metrics
+    }
+
+    /// The bootstrap of every cell's intervals: `BootstrapSettings.defaultResamples` resamples seeded
+    /// from the sweep's seed (the same draws for every cell of a count, so cells are compared on
+    /// paired resamples).
+    public func bootstrapSettings(resamples: Int? = nil) throws -> BootstrapSettings {
+        try BootstrapSettings(resamples: resamples ?? BootstrapSettings.defaultResamples, seed: spec.seed ^ 0x6263_6931_7374_7261)
+    }
+
+    /// `evaluate`, with 95% bootstrap intervals of the feature metrics (`MetricSuite.intervals`);
+    /// `resamples` nil: the default count, 0: no intervals.
+    public func evaluateWithIntervals(_ samples: [Float], count: Int, resamples: Int? = nil) throws
+        -> (metrics: [String: Double], intervals: [String: [Double]]) {
         let d = sampleShape.reduce(1, *)
         guard count >= 1, samples.count == count * d else {
             throw SweepError.incomplete("\(samples.count) values are not \(count) samples of \(d)")
         }
         let nonFinite = (0..<count).count { i in samples[(i * d)..<((i + 1) * d)].contains { !$0.isFinite } }
-        if nonFinite > 0 { return ["nonfinite_samples": Double(nonFinite)] }
-        var out = try featureMetrics(samples)
+        if nonFinite > 0 { return (["nonfinite_samples": Double(nonFinite)], [:]) }
+        var intervals: [String: [Double]] = [:]
+        var out: [String: Double] = [:]
+        if let network, let reference {
+            let embedded = try network.embed(samples, shape: sampleShape, name: "samples")
+            out = try suite.evaluate(samples: embedded, reference: reference).values
+            if resamples != 0 {
+                let ci = try suite.intervals(samples: embedded, reference: reference, settings: bootstrapSettings(resamples: resamples),
+                                             pointEstimates: out)
+                for (key, value) in ci { intervals[String(key.dropLast(3))] = value }
+            }
+        }
         if let exact {
             try out.merge(exactMetrics(samples, count: count, exact: exact), uniquingKeysWith: { a, _ in a })
+            if resamples != 0, count >= 2 {
+                intervals["oracle_frechet"] = try oracleFrechetInterval(samples, count: count, exact: exact,
+                                                                        settings: bootstrapSettings(resamples: resamples),
+                                                                        estimate: out["oracle_frechet"])
+            }
             for (key, value) in try exactSampleMetrics(count: count, exact: exact) { out[key] = value }
         }
-        return out
+        return (out, intervals)
     }
 
     func featureMetrics(_ samples: [Float]) throws -> [String: Double] {
         guard let network, let reference else { return [:] }
-        let embedded = try network.embed(samples, shape: sampleShape, name: "samples")
+        var x = samples
+        if spec.quantize == true || network.inputScale != .modelSpace {
+            let n = samples.count / max(sampleShape.reduce(1, *), 1)
+            let array = NPYImageArray(shape: [n] + sampleShape, values: samples, isUInt8: false)
+            x = try Scoring.images(array, source: "samples", shape: sampleShape,
+                                   options: Scoring.ImageOptions(quantize: spec.quantize == true, scale: network.inputScale)).values
+        }
+        let embedded = try network.embed(x, shape: sampleShape, name: "samples")
         return try suite.evaluate(samples: embedded, reference: reference).values
     }
 
@@ -97,6 +134,26 @@ public final class SweepEvaluator: @unchecked Sendable {
             total += try exact.logDensity(x, batch: n).reduce(0, +)
         }
         return ["oracle_frechet": frechet, "log_density": total / Double(count)]
+    }
+
+    /// The bootstrap interval of `oracle_frechet` (resampling the samples; the oracle's moments are exact).
+    func oracleFrechetInterval(_ samples: [Float], count: Int, exact: any ExactDistribution,
+                               settings: BootstrapSettings, estimate: Double?) throws -> [Double] {
+        let d = exact.dimension
+        let moments = try FrechetToFixed(GaussianStatistics(mean: exact.mean, covariance: exact.covariance, name: "oracle"))
+        var rng = SplitMix64(seed: settings.seed)
+        var values: [Double] = []
+        var resampled = [Float](repeating: 0, count: count * d)
+        for _ in 0..<settings.resamples {
+            for r in 0..<count {
+                let i = Int(rng.bounded(UInt64(count)))
+                for c in 0..<d { resampled[r * d + c] = samples[i * d + c] }
+            }
+            var stats = FeatureStatistics(dimension: d, name: "samples")
+            try stats.add(resampled)
+            values.append(try moments.distance(to: stats.gaussian()))
+        }
+        return MetricSuite.centredInterval(values, estimate: estimate, level: settings.level)
     }
 
     /// The same metrics for `count` exact samples, computed once per count.

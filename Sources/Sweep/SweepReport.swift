@@ -2,6 +2,7 @@ import Diffusion
 import Files
 import Foundation
 import Media
+import Metrics
 
 /// Everything in a sweep directory that is derived from `results.json` alone: `results.csv`,
 /// `table.md` and the plots. Deterministic, so committed results regenerate these files exactly.
@@ -30,17 +31,27 @@ public enum SweepReport {
         }
     }
 
+    /// The metrics with an interval in some cell, in display order.
+    static func intervalKeys(_ results: SweepResults) -> [String] {
+        let names = Set(results.cells.flatMap(\.intervals.keys))
+        let order = ["fid", "is", "kid", "precision", "recall", "oracle_frechet"]
+        return order.filter(names.contains) + names.subtracting(order).sorted()
+    }
+
     /// Shortest round-trip text of a number, as in results.json.
     static func number(_ value: Double) -> String { "\(value)" }
 
     public static func csv(_ results: SweepResults) -> String {
         let keys = metricKeys(results)
+        let intervalNames = intervalKeys(results)
         var lines = [(["sampler", "steps", "nfe", "cutoff", "skip_steps", "count"] + keys
+                      + intervalNames.flatMap { ["\($0)_ci_low", "\($0)_ci_high"] }
                       + ["sampling_seconds", "evaluation_seconds"]).joined(separator: ",")]
         for cell in results.cells {
             var fields = [cell.sampler, "\(cell.steps)", "\(cell.nfe)", cell.cutoff.map(String.init) ?? "",
                           cell.skipSteps.map(String.init) ?? "", "\(cell.count)"]
             fields += keys.map { cell.metrics[$0].map(number) ?? "" }
+            fields += intervalNames.flatMap { name in cell.intervals[name].map { $0.map(number) } ?? ["", ""] }
             fields += [number(cell.samplingSeconds), number(cell.evaluationSeconds)]
             lines.append(fields.joined(separator: ","))
         }
@@ -73,14 +84,20 @@ public enum SweepReport {
         func cell(_ row: String, _ s: Int) -> CellResult? {
             results.cells.first { method($0) == row && $0.steps == s }
         }
-        func table(_ title: String, format: (CellResult) -> String?, best: ((CellResult) -> Double?, Bool)?) -> String {
+        /// `interval`: the key whose interval decides which differences from the best are resolved;
+        /// a cell whose interval overlaps the best cell's is marked ≈ (not resolved from it).
+        func table(_ title: String, format: (CellResult) -> String?, best: ((CellResult) -> Double?, Bool)?,
+                   interval: String? = nil) -> String {
             var text = "\n## \(title)\n\n| method | " + steps.map { "\($0) steps" }.joined(separator: " | ") + " |\n"
             text += "|---|" + steps.map { _ in "---|" }.joined() + "\n"
             var bestValue: [Int: Double] = [:]
+            var bestInterval: [Int: [Double]] = [:]
             if let (value, higher) = best {
                 for s in steps {
-                    let values = rows.compactMap { cell($0, s).flatMap(value) }
-                    bestValue[s] = higher ? values.max() : values.min()
+                    let candidates = rows.compactMap { cell($0, s) }.compactMap { c in value(c).map { (c, $0) } }
+                    let chosen = higher ? candidates.max { $0.1 < $1.1 } : candidates.min { $0.1 < $1.1 }
+                    bestValue[s] = chosen?.1
+                    if let interval, let c = chosen?.0 { bestInterval[s] = c.interval(ofKey: interval) }
                 }
             }
             for row in rows {
@@ -88,21 +105,36 @@ public enum SweepReport {
                 for s in steps {
                     guard let c = cell(row, s), let shown = format(c) else { text += " – |"; continue }
                     let isBest = best.flatMap { $0.0(c) }.map { $0 == bestValue[s] } ?? false
-                    text += isBest ? " **\(shown)** |" : " \(shown) |"
+                    var tied = false
+                    if !isBest, let interval, let own = c.interval(ofKey: interval), let top = bestInterval[s] {
+                        tied = own[0] <= top[1] && top[0] <= own[1]
+                    }
+                    text += isBest ? " **\(shown)** |" : tied ? " ≈ \(shown) |" : " \(shown) |"
                 }
                 text += "\n"
             }
             return text
         }
         func fixed(_ key: String, _ digits: Int) -> (CellResult) -> String? {
-            { c in c.metrics[key].map { String(format: "%.\(digits)f", $0) } }
+            { c in
+                c.metrics[key].map { value in
+                    String(format: "%.\(digits)f", value)
+                        + (c.interval(ofKey: key).map { String(format: " [%.\(digits)f, %.\(digits)f]", $0[0], $0[1]) } ?? "")
+                }
+            }
+        }
+        if !intervalKeys(results).isEmpty {
+            out += "\nIntervals: 95% percentile bootstrap over the generated samples (\(BootstrapSettings.defaultResamples) "
+            out += "resamples, the reference held fixed; docs/RESULTS.md, Error bars). In bold the best of a column; "
+            out += "≈ marks a cell whose interval overlaps the best one's (the difference is not resolved); an unmarked "
+            out += "cell is resolved from the best. Cells without an interval were scored before intervals existed.\n"
         }
 
         if keys.contains("fid") && keys.contains("is_mean") {
             out += table("IS ↑ / FID ↓ (the layout of the paper's Table 1)", format: { c in
                 guard let i = c.metrics["is_mean"], let f = c.metrics["fid"] else { return nil }
                 return String(format: "%.2f / %.2f", i, f)
-            }, best: ({ $0.metrics["fid"] }, false))
+            }, best: ({ $0.metrics["fid"] }, false), interval: "fid")
         }
         let others: [(String, String, Int, Bool)] = [
             ("fid", "FID ↓", 3, false), ("is_mean", "IS ↑", 3, true), ("kid_mean", "KID ↓", 5, false),
@@ -110,7 +142,7 @@ public enum SweepReport {
             ("oracle_frechet", "Exact Fréchet distance to the oracle ↓ (pixel space)", 3, false),
         ]
         for (key, title, digits, higher) in others where keys.contains(key) {
-            out += table(title, format: fixed(key, digits), best: ({ $0.metrics[key] }, higher))
+            out += table(title, format: fixed(key, digits), best: ({ $0.metrics[key] }, higher), interval: key)
         }
         if keys.contains("log_density") {
             // Higher is not better: samples collapsed onto the modes score above exact samples.
@@ -164,12 +196,13 @@ public enum SweepReport {
         for metric in metrics {
             let series = rowOrder(results).map { row in
                 let cells = results.cells.filter { method($0) == row }.sorted { $0.nfe < $1.nfe }
-                return LinePlot.Series(row, points: cells.compactMap { c in c.metrics[metric.key].map { (x: Double(c.nfe), y: $0) } })
+                let scored = cells.filter { $0.metrics[metric.key] != nil }
+                return LinePlot.Series(row, points: scored.map { (x: Double($0.nfe), y: $0.metrics[metric.key]!) },
+                                       intervals: scored.map { c in c.interval(ofKey: metric.key).map { (low: $0[0], high: $0[1]) } })
             } + floorSeries(results.cells, metric.key) { c in [Double(c.nfe)] }
             out.append(("nfe-\(metric.key)", LinePlot(
                 title: "\(metric.label) vs NFE — \(results.spec.model)", xLabel: "NFE (network evaluations)", yLabel: metric.label,
-                xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series,
-                legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
+                xScale: .log10, yScale: metric.logScale ? .log10 : .linear, series: series)))
         }
         let mixCells = results.cells.filter { (try? $0.cell.spec.kind.name) == .mix }
         let cutoffs = mixCells.compactMap(\.cutoff)
@@ -180,10 +213,11 @@ public enum SweepReport {
                 // the same colour when the sweep has it (t_c above every step's start is DDIM).
                 let series = steps.enumerated().flatMap { i, s -> [LinePlot.Series] in
                     let color = LinePlot.color(ofSeries: i)
+                    let scored = mixCells.filter { $0.steps == s && $0.metrics[metric.key] != nil }
+                        .sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
                     let mix = LinePlot.Series(
-                        "Mix, \(s) steps", points: mixCells.filter { $0.steps == s }.sorted { ($0.cutoff ?? 0) < ($1.cutoff ?? 0) }
-                            .compactMap { c in c.metrics[metric.key].map { (x: Double(c.cutoff ?? 0), y: $0) } },
-                        color: color)
+                        "Mix, \(s) steps", points: scored.map { (x: Double($0.cutoff ?? 0), y: $0.metrics[metric.key]!) },
+                        intervals: scored.map { c in c.interval(ofKey: metric.key).map { (low: $0[0], high: $0[1]) } }, color: color)
                     guard let ddim = results.cells.first(where: { (try? $0.cell.spec) == SamplerSpec(.ddim(eta: 0)) && $0.steps == s })?.metrics[metric.key] else {
                         return [mix]
                     }
@@ -195,9 +229,8 @@ public enum SweepReport {
                     return floor
                 }
                 out.append(("cutoff-\(metric.key)", LinePlot(
-                    title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t >= t_c)",
-                    yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series,
-                    legend: metric.key == "is_mean" || metric.key == "log_density" ? .bottomRight : .topRight)))
+                    title: "\(metric.label) vs the cutoff t_c — \(results.spec.model)", xLabel: "t_c (skipped-step while t ≥ t_c)",
+                    yLabel: metric.label, yScale: metric.logScale ? .log10 : .linear, series: series)))
             }
         }
         return out
@@ -215,15 +248,16 @@ public enum SweepReport {
         }
     }
 
-    /// Writes results.csv, table.md and plots/*.svg and *.png beside results.json.
+    /// Writes results.csv, table.md and plots/*.svg, *.png and *.pdf beside results.json.
     public static func write(_ results: SweepResults, to directory: URL) throws {
         try AtomicFile.write(Data(csv(results).utf8), to: directory.appendingPathComponent("results.csv"))
         try AtomicFile.write(Data(markdown(results).utf8), to: directory.appendingPathComponent("table.md"))
         let plotDirectory = directory.appendingPathComponent("plots", isDirectory: true)
         try FileManager.default.createDirectory(at: plotDirectory, withIntermediateDirectories: true)
         for (stem, plot) in plots(results) {
-            try AtomicFile.write(Data(plot.svg().utf8), to: plotDirectory.appendingPathComponent(stem + ".svg"))
-            try AtomicFile.write(plot.rasterized().pngData(), to: plotDirectory.appendingPathComponent(stem + ".png"))
+            for format in PlotFormat.allCases {
+                try AtomicFile.write(plot.render(format), to: plotDirectory.appendingPathComponent(stem + "." + format.rawValue))
+            }
         }
     }
 
@@ -246,7 +280,7 @@ public enum SweepReport {
                 rows.append((row, images))
             }
             guard !rows.isEmpty else { continue }
-            try AtomicFile.write(Image8.labeledGrid(rows: rows, scale: scale).pngData(),
+            try AtomicFile.write(try Image8.labeledGrid(rows: rows, scale: scale).pngData(),
                                  to: gridDirectory.appendingPathComponent("steps-\(s).png"))
         }
     }

@@ -15,6 +15,10 @@ public struct CellResult: Sendable, Equatable, Codable {
     public var skipSteps: Int?
     public var count: Int
     public var metrics: [String: Double]
+    /// 95% bootstrap intervals [low, high] of the feature metrics, keyed by metric (`fid`, `is`, `kid`,
+    /// `precision`, `recall`); written into `metrics` as `m_ci` beside each value. Empty for cells
+    /// scored before intervals existed (their per-sample features were not kept).
+    public var intervals: [String: [Double]] = [:]
     /// Sampling time summed over the cell's chunks (whichever process or shard made them).
     public var samplingSeconds: Double
     public var evaluationSeconds: Double
@@ -22,6 +26,84 @@ public struct CellResult: Sendable, Equatable, Codable {
     enum CodingKeys: String, CodingKey {
         case sampler, steps, nfe, cutoff, skipSteps = "skip_steps", count, metrics
         case samplingSeconds = "sampling_seconds", evaluationSeconds = "evaluation_seconds"
+    }
+
+    public init(sampler: String, steps: Int, nfe: Int, cutoff: Int?, skipSteps: Int?, count: Int,
+                metrics: [String: Double], intervals: [String: [Double]] = [:], samplingSeconds: Double,
+                evaluationSeconds: Double) {
+        self.sampler = sampler
+        self.steps = steps
+        self.nfe = nfe
+        self.cutoff = cutoff
+        self.skipSteps = skipSteps
+        self.count = count
+        self.metrics = metrics
+        self.intervals = intervals
+        self.samplingSeconds = samplingSeconds
+        self.evaluationSeconds = evaluationSeconds
+    }
+
+    /// One entry of the `metrics` object: a value, or an interval `m_ci: [low, high]`.
+    enum MetricEntry: Codable, Equatable {
+        case value(Double), interval([Double])
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let v = try? container.decode(Double.self) { self = .value(v) } else { self = .interval(try container.decode([Double].self)) }
+        }
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .value(let v): try container.encode(v)
+            case .interval(let i): try container.encode(i)
+            }
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        sampler = try c.decode(String.self, forKey: .sampler)
+        steps = try c.decode(Int.self, forKey: .steps)
+        nfe = try c.decode(Int.self, forKey: .nfe)
+        cutoff = try c.decodeIfPresent(Int.self, forKey: .cutoff)
+        skipSteps = try c.decodeIfPresent(Int.self, forKey: .skipSteps)
+        count = try c.decode(Int.self, forKey: .count)
+        samplingSeconds = try c.decode(Double.self, forKey: .samplingSeconds)
+        evaluationSeconds = try c.decode(Double.self, forKey: .evaluationSeconds)
+        metrics = [:]
+        for (key, entry) in try c.decode([String: MetricEntry].self, forKey: .metrics) {
+            switch entry {
+            case .value(let v): metrics[key] = v
+            case .interval(let i) where key.hasSuffix("_ci") && i.count == 2: intervals[String(key.dropLast(3))] = i
+            case .interval:
+                throw DecodingError.dataCorruptedError(forKey: .metrics, in: c,
+                                                       debugDescription: "metric \(key): expected a number, or [low, high] for a key ending in _ci")
+            }
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(sampler, forKey: .sampler)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(nfe, forKey: .nfe)
+        try c.encodeIfPresent(cutoff, forKey: .cutoff)
+        try c.encodeIfPresent(skipSteps, forKey: .skipSteps)
+        try c.encode(count, forKey: .count)
+        var entries = metrics.mapValues(MetricEntry.value)
+        for (key, interval) in intervals { entries[key + "_ci"] = .interval(interval) }
+        try c.encode(entries, forKey: .metrics)
+        try c.encode(samplingSeconds, forKey: .samplingSeconds)
+        try c.encode(evaluationSeconds, forKey: .evaluationSeconds)
+    }
+
+    /// The interval of a metric given by its results key (`fid`, `is_mean`, `kid_mean`, ...).
+    public func interval(ofKey key: String) -> [Double]? {
+        intervals[CellResult.intervalName(key)]
+    }
+
+    /// `is_mean` → `is`, `kid_mean` → `kid`, others unchanged.
+    public static func intervalName(_ key: String) -> String {
+        key.hasSuffix("_mean") ? String(key.dropLast(5)) : key
     }
 
     public var cell: SweepCell { SweepCell(sampler: sampler, steps: steps, cutoff: cutoff) }
@@ -150,6 +232,8 @@ public struct SweepDirectory: Sendable {
             ("model", a.model == b.model), ("seed", a.seed == b.seed), ("batch", a.batch == b.batch),
             ("rng", a.rng == b.rng), ("spacing", a.spacing == b.spacing), ("metrics", a.metrics == b.metrics),
             ("reference", a.reference == b.reference), ("network", (a.network ?? "fmnist") == (b.network ?? "fmnist")),
+            ("quantize", (a.quantize ?? false) == (b.quantize ?? false)),
+            ("mode", (a.mode ?? "legacy-pytorch") == (b.mode ?? "legacy-pytorch")), ("variant", a.variant == b.variant),
         ]
         return fixed.first(where: { !$0.1 })?.0
     }
@@ -343,14 +427,14 @@ public struct SweepRunner {
                 throw SweepError.corrupt(path: directory.cellURL(cell).path,
                                          reason: "its chunks hold \(samples.count) values, not \(n) samples of \(m.denoiser.sampleCount)")
             }
-            let metrics = try evaluator!.evaluate(samples, count: n)
+            let (metrics, intervals) = try evaluator!.evaluateWithIntervals(samples, count: n)
             if let bad = metrics["nonfinite_samples"], !allowNonfinite {
                 throw SweepError.nonFinite(cell: cell.id, samples: Int(bad))
             }
             let sampler = try makeSampler(cell, model: m)
             let result = CellResult(sampler: cell.sampler, steps: cell.steps, nfe: sampler.steps.count, cutoff: cell.cutoff,
                                     skipSteps: cell.cutoff == nil ? nil : sampler.steps.count(where: { $0.method == .skip }),
-                                    count: n, metrics: metrics, samplingSeconds: samplingSeconds,
+                                    count: n, metrics: metrics, intervals: intervals, samplingSeconds: samplingSeconds,
                                     evaluationSeconds: seconds(clock.now - began))
             try AtomicFile.write(SweepDirectory.encode(result), to: directory.resultURL(cell))
             let elapsed = seconds(clock.now - start)

@@ -65,15 +65,23 @@ public struct SweepSpec: Sendable, Equatable, Codable {
     /// Feature-space metrics: fid, is, kid, precision, recall.
     public var metrics: [String]
     /// What the samples are scored against: fashion-mnist:SPLIT[A:B], a pytorch-fid statistics
-    /// `.npz`, a folder of PNGs or an `.npy` of images.
+    /// `.npz`, a folder of PNG/JPEG files, an `.npy` of images or an `.npz` with `arr_0`.
     public var reference: String
     /// The feature network (`eval --network`); nil means `fmnist`, the Fashion-MNIST classifier.
     public var network: String?
+    /// Whether samples are quantised to 8 bits before scoring, as `eval` does by default
+    /// (`Scoring.ImageOptions.quantize`). nil (absent from sweep.json) means raw floats: sweeps made
+    /// before the option existed, and `sweep --no-quantize`.
+    public var quantize: Bool?
+    /// The Inception's FID convention (`eval --mode`); nil means legacy-pytorch.
+    public var mode: String?
+    /// A diffusers folder's weights variant (`--variant fp16`); nil for the plain weights.
+    public var variant: String?
 
     public init(model: String, samplers: [String], steps: [Int], cutoffs: [Int], count: Int,
                 countForSteps: [String: Int] = [:], seed: UInt64 = 0, batch: Int = 250, rng: RandomKind = .philox,
                 spacing: String = "uniform", metrics: [String] = ["fid", "is"], reference: String = "fashion-mnist:test",
-                network: String? = nil) {
+                network: String? = nil, quantize: Bool? = nil, mode: String? = nil, variant: String? = nil) {
         self.model = model
         self.samplers = samplers
         self.steps = steps
@@ -87,6 +95,9 @@ public struct SweepSpec: Sendable, Equatable, Codable {
         self.metrics = metrics
         self.reference = reference
         self.network = network
+        self.quantize = quantize
+        self.mode = mode
+        self.variant = variant
     }
 
     /// The sampler specs, each `mix` without a cutoff once per cutoff.
@@ -203,12 +214,13 @@ public enum SweepError: Error, LocalizedError, Equatable {
         case let .mismatchedSpec(directory, field):
             "\(directory) holds a different sweep (its sweep.json differs in \(field)); a sweep can grow by "
                 + "adding samplers, steps or cutoffs, nothing else may change: use another --out or delete it"
+                + (field == "quantize" ? " (a sweep.json without \"quantize\" scored raw floats: resume it with --no-quantize)" : "")
         case let .mismatchedShard(directory, field):
             "\(directory) is a shard of a different sweep (its sweep.json differs in \(field)); every shard must be run "
                 + "with the same options"
         case let .mismatchedReuse(directory, field):
             "\(directory) is a sweep made with other options (its sweep.json differs in \(field)); cells can be reused "
-                + "only from a sweep with the same model, seed, batch, rng, spacing, metrics and reference"
+                + "only from a sweep with the same model, seed, batch, rng, spacing, metrics, reference, network, quantisation and mode"
         case .incomplete(let message): message
         case let .corrupt(path, reason): "\(path): \(reason)"
         case let .nonFinite(cell, samples):

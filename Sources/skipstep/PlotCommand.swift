@@ -6,10 +6,12 @@ import Media
 struct PlotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plot",
-        abstract: "Plot columns of a CSV file (a training log, a sweep's results.csv) as SVG or PNG.",
+        abstract: "Plot columns of a CSV file (a training log, a sweep's results.csv) as PNG, SVG or PDF.",
         discussion: """
             The first row names the columns; every other row is one point. Cells that are empty or not \
-            numbers leave a gap in their series.
+            numbers leave a gap in their series. Drawn through cairo in fontconfig's sans-serif font; \
+            a series of more than \(LinePlot.markerLimit) points is a bare line, series that coincide are \
+            named under the plot, and the legend (with two or more series) sits right of the frame.
             Example: skipstep plot training/fashion-ddpm-28/train.csv --x step --y loss --log-y --out loss.svg
             """)
 
@@ -31,12 +33,12 @@ struct PlotCommand: ParsableCommand {
     @Option(help: "The title above the plot.")
     var title: String = ""
 
-    @Option(help: ArgumentHelp("Where to write: a path ending in .svg or .png.", valueName: "path"))
+    @Option(help: ArgumentHelp("Where to write: a path ending in .png, .svg or .pdf.", valueName: "path"))
     var out: String
 
     func validate() throws {
-        guard out.hasSuffix(".svg") || out.hasSuffix(".png") else {
-            throw ValidationError("--out \(out): expected a path ending in .svg or .png")
+        guard PlotFormat(path: out) != nil else {
+            throw ValidationError("--out \(out): expected a path ending in .png, .svg or .pdf")
         }
     }
 
@@ -58,9 +60,10 @@ struct PlotCommand: ParsableCommand {
         let series = try names.map { LinePlot.Series($0, x: xs, y: try column($0)) }
         let plot = LinePlot(title: title, xLabel: x, yLabel: names.count == 1 ? names[0] : "",
                             xScale: logX ? .log10 : .linear, yScale: logY ? .log10 : .linear, series: series,
-                            legend: names.count > 1 ? .topRight : .none)
+                            legend: names.count > 1 ? .right : .none)
         let url = URL(fileURLWithPath: out)
-        try AtomicFile.write(out.hasSuffix(".svg") ? Data(plot.svg().utf8) : plot.rasterized().pngData(), to: url)
+        guard let format = PlotFormat(path: out) else { throw ValidationError("--out \(out): expected .png, .svg or .pdf") }
+        try AtomicFile.write(plot.render(format), to: url)
         log("wrote \(out) (\(xs.count) rows, \(names.count) series)")
     }
 }

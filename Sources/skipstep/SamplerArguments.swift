@@ -1,6 +1,7 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import Sweep
 
 extension VarianceType: ExpressibleByArgument {}
 extension PredictionType: ExpressibleByArgument {}
@@ -14,6 +15,14 @@ struct RunError: LocalizedError {
     var errorDescription: String? { message }
 }
 
+/// `--cutoff`: a model index, or `auto` (the cutoff `skipstep tune` stored for the model and step count).
+enum CutoffArgument: ExpressibleByArgument, Equatable {
+    case index(Int), auto
+    init?(argument: String) {
+        if argument == "auto" { self = .auto } else if let value = Int(argument) { self = .index(value) } else { return nil }
+    }
+}
+
 /// Options shared by every command that builds a sampler: a `SamplerSpec` (`--sampler`) and the
 /// shorthand flags that add one key each to it.
 struct SamplerArguments: ParsableArguments {
@@ -22,12 +31,23 @@ struct SamplerArguments: ParsableArguments {
         + "thresholding-max, prediction; a value holding ':' or ',' goes in brackets, e.g. "
         + "mix:cutoff=291:spacing=[list:999,500,1]. Each flag below adds its key to the spec."
 
-    @Option(help: ArgumentHelp("The sampler: KIND[:KEY=VALUE]..., e.g. skip, ddim:eta=0.5, mix:cutoff=291.",
+    @Option(help: ArgumentHelp("The sampler: KIND[:KEY=VALUE]..., e.g. skip, ddim:eta=0.5, mix:cutoff=291 "
+                               + "(default: skip; txt2img: the pipeline's own scheduler).",
                                discussion: samplerHelp, valueName: "spec"))
-    var sampler: String = SamplerKind.Name.skip.rawValue
+    var sampler: String?
 
-    @Option(parsing: .unconditional, help: "Number of network evaluations (sampling steps), 1…T (ignored by list and section spacings).")
-    var steps: Int = 25
+    /// The sampler of commands whose default does not depend on the model.
+    static let defaultSampler = SamplerKind.Name.skip.rawValue
+
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Number of network evaluations (sampling steps), 1…T (ignored by list and section spacings; restart's NFE budget).",
+        discussion: "Default 25, or the step count of --sampler-from."))
+    var steps: Int?
+
+    @Option(help: ArgumentHelp(
+        "Use the sampler `skipstep tune` chose: DIR/tuned.json (its full spec and step count; other flags may add keys).",
+        valueName: "tuned.json"))
+    var samplerFrom: String?
 
     @Option(help: ArgumentHelp("Which timesteps to visit (the spec's spacing key).", discussion: """
         uniform (default): guided-diffusion's space_timesteps(T, "N"); N1,N2,…: its section counts; ddim: its \
@@ -41,8 +61,45 @@ struct SamplerArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "diffusers' steps_offset, added to leading timesteps (the same as --spacing leading+N).")
     var stepsOffset: Int?
 
-    @Option(parsing: .unconditional, help: "Mix only: the model index t_c; steps starting at t ≥ t_c use skipped-step (the spec's cutoff key).")
-    var cutoff: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Mix only: the model index t_c; steps starting at t ≥ t_c use skipped-step (the spec's cutoff key); or auto: the "
+            + "choice of `skipstep tune --family cutoff` for this model and step count, from where tune stores it by default.",
+        valueName: "t_c|auto"))
+    var cutoff: CutoffArgument?
+
+    /// The step count: --steps, else the tuned file's, else 25.
+    func stepCount(_ tuned: TunedChoice? = nil) -> Int { steps ?? tuned?.steps ?? 25 }
+
+    var cutoffIndex: Int? { if case .index(let i) = cutoff { i } else { nil } }
+
+    /// The tuned choice the flags ask for: --sampler-from's file, or for --cutoff auto the cutoff family's
+    /// tuned.json of `model` at the step count under `cache` (nil when neither is given).
+    func tunedChoice(model: String?, cache: URL) throws -> TunedChoice? {
+        if let samplerFrom {
+            if cutoff == .auto { throw ValidationError("give either --sampler-from or --cutoff auto") }
+            let choice = try readTuned(URL(fileURLWithPath: samplerFrom), flag: "--sampler-from")
+            if let steps, steps != choice.steps {
+                throw ValidationError("--sampler-from \(samplerFrom) was tuned at \(choice.steps) steps, not --steps \(steps)")
+            }
+            return choice
+        }
+        guard cutoff == .auto else { return nil }
+        guard let model else { throw ValidationError("--cutoff auto needs the model (its tuned file is per model and step count)") }
+        let url = Tuner.defaultDirectory(cache: cache, model: model, steps: stepCount(), family: .cutoff).appendingPathComponent("tuned.json")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ValidationError("--cutoff auto: no tuned cutoff for \(model) at \(stepCount()) steps (\(url.path) does not exist); run "
+                                  + "`skipstep tune --model \(model) --steps \(stepCount()) --family cutoff` first")
+        }
+        let choice = try readTuned(url, flag: "--cutoff auto")
+        guard (try? SamplerSpec(parsing: choice.spec))?.kind.name == .mix else {
+            throw ValidationError("--cutoff auto: \(url.path) holds \(choice.spec), not a Mix cutoff")
+        }
+        return choice
+    }
+
+    private func readTuned(_ url: URL, flag: String) throws -> TunedChoice {
+        do { return try TunedChoice.read(from: url) } catch { throw ValidationError("\(flag): \(error.localizedDescription)") }
+    }
 
     @Option(parsing: .unconditional, help: "Mix only: the number k_c of leading skipped-step steps, instead of --cutoff (the spec's skip-steps key).")
     var skipSteps: Int?
@@ -85,7 +142,7 @@ struct SamplerArguments: ParsableArguments {
     var shorthands: [(SamplerSpec.Key, String)] {
         var out: [(SamplerSpec.Key, String)] = []
         if let eta { out.append((.eta, "\(eta)")) }
-        if let cutoff { out.append((.cutoff, "\(cutoff)")) }
+        if let cutoffIndex { out.append((.cutoff, "\(cutoffIndex)")) }
         if let skipSteps { out.append((.skipSteps, "\(skipSteps)")) }
         if let spacing { out.append((.spacing, "[\(spacing)]")) }
         if let variance { out.append((.variance, variance.rawValue)) }
@@ -96,15 +153,30 @@ struct SamplerArguments: ParsableArguments {
         return out
     }
 
-    /// `--sampler` with every shorthand flag added as its key.
-    func spec() throws -> SamplerSpec {
+    /// `--sampler` (or the tuned choice's spec, or `fallback` when neither is given) with every
+    /// shorthand flag added as its key.
+    func spec(fallback: String = defaultSampler, tuned: TunedChoice? = nil) throws -> SamplerSpec {
+        let sampler = self.sampler ?? fallback
+        if let tuned {
+            // --cutoff auto goes with --sampler mix (or no --sampler); --sampler-from with no --sampler.
+            let allowed: Set<String> = cutoff == .auto ? [SamplerKind.Name.skip.rawValue, SamplerKind.Name.mix.rawValue]
+                : [SamplerKind.Name.skip.rawValue]
+            if !allowed.contains(sampler) {
+                throw ValidationError("--sampler \(sampler): the sampler comes from the tuned file (\(tuned.spec)); drop --sampler")
+            }
+            do {
+                return try Self.adding(shorthands, to: SamplerSpec(parsing: tuned.spec), stepsOffset: stepsOffset)
+            } catch let error as SamplerSpecError {
+                throw ValidationError("tuned spec \(tuned.spec): \(error.localizedDescription)")
+            }
+        }
         let base: SamplerSpec
         do {
             base = try SamplerSpec(parsing: sampler)
-        } catch SamplerSpecError.mixNeedsCutoff where cutoff != nil || skipSteps != nil {
+        } catch SamplerSpecError.mixNeedsCutoff where cutoffIndex != nil || skipSteps != nil {
             // `--sampler mix --cutoff 291`: the cutoff comes from the flag.
             do {
-                base = try SamplerSpec(parsing: sampler + (cutoff.map { ":cutoff=\($0)" } ?? ":skip-steps=\(skipSteps ?? 0)"))
+                base = try SamplerSpec(parsing: sampler + (cutoffIndex.map { ":cutoff=\($0)" } ?? ":skip-steps=\(skipSteps ?? 0)"))
             } catch let error as SamplerSpecError {
                 throw ValidationError(Self.message(error, shorthands: shorthands))
             }
@@ -152,18 +224,26 @@ struct SamplerArguments: ParsableArguments {
     }
 
     func validate() throws {
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-        _ = try spec()
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        // A tuned spec is read when the command runs.
+        // Without --sampler, the shorthands are checked when the model's default sampler is known.
+        if samplerFrom == nil && cutoff != .auto && (sampler != nil || shorthands.isEmpty) { _ = try spec() }
     }
 
     /// The spec checked against `model` and bound to it; errors name the flag.
-    func makeSampler(_ model: LoadedModel) throws -> Sampler {
-        try namingFlags { try model.makeSampler(spec(), steps: steps) }
+    /// - Parameters:
+    ///   - fallback: the spec when neither `--sampler` nor a tuned file gives one.
+    ///   - defaultSpacing: the spacing when the spec sets none.
+    func makeSampler(_ model: LoadedModel, fallback: String = defaultSampler, defaultSpacing: Spacing = .uniform,
+                     tuned: TunedChoice? = nil) throws -> Sampler {
+        try namingFlags {
+            try model.makeSampler(spec(fallback: fallback, tuned: tuned), steps: stepCount(tuned), defaultSpacing: defaultSpacing)
+        }
     }
 
     /// The spec bound to a bare schedule (no model: ε-prediction, the paper's defaults).
-    func makeSampler(schedule: NoiseSchedule) throws -> Sampler {
-        try namingFlags { try spec().makeSampler(steps: steps, schedule: schedule) }
+    func makeSampler(schedule: NoiseSchedule, tuned: TunedChoice? = nil) throws -> Sampler {
+        try namingFlags { try spec(tuned: tuned).makeSampler(steps: stepCount(tuned), schedule: schedule) }
     }
 
     private func namingFlags(_ make: () throws -> Sampler) throws -> Sampler {
@@ -172,7 +252,7 @@ struct SamplerArguments: ParsableArguments {
         } catch let error as SamplerSpecError {
             throw RunError(Self.message(error, shorthands: shorthands))
         } catch let error as SamplerError {
-            throw RunError("--sampler \(sampler): \(error.localizedDescription)")
+            throw RunError("--sampler \(sampler ?? Self.defaultSampler): \(error.localizedDescription)")
         }
     }
 }

@@ -34,9 +34,10 @@ struct ScheduleCommand: ParsableCommand {
             ? .guidedLinear
             : try BetaSchedule(diffusersName: betaSchedule, start: 1e-4, end: 0.02, trainedBetas: nil)
         let schedule = try NoiseSchedule(kind, trainSteps: trainSteps)
-        let sampler = try sampling.makeSampler(schedule: schedule)
+        let tuned = try sampling.tunedChoice(model: nil, cache: Settings.current.cacheDirectory)
+        let sampler = try sampling.makeSampler(schedule: schedule, tuned: tuned)
         if json {
-            let spec = try sampling.spec()
+            let spec = try sampling.spec(tuned: tuned)
             let report = Report(trainSteps: trainSteps, betaSchedule: betaSchedule,
                                 sampler: spec.description, spacing: (spec.spacing ?? .uniform).description,
                                 timesteps: sampler.timesteps,
@@ -46,15 +47,16 @@ struct ScheduleCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
-        let spec = try sampling.spec()
-        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.steps.count) steps, spacing \((spec.spacing ?? .uniform))")
+        let spec = try sampling.spec(tuned: tuned)
+        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.steps.count) steps, "
+              + (spec.kind == .restart ? "its own Karras σ grid (NFE budget \(sampler.steps.count))" : "spacing \((spec.spacing ?? .uniform))"))
         print("step      s      p  method        ᾱ_s          a(x)          b(x̂₀)         c(ε̂)          σ")
         for step in sampler.steps {
             let c = step.coefficients
             let sigma = c.logVarianceMin != nil ? "learned" : String(format: "%.6g", c.noiseStd)
             print(String(format: "%4d %6d %6d  %-10@ %12.6g %13.6g %13.6g %13.6g  %@",
                          step.index + 1, step.from, step.to, step.method.rawValue as NSString,
-                         schedule.alphaBar(step.from), c.x, c.x0, c.eps, sigma as NSString)
+                         schedule.alphaBar(atTime: step.time), c.x, c.x0, c.eps, sigma as NSString)
                   + (c.previousX0 != 0 ? String(format: "  d(x̂₀_prev) %.6g", c.previousX0) : ""))
         }
     }
@@ -66,7 +68,7 @@ struct ScheduleCommand: ParsableCommand {
             var alphaBarTo: Double
             init(step: PlannedStep, schedule: NoiseSchedule) {
                 self.step = step
-                alphaBarFrom = schedule.alphaBar(step.from)
+                alphaBarFrom = schedule.alphaBar(atTime: step.time)
                 alphaBarTo = schedule.alphaBar(step.to)
             }
             enum CodingKeys: String, CodingKey { case alphaBarFrom = "alpha_bar_from", alphaBarTo = "alpha_bar_to" }

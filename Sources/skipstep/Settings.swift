@@ -3,12 +3,16 @@ import Foundation
 import Media
 import Metrics
 import Models
+import Sweep
 
 /// Everything skipstep takes from its environment and its own location, read once here at the
 /// edge; the library receives the resolved values (docs/ARCHITECTURE.md, "Configuration").
 struct Settings: Sendable {
     /// `$SKIPSTEP_MODELS_DIR`, then the repository's models/ beside the source tree the binary was
-    /// built in (.build/<triple>/<config>/skipstep → ../../../models), then ./models.
+    /// built in (.build/<triple>/<config>/skipstep → ../../../models), then the installed layout
+    /// (PREFIX/bin/skipstep → PREFIX/share/skipstep/models, as tools/install.sh lays it out), then
+    /// ./models. The binary's own path comes from /proc/self/exe with symbolic links resolved, so a
+    /// binary found through PATH or a link finds its models from any working directory.
     var modelDirectories: [URL]
     /// `$SKIPSTEP_CACHE_DIR`, else `$XDG_CACHE_HOME/skipstep`, else `~/.cache/skipstep`.
     var cacheDirectory: URL
@@ -22,8 +26,13 @@ struct Settings: Sendable {
     /// `$HUGGINGFACE_HUB_CACHE`, `$HF_HOME/hub`, `$XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub`.
     var hubCaches: [URL]
 
-    static let current = Settings(environment: ProcessInfo.processInfo.environment,
-                                  executable: CommandLine.arguments.first ?? "skipstep")
+    static let current = Settings(environment: ProcessInfo.processInfo.environment, executable: executablePath())
+
+    /// The running binary: /proc/self/exe on Linux, else Foundation's idea of it, else argv[0].
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? Bundle.main.executablePath ?? CommandLine.arguments.first ?? "skipstep"
+    }
 
     init(environment: [String: String], executable: String) {
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
@@ -31,6 +40,7 @@ struct Settings: Sendable {
         if let dir = value("SKIPSTEP_MODELS_DIR") { directories.append(URL(fileURLWithPath: dir)) }
         let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
         directories.append(binary.deletingLastPathComponent().appendingPathComponent("../../../models").standardized)
+        directories.append(binary.deletingLastPathComponent().appendingPathComponent("../share/skipstep/models").standardized)
         directories.append(URL(fileURLWithPath: "models"))
         modelDirectories = directories
         if let dir = value("SKIPSTEP_CACHE_DIR") {
@@ -82,6 +92,9 @@ struct Settings: Sendable {
 
 /// `--network`: the network whose features FID, KID and precision/recall compare, and whose
 /// logits give the Inception Score.
+extension FIDInception.Preprocessing: ExpressibleByArgument {}
+extension Scoring.ImageOptions.Range: ExpressibleByArgument {}
+
 enum FeatureNetworkName: String, CaseIterable, ExpressibleByArgument {
     /// The shipped Fashion-MNIST classifier (128-d features, 10 logits; 1×28×28 images).
     case fmnist
@@ -91,13 +104,15 @@ enum FeatureNetworkName: String, CaseIterable, ExpressibleByArgument {
 
     /// Loads the network; `weights` is `--weights` (the classifier folder, or the converted
     /// Inception safetensors).
-    func load(weights: String?, settings: Settings = .current) throws -> any FeatureNetwork {
+    func load(weights: String?, mode: FIDInception.Preprocessing = .legacyPytorch,
+              settings: Settings = .current) throws -> any FeatureNetwork {
         switch self {
         case .fmnist:
             return try FashionClassifier(directory: settings.classifierDirectory(weights))
         case .inception:
             return try FIDInception(contentsOf: FIDInception.locateWeights(weights, fromEnvironment: settings.inceptionWeights,
-                                                                           cacheDirectory: settings.cacheDirectory))
+                                                                           cacheDirectory: settings.cacheDirectory),
+                                    preprocessing: mode)
         }
     }
 }

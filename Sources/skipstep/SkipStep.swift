@@ -47,5 +47,6 @@ struct SkipStep: AsyncParsableCommand {
             Timesteps are model indices 0…T−1 (the paper's t is index + 1).
             """,
         version: SkipStep.version,
-        subcommands: [SampleCommand.self, ScheduleCommand.self, BenchCommand.self, EvalCommand.self, SweepCommand.self, PlotCommand.self])
+        subcommands: [SampleCommand.self, ScheduleCommand.self, BenchCommand.self, EvalCommand.self, SweepCommand.self, TuneCommand.self,
+                      PlotCommand.self, Txt2ImgCommand.self])
 }

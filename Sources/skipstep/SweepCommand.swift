@@ -69,12 +69,24 @@ struct SweepRunCommand: AsyncParsableCommand {
     var metrics: String = "fid,is"
 
     @Option(help: ArgumentHelp("What the feature metrics compare against: fashion-mnist:SPLIT (optionally sliced [A:B]), "
-                               + "a pytorch-fid statistics .npz (FID only), a folder of PNGs or an .npy of images.",
+                               + "a pytorch-fid statistics .npz (FID only), a folder of PNG/JPEG files, an .npy of images or an .npz with arr_0 "
+                               + "(layouts as `eval`).",
                                valueName: "ref"))
     var reference: String = "fashion-mnist:test"
 
     @Option(help: "Feature network: fmnist (the Fashion-MNIST classifier) or inception (pytorch-fid's FID Inception).")
     var network: FeatureNetworkName = .fmnist
+
+    @Option(help: ArgumentHelp("Diffusers folders: the weights variant (fp16 reads diffusion_pytorch_model.fp16.safetensors).",
+                               valueName: "name"))
+    var variant: String?
+
+    @Option(help: "FID convention of --network inception: legacy-pytorch (pytorch-fid's resize) or clean (clean-fid's).")
+    var mode: FIDInception.Preprocessing = .legacyPytorch
+
+    @Flag(help: ArgumentHelp("Score the raw float samples instead of quantising them to 8 bits first (as `eval --no-quantize`; "
+                             + "sweeps made before quantisation existed need it to resume)."))
+    var noQuantize = false
 
     @Option(help: ArgumentHelp("This process's part: chunks j with j mod n = i of every cell.", valueName: "i/n"))
     var shard: String?
@@ -123,7 +135,11 @@ struct SweepRunCommand: AsyncParsableCommand {
             steps: try list(steps, "steps"), cutoffs: try list(cutoffs, "cutoffs"), count: count,
             countForSteps: countForSteps, seed: seed, batch: batch, rng: rng, spacing: spacing,
             metrics: metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() },
-            reference: reference, network: network == .fmnist ? nil : network.rawValue)
+            reference: reference, network: network == .fmnist ? nil : network.rawValue,
+            quantize: noQuantize ? nil : true, mode: mode == .legacyPytorch ? nil : mode.rawValue, variant: variant)
+        if mode != .legacyPytorch && network != .inception {
+            throw ValidationError("--mode \(mode.rawValue) is an FID convention of --network inception")
+        }
         do { try spec.validate() } catch { throw ValidationError(error.localizedDescription) }
         return spec
     }
@@ -168,13 +184,21 @@ func sweepNetwork(_ spec: SweepSpec) throws -> FeatureNetworkName {
     return network
 }
 
+/// The FID convention of a sweep's spec.
+func sweepMode(_ spec: SweepSpec) throws -> FIDInception.Preprocessing {
+    guard let mode = FIDInception.Preprocessing(rawValue: spec.mode ?? FIDInception.Preprocessing.legacyPytorch.rawValue) else {
+        throw RunError("sweep.json names the unknown FID mode '\(spec.mode ?? "")' (expected legacy-pytorch or clean)")
+    }
+    return mode
+}
+
 /// Checks that a sweep's feature network and reference can be loaded (without embedding anything).
 func checkScoring(_ spec: SweepSpec, weights: String?) throws {
     guard !spec.metrics.isEmpty else { return }
-    _ = try sweepNetwork(spec).load(weights: weights)
+    _ = try sweepNetwork(spec).load(weights: weights, mode: sweepMode(spec))
     if FashionMNIST.Selection.isSelection(spec.reference) {
         _ = try FashionMNIST.Selection(parsing: spec.reference)
-    } else if spec.reference.hasSuffix(".npz") {
+    } else if spec.reference.hasSuffix(".npz"), (try? Scoring.isStatisticsFile(spec.reference)) != false {
         _ = try Scoring.readStatistics(spec.reference, name: "reference")
         do { try SweepEvaluator.checkReference(spec, hasFeatures: false) } catch { throw ValidationError(error.localizedDescription) }
     } else if !FileManager.default.fileExists(atPath: spec.reference) {
@@ -185,9 +209,10 @@ func checkScoring(_ spec: SweepSpec, weights: String?) throws {
 /// The evaluator of a sweep: its network, and the reference's features under it.
 func sweepEvaluator(_ spec: SweepSpec, model: LoadedModel, weights: String?) throws -> SweepEvaluator {
     guard !spec.metrics.isEmpty else { return try SweepEvaluator(spec: spec, model: model, network: nil, reference: nil) }
-    let network = try sweepNetwork(spec).load(weights: weights)
+    let network = try sweepNetwork(spec).load(weights: weights, mode: sweepMode(spec))
     log("reference features: \(spec.reference)")
     let reference = try Scoring.featureSet(spec.reference, network: { network }, name: "reference",
+                                           options: Scoring.ImageOptions(quantize: spec.quantize == true),
                                            fashionMNISTDirectory: Settings.current.fashionMNISTDirectory) { done, total in
         progress("reference: features \(done)/\(total)", logEvery: 60)
     }
@@ -204,7 +229,7 @@ func runSweep(_ spec: SweepSpec, in directory: SweepDirectory, shard: Shard, wei
     runner.log = { log($0) }
     runner.progress = { progress($0, logEvery: 60) }
     runner.sampleMissing = sampleMissing
-    let results = try await runner.run(model: { try Settings.current.catalog.load(spec.model) },
+    let results = try await runner.run(model: { try Settings.current.catalog.load(spec.model, variant: spec.variant) },
                                        evaluator: { try sweepEvaluator(spec, model: $0, weights: weights) })
     progressDone()
     if let results {
@@ -280,7 +305,7 @@ struct SweepReportCommand: ParsableCommand {
         let results: SweepResults
         if refreshFloors {
             let spec = try sweep.readSpec()
-            let model = try Settings.current.catalog.load(spec.model)
+            let model = try Settings.current.catalog.load(spec.model, variant: spec.variant)
             guard model.exact != nil else {
                 throw ValidationError("--refresh-floors: \(spec.model) is not a Gaussian-mixture oracle, so its sweep has no exact-sample floors")
             }

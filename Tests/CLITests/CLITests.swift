@@ -263,9 +263,15 @@ import TestSupport
         #expect(r.status == 0, "\(r.stderr)")
         let text = try String(contentsOf: svg, encoding: .utf8)
         #expect(text.hasPrefix("<svg") || text.hasPrefix("<?xml"))
-        #expect(text.contains(">loss<") && text.contains(">lr<"))
+        #expect(text.contains("<desc>Series: loss; lr.</desc>"))
         #expect(try Self.run(["plot", csv.path, "--x", "step", "--y", "loss", "--out", png.path]).status == 0)
-        #expect(try Data(contentsOf: png).prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]))
+        let image = try Image8.readPNG(from: png)
+        #expect(image.width == 960 && image.height == 630)
+        let pdf = dir.appendingPathComponent("loss.pdf")
+        #expect(try Self.run(["plot", csv.path, "--x", "step", "--y", "loss", "--out", pdf.path]).status == 0)
+        #expect(try Data(contentsOf: pdf).prefix(5) == Data("%PDF-".utf8))
+        let jpeg = try Self.run(["plot", csv.path, "--x", "step", "--y", "loss", "--out", dir.appendingPathComponent("loss.jpg").path])
+        #expect(jpeg.status != 0 && jpeg.stderr.contains(".png, .svg or .pdf"), "\(jpeg.stderr)")
         let missing = try Self.run(["plot", csv.path, "--x", "step", "--y", "los", "--out", svg.path])
         #expect(missing.status != 0 && missing.stderr.contains("'los'") && missing.stderr.contains("log.csv"), "\(missing.stderr)")
     }
@@ -283,7 +289,10 @@ import TestSupport
             let cells = (json as? [String: Any])?["cells"] as? [[String: Any]] ?? []
             return cells.map { cell in
                 var row = cell.filter { !$0.key.hasSuffix("seconds") && $0.key != "metrics" }.compactMapValues { $0 as? AnyHashable }
-                row["metrics"] = cell["metrics"] as? [String: Double]
+                // Values, and intervals (m_ci: [low, high]) beside them.
+                row["metrics"] = (cell["metrics"] as? [String: Any])?.compactMapValues { value -> AnyHashable? in
+                    (value as? Double).map(AnyHashable.init) ?? (value as? [Double]).map(AnyHashable.init)
+                }
                 return row
             }
         }
@@ -319,7 +328,9 @@ import TestSupport
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(try results(killed) == results(straight))
         #expect(try results(straight).count == 4)
-        #expect(try results(straight).allSatisfy { ($0["metrics"] as? [String: Double])?["oracle_frechet"] != nil })
+        // Each metric has its interval beside it (m_ci: [low, high]).
+        #expect(try results(straight).allSatisfy { (($0["metrics"] as? [String: Any])?["oracle_frechet"] as? Double) != nil })
+        #expect(try results(straight).allSatisfy { (($0["metrics"] as? [String: Any])?["oracle_frechet_ci"] as? [Double])?.count == 2 })
     }
 
     @Test func aSweepLooksForTheClassifierBeforeSamplingUnlessItIsAShard() throws {

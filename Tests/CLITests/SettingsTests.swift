@@ -15,7 +15,12 @@ import Testing
     @Test func modelDirectoriesAndDataset() {
         let settings = Settings(environment: ["SKIPSTEP_MODELS_DIR": "/m", "SKIPSTEP_FASHION_MNIST_DIR": "/f"],
                                 executable: "/repo/.build/x86_64-unknown-linux-gnu/release/skipstep")
-        #expect(settings.modelDirectories.map(\.path) == ["/m", "/repo/models", URL(fileURLWithPath: "models").path])
+        #expect(settings.modelDirectories.map(\.path) == ["/m", "/repo/models", "/repo/.build/x86_64-unknown-linux-gnu/share/skipstep/models",
+                                                         URL(fileURLWithPath: "models").path])
+        // Installed by tools/install.sh: PREFIX/bin/skipstep finds PREFIX/share/skipstep/models.
+        let installed = Settings(environment: [:], executable: "/opt/skipstep/bin/skipstep")
+        #expect(installed.modelDirectories.map(\.path).contains("/opt/skipstep/share/skipstep/models"))
+        #expect(Settings.executablePath().hasPrefix("/"))
         #expect(settings.fashionMNISTDirectory == "/f")
         #expect(Settings(environment: [:], executable: "/x").fashionMNISTDirectory == "/usr/share/datasets/fashion-mnist")
     }

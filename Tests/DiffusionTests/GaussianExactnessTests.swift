@@ -12,9 +12,16 @@ import Testing
         let mean: [Double], variance: [Double], alphaBar: [Double]
         var sampleShape: [Int] { [mean.count] }
         var predictionType: PredictionType { .epsilon }
-        /// E[ε | x_t] = √(1−a)(x − √a μ)/(a v + 1 − a).
+        /// E[ε | x_t] = √(1−a)(x − √a μ)/(a v + 1 − a); between two indices, ᾱ of the σ interpolated
+        /// linearly in log σ (k-diffusion's `t_to_sigma`, for the samplers that step at fractional t).
         func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
-            let a = alphaBar[Int(timestep)], d = mean.count
+            let low = Int(timestep.rounded(.down)), w = timestep - Double(low)
+            var a = alphaBar[low]
+            if w > 0 {
+                let ls = (1 - w) * 0.5 * log((1 - alphaBar[low]) / alphaBar[low]) + w * 0.5 * log((1 - alphaBar[low + 1]) / alphaBar[low + 1])
+                a = 1 / (1 + exp(2 * ls))
+            }
+            let d = mean.count
             return x.indices.map { i in
                 let j = i % d
                 return Float((1 - a).squareRoot() * (Double(x[i]) - a.squareRoot() * mean[j])
@@ -78,6 +85,8 @@ import Testing
                     k0 = -alphaT * phi * (1 + 0.5 / r0) * h
                     w = 0.5 * alphaT * phi / r0
                 }
+            case .eulerAncestral, .restart:
+                preconditionFailure("predicted in σ by predictInSigma")
             case .sdeDPMSolverPP2M:
                 // diffusers sde-dpmsolver++: x' = (σ_t/σ_s)e^{−h}x + α_t(1−e^{−2h})(D0 + ½D1) + σ_t√(1−e^{−2h})z.
                 let alphaT = aP.squareRoot(), sigmaT = (1 - aP).squareRoot()
@@ -104,14 +113,72 @@ import Testing
         return (st.m[0], st.c[0][0])
     }
 
-    static let kinds: [SamplerKind] = [.skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
+    /// Euler ancestral and Restart in x̃ = x/√ᾱ, σ = √((1 − ᾱ)/ᾱ), as their references write them:
+    /// ε̂(x̃, σ) = e1·x̃ + e0 is affine, so x̃ stays Gaussian; x_T = σ_0·z; x̃ = x at σ = 0.
+    static func predictInSigma(_ kind: SamplerKind, schedule: NoiseSchedule, timesteps ts: [Int],
+                               mean mu: Double, variance v: Double) -> (mean: Double, variance: Double) {
+        func eps(_ sigma: Double) -> (Double, Double) {
+            let a = 1 / (1 + sigma * sigma), den = a * v + 1 - a
+            let e1 = (1 - a).squareRoot() * a.squareRoot() / den
+            return (e1, -(1 - a).squareRoot() * a.squareRoot() * mu / den)
+        }
+        var m = 0.0, c = 0.0
+        func affine(_ u: Double, _ k: Double, noise: Double = 0) { m = u * m + k; c = u * u * c + noise * noise }
+        func heun(_ s: Double, _ p: Double) {
+            let (e1s, e0s) = eps(s), (e1p, e0p) = eps(p), d = p - s
+            // x' = x + d/2·(ε(x, s) + ε(x + d·ε(x, s), p))
+            affine(1 + d / 2 * (e1s + e1p * (1 + d * e1s)), d / 2 * (e0s + e1p * d * e0s + e0p))
+        }
+        func sigma(_ j: Int) -> Double { ((1 - schedule.alphaBar(j)) / schedule.alphaBar(j)).squareRoot() }
+        switch kind {
+        case .eulerAncestral:
+            let sigmas = ts.map(sigma) + [0]
+            c = sigmas[0] * sigmas[0]
+            for k in ts.indices {
+                let s = sigmas[k], p = sigmas[k + 1]
+                let up = (p * p * (s * s - p * p) / (s * s)).squareRoot(), down = (p * p - up * up).squareRoot()
+                let (e1, e0) = eps(s)
+                affine(1 + (down - s) * e1, (down - s) * e0, noise: up)
+            }
+        case .restart:
+            // The published configuration at an NFE budget of ts.count = 25: 9 main Heun steps on the Karras
+            // grid (ρ = 7) from min(80, σ(T−1)) to max(0.002, σ(0)), the last one Euler; after reaching the
+            // point nearest 0.06, twice: noise up to 0.30, 2 Heun steps back on the 3-point Karras grid.
+            precondition(ts.count == 25)
+            let n = 9, rho = 7.0
+            func karras(_ hi: Double, _ lo: Double, _ count: Int) -> [Double] {
+                (0..<count).map { pow(pow(hi, 1 / rho) + Double($0) / Double(count - 1) * (pow(lo, 1 / rho) - pow(hi, 1 / rho)), rho) }
+            }
+            let main = karras(min(80, sigma(schedule.trainSteps - 1)), max(0.002, sigma(0)), n) + [0]
+            let r = main.indices.min { abs(main[$0] - 0.06) < abs(main[$1] - 0.06) }!
+            c = main[0] * main[0]
+            for i in 0..<n {
+                if main[i + 1] > 0 { heun(main[i], main[i + 1]) } else {
+                    let (e1, e0) = eps(main[i])
+                    affine(1 - main[i] * e1, -main[i] * e0)
+                }
+                if i + 1 == r {
+                    let grid = karras(0.30, main[r], 3)
+                    for _ in 0..<2 {
+                        c += grid[0] * grid[0] - main[r] * main[r]
+                        for j in 0..<2 { heun(grid[j], grid[j + 1]) }
+                    }
+                }
+            }
+        default: preconditionFailure("not a σ sampler")
+        }
+        return (m, c)
+    }
+
+    static let kinds: [SamplerKind] = [.eulerAncestral, .restart, .skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
                                        .ddpm, .ddpmNaive, .dpmSolverPP2M, .sdeDPMSolverPP2M,
                                        .ddimEtaStep(above: 0.3, below: 1, cutoff: 500)]
 
     @Test(arguments: kinds)
     func outputMomentsMatchPrediction(kind: SamplerKind) throws {
         let schedule = try NoiseSchedule(.linear())
-        let ts = try Spacing.uniform.timesteps(trainSteps: 1000, steps: 10)
+        // Restart reads the step count as its NFE budget: 25 is 9 main steps and the Restart interval.
+        let ts = try Spacing.uniform.timesteps(trainSteps: 1000, steps: kind == .restart ? 25 : 10)
         let means = [0.0, 0.5, -0.7, 0.2, 1.0, -0.3], variances = [1.0, 0.04, 0.25, 0.5, 0.01, 2.0]
         let model = GaussianDenoiser(mean: means, variance: variances, alphaBar: schedule.alphasCumprod)
         let sampler = try Sampler(kind, schedule: schedule, timesteps: ts,
@@ -122,7 +189,9 @@ import Testing
         let x = try run.run()
         var pooledZ = 0.0, pooledZ2 = 0.0
         for j in 0..<d {
-            let (pm, pv) = Self.predict(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
+            let (pm, pv) = kind.stepsInSigma
+                ? Self.predictInSigma(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
+                : Self.predict(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
             var sum = 0.0, sum2 = 0.0
             for i in 0..<n {
                 let z = (Double(x[i * d + j]) - pm) / pv.squareRoot()

@@ -40,6 +40,10 @@ struct MediaFuzzTests {
     }
 
     static func parseNPY(_ data: Data) throws {
+        // The image reader accepts uint8 as well; float files must then read the same way below.
+        let images = try NPYImageArray.decode(data, path: "fuzz.npy")
+        #expect(CheckedSize.product(images.shape) == images.values.count)
+        if images.isUInt8 { return }
         let floats = try NPYArray.decode(data, path: "fuzz.npy")
         let doubles = try NPYDoubleArray.decode(data, path: "fuzz.npy")
         #expect(CheckedSize.product(floats.shape) == floats.values.count && doubles.values.count == floats.values.count)
@@ -85,7 +89,8 @@ struct MediaFuzzTests {
     }
 
     @Test func npy() throws {
-        let seeds = try Self.seeds("media/npy", extension: ".npy") + Self.seeds("metrics/npz", extension: ".npy")
+        let uint8 = try NPZArchive.read(from: Fixtures.url("cleanfid/arr0.npz")).members["arr_0"].map { [(name: "arr0_u1.npy", data: $0)] } ?? []
+        let seeds = try Self.seeds("media/npy", extension: ".npy") + Self.seeds("metrics/npz", extension: ".npy") + uint8
         let result = fuzz("npy", seeds: seeds, count: FuzzMutator.iterations(3000), mutate: { rng, data in
             rng.below(2) == 0 ? Self.mutateNPYHeader(&rng, data) : rng.mutate(data, hot: 0..<min(data.count, 128))
         }, body: Self.parseNPY, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.npy") })
@@ -137,6 +142,19 @@ struct MediaFuzzTests {
         let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) + chunk("IHDR", header)
             + chunk("IDAT", Data(compressed[0..<Int(length)])) + chunk("IEND", Data())
         return fixCRCs(png)
+    }
+
+    /// JPEG through libjpeg-turbo: a decoded image has width × height × channels bytes; anything
+    /// else is a MediaError naming the file (libjpeg-turbo's warnings included), never a trap or an exit.
+    @Test func jpeg() throws {
+        let seeds = try Self.seeds("cleanfid/images", extension: ".jpg")
+        let result = fuzz("jpeg", seeds: seeds, count: FuzzMutator.iterations(600), mutate: { rng, data in
+            rng.mutate(data, hot: 0..<min(data.count, 320))
+        }, body: { data in
+            let image = try Image8.decodeJPEG(data, path: "fuzz.jpg")
+            #expect(image.pixels.count == image.width * image.height * image.channels)
+        }, check: { error, _ in Self.expectNamedMediaError(error, "fuzz.jpg") })
+        #expect(result.refused > 0, "\(result)")
     }
 
     @Test func png() throws {

@@ -9,6 +9,7 @@ import Foundation
 /// σ² = β̃ = (1 − a_p)/(1 − a_s)·β (fixed_small), β (fixed_large), or learned_range's interpolation
 /// of log β̃ (clamped at 1e-20, diffusers `_get_variance`) and log β; no noise on the last step.
 public struct DDPMPosterior: UpdateRule {
+    /// The rule (it has no parameters).
     public init() {}
     public var method: StepMethod { .ddpm }
 

@@ -9,7 +9,9 @@ import Foundation
 /// Second order (`multistep_dpm_solver_second_order_update`): with r0 = h0/h and D1 = (m0 − m1)/r0,
 /// x' = (σ_p/σ_s)·x − α_p(e^{−h} − 1)·m0 − ½α_p(e^{−h} − 1)·D1.
 public struct DPMSolverPP: UpdateRule {
+    /// Second order (2M, using the previous step's x̂₀) rather than first order.
     public var secondOrder: Bool
+    /// The solver at first or second order.
     public init(secondOrder: Bool) { self.secondOrder = secondOrder }
     public var method: StepMethod { secondOrder ? .dpmSolverPP2M : .dpmSolverPP1 }
 

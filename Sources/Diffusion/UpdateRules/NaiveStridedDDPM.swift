@@ -5,6 +5,7 @@ import Foundation
 ///
 ///     x' = (x − β_s/√(1 − ᾱ_s)·ε̂)/√α_s + σ_s·z,  α_s = 1 − β_s,  σ_s² = β̃_s or β_s
 public struct NaiveStridedDDPM: UpdateRule {
+    /// The rule (it has no parameters).
     public init() {}
     public var method: StepMethod { .ddpmNaive }
 

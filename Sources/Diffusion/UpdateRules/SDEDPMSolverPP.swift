@@ -9,7 +9,9 @@ import Foundation
 /// Second order: with r0 = h0/h and D1 = (m0 − m1)/r0, the same plus ½α_p(1 − e^{−2h})·D1.
 /// (σ_p/σ_s)e^{−h} = (1 − a_p)√a_s / ((1 − a_s)√a_p); on the last step (a_p = 1) x' = m0 and σ = 0.
 public struct SDEDPMSolverPP: UpdateRule {
+    /// Second order (2M, using the previous step's x̂₀) rather than first order.
     public var secondOrder: Bool
+    /// The solver at first or second order.
     public init(secondOrder: Bool) { self.secondOrder = secondOrder }
     public var method: StepMethod { secondOrder ? .sdeDPMSolverPP2M : .sdeDPMSolverPP1 }
 

@@ -7,6 +7,7 @@
 /// q(x_p | x_s, x̂₀) (the paper's Theorem 2), so it equals DDPM on the respaced schedule with
 /// fixed_small variance and DDIM with η = 1 (tested in Float64).
 public struct SkippedStep: UpdateRule {
+    /// The rule (it has no parameters).
     public init() {}
     public var method: StepMethod { .skip }
 

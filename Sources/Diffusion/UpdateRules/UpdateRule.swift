@@ -6,8 +6,12 @@ import Foundation
 public protocol UpdateRule: Sendable {
     /// The method recorded in the plan.
     var method: StepMethod { get }
+    /// The coefficients of the step from index `s` to index `p`.
     /// - Parameters:
+    ///   - s: the model index the step starts at.
+    ///   - p: the model index it ends at, −1 for the clean sample.
     ///   - previous: the start of the previous step (multistep rules), nil on the first.
+    ///   - schedule: the noise schedule (ᾱ per index).
     ///   - variance: the variance of ancestral (DDPM) steps.
     func coefficients(from s: Int, to p: Int, previous: Int?, schedule: NoiseSchedule,
                       variance: VarianceType) throws -> StepCoefficients
@@ -16,12 +20,19 @@ public protocol UpdateRule: Sendable {
 /// x' = x·a + x̂₀·b + ε̂·c + x̂₀_prev·d + σ·z (Float64 coefficients of one step).
 /// With a learned variance, σ² = exp(f·logVarianceMax + (1 − f)·logVarianceMin) per element.
 public struct StepCoefficients: Sendable, Equatable, Codable {
+    /// a: the factor of x.
     public var x = 0.0
+    /// b: the factor of x̂₀.
     public var x0 = 0.0
+    /// c: the factor of ε̂.
     public var eps = 0.0
+    /// d: the factor of the previous step's x̂₀ (DPM-Solver++ 2M).
     public var previousX0 = 0.0
+    /// σ: the standard deviation of the fresh noise z.
     public var noiseStd = 0.0
+    /// With a learned variance: log σ² at v = −1 (the posterior variance, clipped).
     public var logVarianceMin: Double?
+    /// With a learned variance: log σ² at v = +1 (log β on the respaced schedule).
     public var logVarianceMax: Double?
 
     enum CodingKeys: String, CodingKey {
@@ -33,19 +44,40 @@ public struct StepCoefficients: Sendable, Equatable, Codable {
     }
 }
 
-/// One step of a plan: from model index `from` = s to `to` = p (−1 on the last step).
+/// One step of a plan: from model index `from` = s to `to` = p (−1 on the last step). Every step is
+/// one network evaluation, at model time `time` (= `from` for the discrete samplers; fractional for
+/// the samplers that step in σ, whose `from` and `to` are then `time` and the next step's time
+/// rounded, for display).
 public struct PlannedStep: Sendable, Equatable, Codable {
+    /// The step's position in the plan, from 0.
     public var index: Int
+    /// s: the model index the step starts at.
     public var from: Int
+    /// p: the model index it ends at, −1 for the clean sample.
     public var to: Int
+    /// The model time of this step's network evaluation; x arrives scaled for ᾱ(`time`).
+    public var time: Double
+    /// The update rule of the step.
     public var method: StepMethod
+    /// The Float64 coefficients.
     public var coefficients: StepCoefficients
     /// Whether the step consumes one standard-normal draw per element (and so advances each sample's
     /// generator): σ > 0 or a learned variance. Matches diffusers' draws on every non-final step.
     public var drawsNoise: Bool
 
+    public init(index: Int, from: Int, to: Int, time: Double? = nil, method: StepMethod,
+                coefficients: StepCoefficients, drawsNoise: Bool) {
+        self.index = index
+        self.from = from
+        self.to = to
+        self.time = time ?? Double(from)
+        self.method = method
+        self.coefficients = coefficients
+        self.drawsNoise = drawsNoise
+    }
+
     enum CodingKeys: String, CodingKey {
-        case index, from, to, method, coefficients
+        case index, from, to, time, method, coefficients
         case drawsNoise = "draws_noise"
     }
 }

@@ -7,33 +7,53 @@ import Foundation
 /// resolved by image size as `create_model` does, the class count, `clip_denoised` (the sampling
 /// scripts' default, true) and the source checkpoint's sha256.
 public struct ADMConfig: Codable, Sendable, Equatable {
+    /// `image_size`: the height and width of the samples.
     public var imageSize = 64
+    /// `num_channels`: the base channel count.
     public var numChannels = 128
+    /// `num_res_blocks`: residual blocks per resolution.
     public var numResBlocks = 2
     /// Empty: resolved from `imageSize` (`resolvedChannelMult`).
     public var channelMult: [Double] = []
     /// Image resolutions with attention ("16,8"), as the flag; downsample factors are imageSize / r.
     public var attentionResolutions = "16,8"
+    /// `num_heads`: attention heads (when `num_head_channels` is −1).
     public var numHeads = 4
+    /// `num_head_channels`: channels per head, −1 to use `num_heads`.
     public var numHeadChannels = -1
+    /// `num_heads_upsample`: heads in the upsampling path, −1 for `num_heads`.
     public var numHeadsUpsample = -1
+    /// `learn_sigma`: the output has variance channels (learned_range).
     public var learnSigma = false
+    /// `class_cond`: the model takes class labels.
     public var classCond = false
     /// guided-diffusion's NUM_CLASSES (1000); the test configs use 10.
     public var numClasses: Int?
+    /// `use_scale_shift_norm`: the timestep embedding scales and shifts the normalised activations.
     public var useScaleShiftNorm = true
+    /// `resblock_updown`: residual blocks do the up- and downsampling.
     public var resblockUpdown = false
+    /// `use_new_attention_order`: split qkv before heads (QKVAttention) rather than after (legacy).
     public var useNewAttentionOrder = false
     /// Recorded only: skipstep computes in Float32 (the files hold the fp32 master weights).
     public var useFp16 = false
+    /// `dropout`: recorded only (sampling uses none).
     public var dropout = 0.0
+    /// `diffusion_steps`: the training steps T.
     public var diffusionSteps = 1000
+    /// `noise_schedule`: `linear` or `cosine`.
     public var noiseSchedule = "linear"
+    /// `sigma_small`: fixed_small rather than fixed_large variance (without learn_sigma).
     public var sigmaSmall = false
+    /// `predict_xstart`: the network predicts x₀ rather than ε.
     public var predictXstart = false
+    /// `rescale_timesteps`: timesteps are scaled to 0…1000 before the embedding.
     public var rescaleTimesteps = false
+    /// `timestep_respacing`: the respacing the checkpoint was published with (recorded).
     public var timestepRespacing = ""
+    /// `clip_denoised`: clip x̂₀ to [−1, 1], the sampling scripts' default.
     public var clipDenoised = true
+    /// `source_sha256`: the SHA-256 of the converted .pt checkpoint.
     public var sourceSha256: String?
 
     enum CodingKeys: String, CodingKey {
@@ -48,6 +68,7 @@ public struct ADMConfig: Codable, Sendable, Equatable {
         case timestepRespacing = "timestep_respacing", clipDenoised = "clip_denoised", sourceSha256 = "source_sha256"
     }
 
+    /// guided-diffusion's defaults (`model_and_diffusion_defaults()`).
     public init() {}
 
     public init(from decoder: Decoder) throws {

@@ -5,7 +5,9 @@ import Foundation
 /// and `model.safetensors` (guided-diffusion's own keys), as tools/convert_adm.py writes it.
 /// Sampler defaults follow the config: the variance its flags select and `clip_denoised`.
 public enum ADMFolder {
+    /// The configuration file of a converted folder.
     public static let configName = "adm_config.json"
+    /// The weights file of a converted folder.
     public static let weightsName = "model.safetensors"
 
     /// Whether `directory` holds an ADM config.
@@ -13,6 +15,8 @@ public enum ADMFolder {
         FileManager.default.fileExists(atPath: directory.appendingPathComponent(configName).path)
     }
 
+    /// The model of a converted folder: configuration checked, weights bound strictly, schedule and
+    /// sampler defaults as guided-diffusion's `create_gaussian_diffusion` makes them.
     public static func load(_ directory: URL) throws -> LoadedModel {
         let configURL = directory.appendingPathComponent(configName)
         let config: ADMConfig
@@ -28,6 +32,7 @@ public enum ADMFolder {
         }
         let model = try ADMUNet(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
         return LoadedModel(name: directory.lastPathComponent, denoiser: ADMDenoiser(model: model),
-                           schedule: try config.schedule(path: configURL.path), defaults: config.samplerOptions)
+                           schedule: try config.schedule(path: configURL.path), defaults: config.samplerOptions,
+                           weightsPath: weightsURL.path)
     }
 }

@@ -11,10 +11,13 @@ import Tensor
 /// `Downsample2D` (conv `op`) / `Upsample2D`. Decoder blocks concatenate `[h, skip]`.
 /// Parity: Tests/ModelsTests/ADMParityTests.swift (tools/make_adm_fixtures.py).
 public final class ADMUNet: @unchecked Sendable {
+    /// The configuration the network was built from.
     public let config: ADMConfig
+    /// The number of weights.
     public let parameterCount: Int
     /// Output channels: 6 with learn_sigma (ε, then the variance value), else 3.
     public var outChannels: Int { config.outChannels }
+    /// The number of classes of a class-conditional model, else nil.
     public var classCount: Int? { config.classCount }
 
     private enum Layer {
@@ -182,21 +185,29 @@ public final class ADMUNet: @unchecked Sendable {
 /// An ADM UNet as a `Denoiser`: ε (and with learn_sigma the variance value v) for a batch at one
 /// timestep, with one class label per sample for class-conditional models.
 public struct ADMDenoiser: Denoiser {
+    /// The network.
     public let model: ADMUNet
+    /// C × H × W of one sample.
     public let sampleShape: [Int]
+    /// ADM models predict ε.
     public var predictionType: PredictionType { .epsilon }
+    /// Whether the output carries variance channels (`learn_sigma`).
     public var learnsVariance: Bool { model.config.learnSigma }
+    /// The number of classes of a class-conditional model, else nil.
     public var classCount: Int? { model.classCount }
 
+    /// The denoiser of `model`.
     public init(model: ADMUNet) {
         self.model = model
         sampleShape = [3, model.config.imageSize, model.config.imageSize]
     }
 
+    /// The network's output for an unconditional model.
     public func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
         try predict(x, batch: batch, timestep: timestep, classLabels: nil)
     }
 
+    /// The network's output, with one class label per sample for a class-conditional model.
     public func predict(_ x: [Float], batch: Int, timestep: Double, classLabels: [Int]?) throws -> [Float] {
         try model(x, batch: batch, height: sampleShape[1], width: sampleShape[2],
                   timesteps: Array(repeating: timestep, count: batch), classLabels: classLabels)

@@ -4,20 +4,42 @@ import Foundation
 /// diffusers' scheduler_config.json: the keys that define the training schedule and the model's
 /// sampling defaults (DDPMScheduler / DDIMScheduler / DPMSolverMultistepScheduler share them).
 public struct SchedulerConfig: Decodable, Sendable, Equatable {
+    /// `_class_name` (DDPMScheduler, DDIMScheduler, …).
     public var className: String?
+    /// `num_train_timesteps`: T.
     public var numTrainTimesteps = 1000
+    /// `beta_start`.
     public var betaStart = 0.0001
+    /// `beta_end`.
     public var betaEnd = 0.02
+    /// `beta_schedule`: linear, scaled_linear or squaredcos_cap_v2.
     public var betaSchedule = "linear"
+    /// `trained_betas`: explicit β, overriding the schedule.
     public var trainedBetas: [Double]?
+    /// `prediction_type`: epsilon, sample or v_prediction.
     public var predictionType = "epsilon"
+    /// `variance_type`: fixed_small, fixed_large or learned_range.
     public var varianceType: String?
+    /// `clip_sample`: clip x̂₀ (diffusers' default is true).
     public var clipSample: Bool?
+    /// `clip_sample_range`.
     public var clipSampleRange = 1.0
+    /// `thresholding`: dynamic thresholding of x̂₀.
     public var thresholding = false
+    /// `dynamic_thresholding_ratio`.
     public var dynamicThresholdingRatio = 0.995
+    /// `sample_max_value`.
     public var sampleMaxValue = 1.0
+    /// `rescale_betas_zero_snr`.
     public var rescaleBetasZeroSNR = false
+    /// How the scheduler spaces its timesteps (`leading`, `trailing`, `linspace`); nil: the class's own default.
+    public var timestepSpacing: String?
+    public var stepsOffset = 0
+    /// DDIM/PNDM: whether the last step ends at ᾱ = 1 (true) or at ᾱ[0]; nil: the class's default.
+    public var setAlphaToOne: Bool?
+    /// DPMSolverMultistepScheduler: `dpmsolver++`, `sde-dpmsolver++`, … and its order.
+    public var algorithmType: String?
+    public var solverOrder: Int?
 
     enum CodingKeys: String, CodingKey {
         case className = "_class_name", numTrainTimesteps = "num_train_timesteps", betaStart = "beta_start"
@@ -25,8 +47,11 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         case predictionType = "prediction_type", varianceType = "variance_type", clipSample = "clip_sample"
         case clipSampleRange = "clip_sample_range", thresholding, dynamicThresholdingRatio = "dynamic_thresholding_ratio"
         case sampleMaxValue = "sample_max_value", rescaleBetasZeroSNR = "rescale_betas_zero_snr"
+        case timestepSpacing = "timestep_spacing", stepsOffset = "steps_offset", setAlphaToOne = "set_alpha_to_one"
+        case algorithmType = "algorithm_type", solverOrder = "solver_order"
     }
 
+    /// diffusers' defaults.
     public init() {}
 
     public init(from decoder: Decoder) throws {
@@ -48,6 +73,11 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         dynamicThresholdingRatio = try value(.dynamicThresholdingRatio, dynamicThresholdingRatio)
         sampleMaxValue = try value(.sampleMaxValue, sampleMaxValue)
         rescaleBetasZeroSNR = try value(.rescaleBetasZeroSNR, rescaleBetasZeroSNR)
+        timestepSpacing = try c.configValue(String.self, forKey: .timestepSpacing)
+        stepsOffset = try value(.stepsOffset, stepsOffset)
+        setAlphaToOne = try c.configValue(Bool.self, forKey: .setAlphaToOne)
+        algorithmType = try c.configValue(String.self, forKey: .algorithmType)
+        solverOrder = try c.configValue(Int.self, forKey: .solverOrder)
     }
 
     /// Refuses values that would crash or silently mislead sampling: a training length beyond
@@ -74,6 +104,9 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
                 throw invalid(key, beta, "a beta in (0, 1]")
             }
         }
+        guard (0..<numTrainTimesteps).contains(stepsOffset) else {
+            throw invalid(.stepsOffset, stepsOffset, "an integer in 0..<num_train_timesteps (\(numTrainTimesteps))")
+        }
         guard clipSampleRange.isFinite, clipSampleRange > 0 else {
             throw invalid(.clipSampleRange, clipSampleRange, "a finite number > 0 (x̂₀ is clamped to ±range)")
         }
@@ -90,6 +123,16 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         try NoiseSchedule(BetaSchedule(diffusersName: betaSchedule, start: betaStart, end: betaEnd,
                                        trainedBetas: trainedBetas),
                           trainSteps: numTrainTimesteps, rescaleZeroTerminalSNR: rescaleBetasZeroSNR)
+    }
+
+    /// `schedule()`, its errors naming the config file `path` and the keys that make the schedule.
+    public func schedule(path: String) throws -> NoiseSchedule {
+        do {
+            return try schedule()
+        } catch {
+            throw UNetLoadError.invalidConfig(path: path, reason: "\(error.localizedDescription) (from "
+                + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
+        }
     }
 
     /// The sampler defaults this config asks for. x̂₀ is clipped only when the config says
@@ -114,17 +157,23 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
 
 /// A UNet2DModel as a `Denoiser`: one network call per batch, the same timestep for every item.
 public struct UNet2DDenoiser: Denoiser {
+    /// The network.
     public let model: UNet2DModel
+    /// C × H × W of one sample.
     public let sampleShape: [Int]
+    /// How the network's output is read.
     public let predictionType: PredictionType
+    /// Whether the output carries variance channels (twice the input channels).
     public var learnsVariance: Bool { model.config.outChannels == 2 * model.config.inChannels }
 
+    /// The denoiser of `model` on `height` × `width` samples.
     public init(model: UNet2DModel, height: Int, width: Int, predictionType: PredictionType) {
         self.model = model
         sampleShape = [model.config.inChannels, height, width]
         self.predictionType = predictionType
     }
 
+    /// The network's output at `timestep` for `batch` samples.
     public func predict(_ x: [Float], batch: Int, timestep: Double) throws -> [Float] {
         try model(x, batch: batch, height: sampleShape[1], width: sampleShape[2],
                   timesteps: Array(repeating: timestep, count: batch))
@@ -135,7 +184,11 @@ public struct UNet2DDenoiser: Denoiser {
 /// model folder (`config.json` + `diffusion_pytorch_model.safetensors`, with the DDPM paper's
 /// schedule unless a `scheduler_config.json` sits beside it).
 public enum DiffusersFolder {
-    public static func load(_ directory: URL) throws -> LoadedModel {
+    /// A diffusers pipeline folder (model_index.json, unet/, scheduler/) or a bare UNet folder:
+    /// configs validated, weights bound strictly, the scheduler's schedule and defaults.
+    /// - Parameter variant: diffusers' weights variant (`fp16` reads
+    ///   `diffusion_pytorch_model.fp16.safetensors`, `DiffusersWeightFile`).
+    public static func load(_ directory: URL, variant: String? = nil) throws -> LoadedModel {
         let manager = FileManager.default
         let indexURL = directory.appendingPathComponent("model_index.json")
         let isPipeline = manager.fileExists(atPath: indexURL.path)
@@ -153,7 +206,7 @@ public enum DiffusersFolder {
             throw UNetLoadError.invalidValue(path: configURL.path, key: "sample_size", value: "missing or null",
                                              expected: "an integer or [height, width] (the size the model samples at)")
         }
-        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: nil,
+        let weightsURL = try DiffusersWeightFile.locate(in: unetDirectory, base: "diffusion_pytorch_model", variant: variant,
                                                         className: "UNet2DModel")
         let model = try UNet2DModel(config: config, weights: SafeTensorsFile(contentsOf: weightsURL))
 
@@ -176,14 +229,10 @@ public enum DiffusersFolder {
         let denoiser = UNet2DDenoiser(model: model, height: size[0], width: size[1], predictionType: prediction)
         var defaults = try scheduler.samplerOptions(path: schedulerPath)
         if denoiser.learnsVariance && scheduler.varianceType == nil { defaults.varianceType = .learnedRange }
-        let schedule: NoiseSchedule
-        do {
-            schedule = try scheduler.schedule()
-        } catch {
-            throw UNetLoadError.invalidConfig(path: schedulerPath, reason: "\(error.localizedDescription) (from "
-                + "beta_schedule, beta_start, beta_end, trained_betas, num_train_timesteps, rescale_betas_zero_snr)")
-        }
-        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults)
+        let schedule = try scheduler.schedule(path: schedulerPath)
+        defaults.ddimFinalAlphaBar = scheduler.ddimFinalAlphaBar(schedule)
+        return LoadedModel(name: directory.lastPathComponent, denoiser: denoiser, schedule: schedule, defaults: defaults,
+                           weightsPath: weightsURL.path)
     }
 
     /// A pipeline's `model_index.json` must name a `UNet2DModel` as its `unet` (a
@@ -201,7 +250,11 @@ public enum DiffusersFolder {
         }
         guard component("unet") == "UNet2DModel" else {
             let found = (index["unet"] as? [Any])?.map { "\($0)" }.joined(separator: ", ") ?? index["unet"].map { "\($0)" }
-            let pipeline = (index["_class_name"] as? String).map { "; this index is a \($0)" } ?? ""
+            let className = index["_class_name"] as? String
+            let pipeline = className.map {
+                StableDiffusionIndex.pipelineClasses.contains($0) ? "; this index is a \($0): run it with skipstep txt2img"
+                                                                  : "; this index is a \($0)"
+            } ?? ""
             throw UNetLoadError.invalidValue(
                 path: url.path, key: "unet", value: found.map { "[\($0)]" } ?? "missing",
                 expected: "[\"diffusers\", \"UNet2DModel\"] (skipstep samples unconditional UNet2DModel pipelines\(pipeline))")

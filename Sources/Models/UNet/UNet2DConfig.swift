@@ -4,33 +4,59 @@ import Foundation
 /// (models/unets/unet_2d.py `UNet2DModel.__init__`). Keys skipstep cannot honour are refused by
 /// name in `validate()`.
 public struct UNet2DConfig: Decodable, Sendable, Equatable {
+    /// `sample_size`: height and width (one number means both).
     public var sampleSize: [Int]?
+    /// `in_channels`.
     public var inChannels = 3
+    /// `out_channels`: twice `in_channels` with a learned variance.
     public var outChannels = 3
+    /// `center_input_sample`: map inputs from [0, 1] to [−1, 1] first.
     public var centerInputSample = false
+    /// `time_embedding_type`: positional (sinusoidal) or fourier.
     public var timeEmbeddingType = "positional"
+    /// `time_embedding_dim`: default 4 × the first block's channels.
     public var timeEmbeddingDim: Int?
+    /// `freq_shift` of the sinusoidal embedding.
     public var freqShift = 0.0
+    /// `flip_sin_to_cos`: cosines first.
     public var flipSinToCos = true
+    /// `down_block_types`.
     public var downBlockTypes = ["DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"]
+    /// `mid_block_type`, nil for none.
     public var midBlockType: String? = "UNetMidBlock2D"
+    /// `up_block_types`.
     public var upBlockTypes = ["AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"]
+    /// `block_out_channels`, one per resolution.
     public var blockOutChannels = [224, 448, 672, 896]
+    /// `layers_per_block`: ResNet blocks per down block (one more per up block).
     public var layersPerBlock = 2
+    /// `mid_block_scale_factor`: the mid block's output scale.
     public var midBlockScaleFactor = 1.0
+    /// `downsample_padding` of strided convolutions.
     public var downsamplePadding = 1
+    /// `downsample_type`: conv or resnet.
     public var downsampleType = "conv"
+    /// `upsample_type`: conv or resnet.
     public var upsampleType = "conv"
+    /// `act_fn`: the activation.
     public var actFn = "silu"
     /// nil means "one head per block" (diffusers passes the block's channel count).
     public var attentionHeadDim: Int? = 8
+    /// `norm_num_groups` of GroupNorm.
     public var normNumGroups: Int? = 32
+    /// `attn_norm_num_groups`: GroupNorm groups in attention, default `norm_num_groups`.
     public var attnNormNumGroups: Int?
+    /// `norm_eps`.
     public var normEps = 1e-5
+    /// `resnet_time_scale_shift`: default (add) or scale_shift.
     public var resnetTimeScaleShift = "default"
+    /// `add_attention`: attention in the mid block.
     public var addAttention = true
+    /// `class_embed_type`: nil, or `identity`/`timestep` for class conditioning.
     public var classEmbedType: String?
+    /// `num_class_embeds`: classes of a class-conditional model.
     public var numClassEmbeds: Int?
+    /// `_class_name`: UNet2DModel.
     public var className: String?
 
     enum CodingKeys: String, CodingKey {
@@ -47,6 +73,7 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
         case classEmbedType = "class_embed_type", numClassEmbeds = "num_class_embeds", className = "_class_name"
     }
 
+    /// diffusers' defaults.
     public init() {}
 
     public init(from decoder: Decoder) throws {
@@ -102,7 +129,9 @@ public struct UNet2DConfig: Decodable, Sendable, Equatable {
     /// checkpoints use 256×256 samples and 896 channels) and low enough that every size product
     /// fits in `Int` and a refused config fails here, not in an allocation.
     public static let maxSampleSize = 16_384
+    /// The most channels a block may declare (a guard against absurd configs).
     public static let maxChannels = 65_536
+    /// The most layers per block a config may declare.
     public static let maxLayersPerBlock = 64
     /// 2^(levels − 1) divides the sample size; more levels than this is not a real model.
     public static let maxLevels = 12

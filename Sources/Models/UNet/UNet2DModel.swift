@@ -7,7 +7,9 @@ import Tensor
 /// `AttentionBlock2D`, `Downsample2D`, `Upsample2D`, …). Activations stay channel-major
 /// (`Tensor`, [C][B][H][W]) from `conv_in` to `conv_out`.
 public final class UNet2DModel: @unchecked Sendable {
+    /// The configuration the network was built from.
     public let config: UNet2DConfig
+    /// The number of weights.
     public let parameterCount: Int
 
     private let convIn: Conv2d

@@ -27,4 +27,10 @@ public struct Upsample2D {
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         conv(Resampling.upsampleNearest2x(x), ctx)
     }
+
+    /// With diffusers' `output_size`: nearest resizing to `height × width` instead of ×2
+    /// (`Resampling.upsampleNearest`), then the conv.
+    public func callAsFunction(_ x: Tensor, height: Int, width: Int, _ ctx: ForwardContext) -> Tensor {
+        conv(Resampling.upsampleNearest(x, height: height, width: width), ctx)
+    }
 }

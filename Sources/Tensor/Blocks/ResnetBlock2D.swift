@@ -26,23 +26,25 @@ public struct ResnetBlock2D {
                                                   conv2: "out_layers.3", shortcut: "skip_connection")
     }
 
-    let norm1: GroupNorm, conv1: Conv2d, timeProjection: Linear, norm2: GroupNorm, conv2: Conv2d
+    let norm1: GroupNorm, conv1: Conv2d, timeProjection: Linear?, norm2: GroupNorm, conv2: Conv2d
     let shortcut: Conv2d?
     public let scaleShift: Bool
     public let outputScale: Float
     public let resample: Resample
 
     /// Reads `prefix.{norm1, conv1, time_emb_proj, norm2, conv2}` and `prefix.conv_shortcut`
-    /// when the channel counts differ (or the `names` given).
+    /// when the channel counts differ (or the `names` given). `timeChannels` nil: no time
+    /// embedding and no `time_emb_proj` (diffusers' `temb_channels=None`, the VAE's resnets).
     public init(_ w: inout WeightBinder, _ prefix: String, in inChannels: Int, out outChannels: Int,
-                timeChannels: Int, groups: Int, eps: Double, scaleShift: Bool, outputScale: Double = 1,
+                timeChannels: Int?, groups: Int, eps: Double, scaleShift: Bool, outputScale: Double = 1,
                 resample: Resample = .none, names: Names = .diffusers) throws {
         self.scaleShift = scaleShift
         let p = prefix + "."
         norm1 = try GroupNorm(&w, p + names.norm1, channels: inChannels, groups: groups, eps: eps)
         conv1 = try Conv2d(&w, p + names.conv1, in: inChannels, out: outChannels, kernel: 3, padding: 1)
-        timeProjection = try Linear(&w, p + names.timeProjection, in: timeChannels,
-                                    out: scaleShift ? 2 * outChannels : outChannels)
+        timeProjection = try timeChannels.map {
+            try Linear(&w, p + names.timeProjection, in: $0, out: scaleShift ? 2 * outChannels : outChannels)
+        }
         norm2 = try GroupNorm(&w, p + names.norm2, channels: outChannels, groups: groups, eps: eps)
         conv2 = try Conv2d(&w, p + names.conv2, in: outChannels, out: outChannels, kernel: 3, padding: 1)
         shortcut = inChannels == outChannels ? nil
@@ -51,8 +53,9 @@ public struct ResnetBlock2D {
         self.resample = resample
     }
 
-    /// `x` `[in, B, H, W]`, `timeEmbedding` the SiLU of the model's time embedding `[T, B, 1, 1]`.
-    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor, _ ctx: ForwardContext) -> Tensor {
+    /// `x` `[in, B, H, W]`, `timeEmbedding` the SiLU of the model's time embedding `[T, B, 1, 1]`
+    /// (nil, and ignored, for a block built without `timeChannels`).
+    public func callAsFunction(_ x: Tensor, timeEmbedding: Tensor?, _ ctx: ForwardContext) -> Tensor {
         var h = norm1(x, silu: true)
         var input = x
         switch resample {
@@ -61,8 +64,13 @@ public struct ResnetBlock2D {
         case .down: h = Resampling.averagePool2x(h); input = Resampling.averagePool2x(x)
         }
         let h1 = conv1(h, ctx)
-        let t = timeProjection(timeEmbedding, ctx)  // [C or 2C][B]
         let c = h1.channels, b = h1.batch, hw = h1.spatial
+        guard let timeProjection, let timeEmbedding else {
+            _ = norm2(h1, silu: true, inPlace: true)
+            let h2 = conv2(h1, ctx)
+            return Combine.residualAdd(h2, shortcut.map { $0(input, ctx) } ?? input, dividingBy: outputScale)
+        }
+        let t = timeProjection(timeEmbedding, ctx)  // [C or 2C][B]
         if scaleShift {
             _ = norm2(h1, inPlace: true)
             // h·(1 + scale[c, b]) + shift[c, b], then SiLU.

@@ -15,6 +15,30 @@ public enum Resampling {
         return y
     }
 
+    /// `F.interpolate(x, size=(height, width), mode="nearest")` into a new tensor (diffusers'
+    /// `Upsample2D` with `output_size`, forwarded when a latent side is not divisible by the
+    /// UNet's total upsampling): output index i reads input `min(⌊i·(in/out)⌋, in − 1)`, the scale
+    /// computed in Float32 as PyTorch's `nearest_idx` does (exactly `i/2` when out = 2·in).
+    public static func upsampleNearest(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        if height == 2 * x.height && width == 2 * x.width { return upsampleNearest2x(x) }
+        let y = x.like(height: height, width: width)
+        func sources(_ outSize: Int, _ inSize: Int) -> [Int] {
+            let scale = Float(inSize) / Float(outSize)
+            return (0..<outSize).map { outSize == 2 * inSize ? $0 >> 1 : min(Int((Float($0) * scale).rounded(.down)), inSize - 1) }
+        }
+        let rows = sources(height, x.height), columns = sources(width, x.width)
+        let planes = x.channels * x.batch, inPlane = x.spatial, outPlane = height * width
+        // A copy (memory bound), only for sizes off the ×2 grid: one pass on the calling thread.
+        for plane in 0..<planes {
+            let src = x.data + plane * inPlane, dst = y.data + plane * outPlane
+            for (i, row) in rows.enumerated() {
+                let from = src + row * x.width, to = dst + i * width
+                for (j, column) in columns.enumerated() { to[j] = from[column] }
+            }
+        }
+        return y
+    }
+
     /// 2×2 average pooling with stride 2 (odd trailing rows and columns dropped, as PyTorch does).
     public static func averagePool2x(_ x: Tensor) -> Tensor {
         let y = x.like(height: x.height / 2, width: x.width / 2)

@@ -1,0 +1,75 @@
+import Foundation
+import Media
+import Testing
+import TestSupport
+
+/// `skipstep txt2img` on the tiny random Stable Diffusion pipeline (StableDiffusionFixture).
+@Suite struct Txt2ImgCLITests {
+    @Test func writesOneImageAndAGrid() throws {
+        let model = try StableDiffusionFixture.pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let one = model.appendingPathComponent("cat.png").path
+        var result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "a cat", "--steps", "3", "--out", one])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("ddim"), "the folder's DDIMScheduler is the default sampler: \(result.stderr)")
+        let image = try Image8.readPNG(from: URL(fileURLWithPath: one))
+        #expect(image.width == 32 && image.height == 32 && image.channels == 3)
+        let grid = model.appendingPathComponent("grid.png").path
+        result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "a cat", "--steps", "2", "--count", "2",
+                                   "--sampler", "mix:cutoff=500", "--guidance", "1", "--out", grid])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Image8.readPNG(from: URL(fileURLWithPath: grid)).width > 32)
+    }
+
+    @Test func aPromptListResumesAndRefusesAnotherRun() throws {
+        let model = try StableDiffusionFixture.pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let prompts = model.appendingPathComponent("prompts.txt")
+        try "a cat\n\na dog\na red chair\n".write(to: prompts, atomically: true, encoding: .utf8)
+        let out = model.appendingPathComponent("out").path
+        let arguments = ["txt2img", "--model", model.path, "--prompts", prompts.path, "--steps", "2", "--out", out]
+        var result = try CLITests.run(arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(names == ["sample_00000.png", "sample_00001.png", "sample_00002.png", "txt2img.json"])
+        let second = try Data(contentsOf: URL(fileURLWithPath: out + "/sample_00001.png"))
+        try FileManager.default.removeItem(atPath: out + "/sample_00001.png")
+        result = try CLITests.run(arguments)
+        #expect(result.status == 0 && result.stderr.contains("resuming: 2 of 3"), "\(result.stderr)")
+        // Image 1 comes back identical: it depends on its own prompt and seed only.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/sample_00001.png")) == second)
+        result = try CLITests.run(arguments + ["--guidance", "3"])
+        #expect(result.status != 0 && result.stderr.contains("guidance"), "\(result.stderr)")
+    }
+
+    @Test func dryRunMeasuresTheCost() throws {
+        let model = try StableDiffusionFixture.pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "x", "--steps", "25", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("50 UNet evaluations") && result.stdout.contains("TFLOP") && result.stdout.contains("minutes"),
+                "\(result.stdout)")
+    }
+
+    @Test(arguments: [
+        (["--height", "31"], "multiples of the VAE factor"),
+        (["--guidance", "-1"], "--guidance"),
+        (["--prompts", "/nonexistent/p.txt"], "give exactly one of --prompt and --prompts"),
+        (["--count", "0"], "--count"),
+    ])
+    func badInputIsAClearError(extra: [String], message: String) throws {
+        let model = try StableDiffusionFixture.pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "x", "--steps", "1",
+                                       "--out", model.appendingPathComponent("o.png").path] + extra)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func anUnconditionalCommandPointsToTxt2Img() throws {
+        let model = try StableDiffusionFixture.pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        let result = try CLITests.run(["sample", "--model", model.path, "--out", model.appendingPathComponent("o.npy").path])
+        #expect(result.status != 0 && result.stderr.contains("txt2img"), "\(result.stderr)")
+    }
+}
