@@ -12,7 +12,15 @@ shift $(( $# >= 2 ? 2 : 1 ))
 work=.build/fuzz
 extra=()
 mkdir -p "$work/src" "$work/corpus/$target" "$work/crashes/$target"
-media=(Sources/Media/*.swift)
+# Media's parsers and the Files helpers they use, as one module (imports of Files dropped); the
+# drawing and JPEG files need cairo and libjpeg-turbo and parse nothing fuzzed here.
+mkdir -p "$work/media"
+rm -f "$work/media"/*.swift
+for f in Sources/Media/*.swift Sources/Files/*.swift; do
+  case $(basename "$f") in ImageGrid.swift|JPEG.swift|Plot*.swift) continue ;; esac
+  sed '/^import Files$/d' "$f" > "$work/media/$(basename "$f")"
+done
+media=("$work"/media/*.swift)
 case $target in
   png) flag=FUZZ_PNG; sources=("${media[@]}"); seeds=(Tests/Fixtures/media/png/*.png) ;;
   npy) flag=FUZZ_NPY; sources=("${media[@]}"); seeds=(Tests/Fixtures/media/npy/*.npy Tests/Fixtures/metrics/npz/*.npy) ;;
@@ -21,7 +29,7 @@ case $target in
   safetensors|unet-config)
     # Models files import Media; compiled into one module here, so drop the import.
     for f in Sources/Models/SafeTensors.swift Sources/Models/UNet/UNet2DConfig.swift Sources/Models/UNet/ConfigDecoding.swift; do
-      sed '/^import Media$/d' "$f" > "$work/src/$(basename "$f")"
+      sed '/^import Media$/d; /^import Files$/d' "$f" > "$work/src/$(basename "$f")"
     done
     if [ "$target" = safetensors ]; then
       flag=FUZZ_SAFETENSORS; sources=("${media[@]}" "$work/src/SafeTensors.swift")
