@@ -41,8 +41,27 @@ public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     if let config = try? ConfigFile.decode(UNet2DConfig.self, from: data, path: "fuzz/config.json", what: "UNet2DModel") {
         _ = try? config.validate(path: "fuzz/config.json")
     }
+    #elseif FUZZ_SAMPLER_SPEC
+    // The first byte picks the step count; the rest is the spec text. A parsed spec must print as
+    // text that parses back to itself, and binding it to a schedule may fail only by throwing.
+    guard let first = data.first else { return 0 }
+    let text = String(decoding: data.dropFirst(), as: UTF8.self)
+    if let spec = try? SamplerSpec(parsing: text) {
+        let reparsed = try? SamplerSpec(parsing: spec.description)
+        precondition(reparsed == spec, "'\(text)' prints as '\(spec)', which does not parse back to it")
+        if let schedule = try? NoiseSchedule(.linear()) {
+            _ = try? spec.makeSampler(steps: Int(first % 64), schedule: schedule)
+        }
+    }
+    #elseif FUZZ_SWEEP_JSON
+    if let spec = try? JSONDecoder().decode(SweepSpec.self, from: data), (try? spec.validate()) != nil {
+        _ = try? spec.metricSuite()
+        let encoded = try? JSONEncoder().encode(spec)
+        precondition(encoded.flatMap { try? JSONDecoder().decode(SweepSpec.self, from: $0) } == spec,
+                     "a valid sweep.json does not round-trip")
+    }
     #else
-    #error("build with -D FUZZ_PNG, FUZZ_NPY, FUZZ_NPZ, FUZZ_IDX, FUZZ_SAFETENSORS or FUZZ_UNET_CONFIG")
+    #error("build with -D FUZZ_PNG, FUZZ_NPY, FUZZ_NPZ, FUZZ_IDX, FUZZ_SAFETENSORS, FUZZ_UNET_CONFIG, FUZZ_SAMPLER_SPEC or FUZZ_SWEEP_JSON")
     #endif
     return 0
 }

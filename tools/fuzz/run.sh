@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # libFuzzer (+ AddressSanitizer) builds of skipstep's parsers, issue 22.
 #   tools/fuzz/run.sh TARGET [SECONDS] [extra libFuzzer flags]
-# TARGET: png npy npz idx safetensors unet-config. The corpus lives in .build/fuzz/corpus/TARGET
+# TARGET: png npy npz idx safetensors unet-config sampler-spec sweep-json. The corpus lives in .build/fuzz/corpus/TARGET
 # (seeded from Tests/Fixtures, never written back there); crashers land in .build/fuzz/crashes/.
 # Commit a crasher under Tests/Fixtures/fuzz/TARGET/ and add it to the parser's tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-target=${1:?usage: tools/fuzz/run.sh png|npy|npz|idx|safetensors|unet-config [seconds]}
+target=${1:?usage: tools/fuzz/run.sh png|npy|npz|idx|safetensors|unet-config|sampler-spec|sweep-json [seconds]}
 seconds=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
 work=.build/fuzz
+extra=()
 mkdir -p "$work/src" "$work/corpus/$target" "$work/crashes/$target"
-media=(Sources/Media/*.swift)
+# Media's parsers and the Files helpers they use, as one module (imports of Files dropped); the
+# drawing and JPEG files need cairo and libjpeg-turbo and parse nothing fuzzed here.
+mkdir -p "$work/media"
+rm -f "$work/media"/*.swift
+for f in Sources/Media/*.swift Sources/Files/*.swift; do
+  case $(basename "$f") in ImageGrid.swift|JPEG.swift|Plot*.swift) continue ;; esac
+  sed '/^import Files$/d' "$f" > "$work/media/$(basename "$f")"
+done
+media=("$work"/media/*.swift)
 case $target in
   png) flag=FUZZ_PNG; sources=("${media[@]}"); seeds=(Tests/Fixtures/media/png/*.png) ;;
   npy) flag=FUZZ_NPY; sources=("${media[@]}"); seeds=(Tests/Fixtures/media/npy/*.npy Tests/Fixtures/metrics/npz/*.npy) ;;
@@ -20,7 +29,7 @@ case $target in
   safetensors|unet-config)
     # Models files import Media; compiled into one module here, so drop the import.
     for f in Sources/Models/SafeTensors.swift Sources/Models/UNet/UNet2DConfig.swift Sources/Models/UNet/ConfigDecoding.swift; do
-      sed '/^import Media$/d' "$f" > "$work/src/$(basename "$f")"
+      sed '/^import Media$/d; /^import Files$/d' "$f" > "$work/src/$(basename "$f")"
     done
     if [ "$target" = safetensors ]; then
       flag=FUZZ_SAFETENSORS; sources=("${media[@]}" "$work/src/SafeTensors.swift")
@@ -29,11 +38,36 @@ case $target in
       flag=FUZZ_UNET_CONFIG; sources=("${media[@]}" "$work/src/UNet2DConfig.swift" "$work/src/ConfigDecoding.swift")
       seeds=(Tests/Fixtures/unet/*/config.json)
     fi ;;
+  sampler-spec)
+    # The whole Diffusion module (the spec parser, spacings, plans): it imports only Foundation.
+    module=Diffusion  # its sources qualify names with the module (Diffusion.linspace)
+    flag=FUZZ_SAMPLER_SPEC; sources=(Sources/Diffusion/*.swift Sources/Diffusion/UpdateRules/*.swift)
+    mkdir -p "$work/seeds/sampler-spec"; i=0
+    for text in skip ddpm ddim:eta=0.5 mix:cutoff=291 'mix:cutoff=291:spacing=[list:999,500,1]' 'skip:spacing=[10,15,20]' \
+                ddim:eta=1:eta-below=0:eta-cutoff=291 'dpmpp-2m:spacing=karras' 'ddpm:variance=fixed_large:clip=1' \
+                'ddim:thresholding=0.995:thresholding-max=1.5:prediction=v_prediction' 'mix:skip-steps=3:spacing=[respace:ddim25]'; do
+      printf '%s' "$text" > "$work/seeds/sampler-spec/$i"; i=$((i + 1))
+    done
+    seeds=("$work"/seeds/sampler-spec/*) ;;
+  sweep-json)
+    # sweep.json as SweepRunner reads it: SweepSpec (Sweep) with the spec parser (Diffusion) and
+    # MetricSuite (Metrics, which needs Tensor and its C kernels): one module, imports dropped.
+    for f in Sources/Sweep/SweepSpec.swift Sources/Metrics/*.swift $(find Sources/Tensor -name '*.swift'); do
+      sed '/^import Diffusion$/d; /^import Metrics$/d; /^import Tensor$/d' "$f" > "$work/src/sweep-$(basename "$f")"
+    done
+    # SwiftPM writes the C target's module map; here we do.
+    mkdir -p "$work/ckernels-module"
+    printf 'module CKernels {\n  header "%s"\n  export *\n}\n' "$PWD/Sources/CKernels/include/ckernels.h" > "$work/ckernels-module/module.modulemap"
+    clang -c -O2 -mavx2 -mfma -I Sources/CKernels/include Sources/CKernels/ckernels.c -o "$work/ckernels.o"
+    flag=FUZZ_SWEEP_JSON; module=Diffusion
+    extra=(-I Sources/CBLAS -I "$work/ckernels-module" "$work/ckernels.o" -lopenblas)
+    sources=(Sources/Diffusion/*.swift Sources/Diffusion/UpdateRules/*.swift "$work"/src/sweep-*.swift)
+    seeds=(Tests/Fixtures/fuzz/sweep-json-seeds/*.json) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 binary=$work/$target-fuzzer
-swiftc -sanitize=fuzzer,address -parse-as-library -module-name SkipstepFuzz -D "$flag" -O \
-  -I Sources/CZlib -lz "${sources[@]}" tools/fuzz/Harness.swift -o "$binary" 2>&1 | grep -v "warning:" || true
+swiftc -sanitize=fuzzer,address -parse-as-library -module-name "${module:-SkipstepFuzz}" -D "$flag" -O \
+  -I Sources/CZlib -lz "${extra[@]}" "${sources[@]}" tools/fuzz/Harness.swift -o "$binary" 2>&1 | grep -v "warning:" || true
 i=0
 for seed in "${seeds[@]}"; do cp "$seed" "$work/corpus/$target/seed-$i"; i=$((i + 1)); done
 # Small inputs keep the safetensors harness fast (a large header runs at ~50 exec/s under ASan).
