@@ -79,7 +79,9 @@ public struct ModelCatalog: Sendable {
 
     /// A built-in model by name, a model file or folder (`load(path:)`), or a Hugging Face
     /// repository `ORG/NAME[@REVISION]` in the local cache (an existing path wins).
-    /// - Parameter variant: a diffusers weights variant (`fp16`); an error for other models.
+    /// - Parameters:
+    ///   - nameOrPath: a built-in name, a path, or `ORG/NAME[@REVISION]`.
+    ///   - variant: a diffusers weights variant (`fp16`); an error for other models.
     public func load(_ nameOrPath: String, variant: String? = nil) throws -> LoadedModel {
         switch nameOrPath {
         case let name where Self.shippedFolders[name] != nil:

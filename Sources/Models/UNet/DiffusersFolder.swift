@@ -186,8 +186,10 @@ public struct UNet2DDenoiser: Denoiser {
 public enum DiffusersFolder {
     /// A diffusers pipeline folder (model_index.json, unet/, scheduler/) or a bare UNet folder:
     /// configs validated, weights bound strictly, the scheduler's schedule and defaults.
-    /// - Parameter variant: diffusers' weights variant (`fp16` reads
-    ///   `diffusion_pytorch_model.fp16.safetensors`, `DiffusersWeightFile`).
+    /// - Parameters:
+    ///   - directory: the pipeline or model folder.
+    ///   - variant: diffusers' weights variant (`fp16` reads
+    ///     `diffusion_pytorch_model.fp16.safetensors`, `DiffusersWeightFile`).
     public static func load(_ directory: URL, variant: String? = nil) throws -> LoadedModel {
         let manager = FileManager.default
         let indexURL = directory.appendingPathComponent("model_index.json")
