@@ -30,8 +30,8 @@ public final class AutoencoderKLDecoder: @unchecked Sendable {
 
     /// Loads a diffusers `vae/` folder: `config.json` and `diffusion_pytorch_model[.variant].safetensors`.
     public convenience init(directory: URL, variant: String?) throws {
-        let (config, weights, configPath) = try ComponentFolder.read(AutoencoderKLConfig.self, in: directory, weightsBase: "diffusion_pytorch_model",
-                                                                     variant: variant, className: "AutoencoderKL")
+        let (config, weights, configPath) = try ComponentFolder.read(
+            AutoencoderKLConfig.self, in: directory, weightsBase: "diffusion_pytorch_model", variant: variant, className: "AutoencoderKL")
         try self.init(config: config, weights: weights, configPath: configPath)
     }
 

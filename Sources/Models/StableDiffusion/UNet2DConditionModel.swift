@@ -32,8 +32,8 @@ public final class UNet2DConditionModel: @unchecked Sendable {
 
     /// Loads a diffusers `unet/` folder: `config.json` and `diffusion_pytorch_model[.variant].safetensors`.
     public convenience init(directory: URL, variant: String?) throws {
-        let (config, weights, configPath) = try ComponentFolder.read(UNet2DConditionConfig.self, in: directory, weightsBase: "diffusion_pytorch_model",
-                                                                     variant: variant, className: "UNet2DConditionModel")
+        let (config, weights, configPath) = try ComponentFolder.read(
+            UNet2DConditionConfig.self, in: directory, weightsBase: "diffusion_pytorch_model", variant: variant, className: "UNet2DConditionModel")
         try self.init(config: config, weights: weights, configPath: configPath)
     }
 
