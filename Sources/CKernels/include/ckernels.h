@@ -23,4 +23,15 @@ void skipstep_silu_avx2(const float *src, float *dst, long count);
 /// Softmax of one row in place.
 void skipstep_softmax_row_avx2(float *x, long count);
 
+/// Floats `skipstep_gemm_pack_a` writes for an m × k matrix (m rounded up to panels of 6 rows).
+long skipstep_gemm_packed_a_floats(long m, long k);
+
+/// Packs row-major A (m × k, rows `lda` apart) for `skipstep_gemm_packed_avx2` (any CPU).
+void skipstep_gemm_pack_a(const float *a, long lda, long m, long k, float *packed);
+
+/// Columns n0 ..< n1 of C (m × ·, rows `ldc` apart) = packed A · B (k × ·, rows `ldb` apart),
+/// plus C's previous values when `accumulate`. AVX2 + FMA only (gemm.c).
+void skipstep_gemm_packed_avx2(long m, long k, const float *packed_a, const float *b, long ldb, long n0, long n1,
+                               float *c, long ldc, int accumulate);
+
 #endif

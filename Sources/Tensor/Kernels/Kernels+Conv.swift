@@ -49,7 +49,7 @@ extension Kernels {
                        weight: UnsafePointer<Float>, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
                        stride: Int, padding: Padding,
                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float],
-                       algorithm: ConvAlgorithm = .automatic, blockFloats: Int) {
+                       algorithm: ConvAlgorithm = .automatic, blockFloats: Int, packedWeights: Bool = false) {
         precondition(channels > 0 && batch > 0 && height > 0 && width > 0 && outChannels > 0, "empty convolution")
         precondition(kernelHeight > 0 && kernelWidth > 0 && stride > 0, "bad kernel or stride")
         let oh = convOutputSize(height, kernel: kernelHeight, stride: stride, padBefore: padding.top, padAfter: padding.bottom)
@@ -65,12 +65,14 @@ extension Kernels {
             let g = WinogradGeometry(channels: channels, outChannels: outChannels, batch: batch, height: height, width: width,
                                      padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow)
             let uCount = 16 * outChannels * channels
-            reserve(&scratch, uCount + winogradWorkspaceFloats(g, blockFloats: blockFloats))
+            let packedCount = winogradPackedFloats(outChannels: outChannels, inChannels: channels)
+            reserve(&scratch, uCount + packedCount + winogradWorkspaceFloats(g, blockFloats: blockFloats))
             scratch.withUnsafeMutableBufferPointer { buffer in
-                let u = buffer.baseAddress!
+                let u = buffer.baseAddress!, packed = u + uCount
                 winogradTransformWeights(weight, outChannels: outChannels, inChannels: channels, into: u)
-                winogradConv3x3(input: input, geometry: g, u: u, bias: bias, output: output,
-                                workspace: u + uCount, blockFloats: blockFloats)
+                winogradPackWeights(u, outChannels: outChannels, inChannels: channels, into: packed)
+                winogradConv3x3(input: input, geometry: g, u: packed, bias: bias, output: output,
+                                workspace: packed + packedCount, blockFloats: blockFloats)
             }
             return
         }
@@ -84,8 +86,18 @@ extension Kernels {
             beta = 0
         }
 
+        // `weight` times the `k × columns` matrix at `b` into the output's columns from `first`.
+        func multiply(_ b: UnsafePointer<Float>, columns: Int, first: Int) {
+            if packedWeights {
+                packedGEMM(rows: outChannels, depth: k, packed: weight, b: b, ldb: columns, n: columns, c: output + first,
+                           ldc: n, accumulate: beta != 0)
+            } else {
+                sgemm(m: outChannels, n: columns, k: k, a: weight, lda: k, b: b, ldb: columns, beta: beta,
+                      c: output + first, ldc: n)
+            }
+        }
         if kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .uniform(0) {
-            sgemm(m: outChannels, n: n, k: k, a: weight, lda: k, b: input, ldb: n, beta: beta, c: output, ldc: n)
+            multiply(input, columns: n, first: 0)
             return
         }
 
@@ -103,8 +115,7 @@ extension Kernels {
                 let r1 = min(totalRows, r0 + rowsPerBlock)
                 let nc = (r1 - r0) * ow
                 geometry.unfold(input: input, rows: r0..<r1, into: col)
-                sgemm(m: outChannels, n: nc, k: k, a: weight, lda: k, b: col, ldb: nc,
-                      beta: beta, c: output + r0 * ow, ldc: n)
+                multiply(col, columns: nc, first: r0 * ow)
                 r0 = r1
             }
         }

@@ -2,7 +2,8 @@
 extension Kernels {
     /// A 2-D convolution's weights in the form its algorithm consumes, made once so that calls
     /// do no weight work: Winograd-transformed (16/9 of the 3×3 weights' size) for 3×3 stride-1
-    /// convolutions under `.automatic`, else PyTorch's `[OC, IC, KH, KW]` layout as given.
+    /// convolutions under `.automatic`, else PyTorch's `[OC, IC, KH, KW]` layout as given; either
+    /// packed for `Kernels.packedGEMM`.
     public struct PreparedConv2d: Sendable {
         public let outChannels: Int
         public let inChannels: Int
@@ -12,7 +13,7 @@ extension Kernels {
         public let padding: Padding
         /// Whether calls use Winograd F(2×2, 3×3) (else im2col + GEMM, or one GEMM for 1×1).
         public let usesWinograd: Bool
-        /// Winograd `U[16][OC][IC]`, or the weights in PyTorch's layout.
+        /// Winograd `U[16][OC][IC]`, or the weights `[OC][IC·KH·KW]` (PyTorch's layout), packed for `Kernels.packedGEMM`.
         let values: [Float]
 
         /// Prepares `weight` (PyTorch layout `[outChannels, inChannels, kernel, kernel]`, copied).
@@ -34,13 +35,23 @@ extension Kernels {
             self.padding = padding
             usesWinograd = algorithm == .automatic && kernelHeight == 3 && kernelWidth == 3 && stride == 1
             if usesWinograd {
-                values = [Float](unsafeUninitializedCapacity: 16 * outChannels * inChannels) { buffer, count in
+                let u = [Float](unsafeUninitializedCapacity: 16 * outChannels * inChannels) { buffer, count in
                     Kernels.winogradTransformWeights(weight, outChannels: outChannels, inChannels: inChannels,
                                                      into: buffer.baseAddress!)
                     count = 16 * outChannels * inChannels
                 }
+                let packedCount = Kernels.winogradPackedFloats(outChannels: outChannels, inChannels: inChannels)
+                values = [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
+                    Kernels.winogradPackWeights(u, outChannels: outChannels, inChannels: inChannels, into: buffer.baseAddress!)
+                    count = packedCount
+                }
             } else {
-                values = Array(UnsafeBufferPointer(start: weight, count: outChannels * inChannels * kernelHeight * kernelWidth))
+                let depth = inChannels * kernelHeight * kernelWidth
+                let packedCount = Kernels.packedFloats(rows: outChannels, columns: depth)
+                values = [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
+                    Kernels.packWeights(weight, lda: depth, rows: outChannels, columns: depth, into: buffer.baseAddress!)
+                    count = packedCount
+                }
             }
         }
 
@@ -80,7 +91,7 @@ extension Kernels {
                 conv2d(input: input, channels: p.inChannels, batch: batch, height: height, width: width, weight: weights,
                        outChannels: p.outChannels, kernelHeight: p.kernelHeight, kernelWidth: p.kernelWidth,
                        stride: p.stride, padding: p.padding, bias: bias, output: output, scratch: &scratch,
-                       algorithm: .im2col, blockFloats: blockFloats)
+                       algorithm: .im2col, blockFloats: blockFloats, packedWeights: true)
             }
         }
     }

@@ -90,8 +90,59 @@ extension Kernels {
     @inline(__always)
     static func winogradMatrixStride(_ rows: Int, _ tiles: Int) -> Int { rows * tiles + 32 }
 
-    /// Convolution by F(2×2, 3×3) with pre-transformed weights `u` (`winogradTransformWeights`),
-    /// in blocks of tile rows; `workspace` holds `winogradWorkspaceFloats` floats.
+    /// Floats of the 16 packed matrices `winogradPackWeights` writes.
+    static func winogradPackedFloats(outChannels: Int, inChannels: Int) -> Int {
+        16 * packedFloats(rows: outChannels, columns: inChannels)
+    }
+
+    /// Packs the 16 matrices `U[ξ]` (`winogradTransformWeights`) for `packedGEMM`, back to back.
+    static func winogradPackWeights(_ u: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+                                    into packed: UnsafeMutablePointer<Float>) {
+        let stride = packedFloats(rows: outChannels, columns: inChannels)
+        for xi in 0..<16 {
+            packWeights(u + xi * outChannels * inChannels, lda: inChannels, rows: outChannels, columns: inChannels,
+                        into: packed + xi * stride)
+        }
+    }
+
+    /// The 16 products `M[ξ] = U[ξ]·V[ξ]` of one block of tiles, as one parallel loop over
+    /// (ξ, 16-tile column block) pairs on the kernel threads (OpenBLAS's threads, one GEMM per
+    /// ξ, without AVX2).
+    static func winogradProducts(geometry g: WinogradGeometry, u: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                 vStride: Int, tiles: Int, m: UnsafeMutablePointer<Float>, mStride: Int) {
+        let uStride = packedFloats(rows: g.outChannels, columns: g.channels)
+        guard packedGEMMAvailable else {
+            for xi in 0..<16 {
+                packedGEMM(rows: g.outChannels, depth: g.channels, packed: u + xi * uStride, b: v + xi * vStride,
+                           ldb: tiles, n: tiles, c: m + xi * mStride, ldc: tiles)
+            }
+            return
+        }
+        struct Job: RangeBody {
+            let g: WinogradGeometry, u: UnsafePointer<Float>, uStride: Int, v: UnsafePointer<Float>, vStride: Int
+            let tiles: Int, blocks: Int, m: UnsafeMutablePointer<Float>, mStride: Int
+            func callAsFunction(_ range: Range<Int>) {
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    // Items i = ξ·blocks + block; one kernel call per ξ in the range.
+                    let xi = i / blocks, first = i % blocks
+                    let last = min(blocks, first + (range.upperBound - i))
+                    Kernels.packedGEMMColumns(rows: g.outChannels, depth: g.channels, packed: u + xi * uStride,
+                                              b: v + xi * vStride, ldb: tiles,
+                                              columns: (first * 16)..<min(tiles, last * 16),
+                                              c: m + xi * mStride, ldc: tiles, accumulate: false)
+                    i += last - first
+                }
+            }
+        }
+        let blocks = (tiles + 15) / 16
+        parallelChunks(count: 16 * blocks, minimumPerChunk: 1,
+                       Job(g: g, u: u, uStride: uStride, v: v, vStride: vStride, tiles: tiles, blocks: blocks, m: m,
+                           mStride: mStride))
+    }
+
+    /// Convolution by F(2×2, 3×3) with pre-transformed, packed weights `u` (`winogradTransformWeights`
+    /// then `winogradPackWeights`), in blocks of tile rows; `workspace` holds `winogradWorkspaceFloats` floats.
     static func winogradConv3x3(input: UnsafePointer<Float>, geometry g: WinogradGeometry, u: UnsafePointer<Float>,
                                 bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                                 workspace: UnsafeMutablePointer<Float>, blockFloats: Int) {
@@ -106,10 +157,7 @@ extension Kernels {
             let tiles = (r1 - r0) * g.tilesX
             let vStride = winogradMatrixStride(g.channels, tiles), mStride = winogradMatrixStride(g.outChannels, tiles)
             winogradInputTransform(input: input, geometry: g, tileRows: r0..<r1, v: v, ldv: tiles, xiStride: vStride)
-            for xi in 0..<16 {
-                sgemm(m: g.outChannels, n: tiles, k: g.channels, a: u + xi * g.outChannels * g.channels, lda: g.channels,
-                      b: v + xi * vStride, ldb: tiles, beta: 0, c: m + xi * mStride, ldc: tiles)
-            }
+            winogradProducts(geometry: g, u: u, v: v, vStride: vStride, tiles: tiles, m: m, mStride: mStride)
             winogradOutputTransform(m: m, ldm: tiles, xiStride: mStride, geometry: g, tileRows: r0..<r1, bias: bias,
                                     output: output)
             r0 = r1
