@@ -1,18 +1,16 @@
 #include "ckernels.h"
 
-#include <string.h>
-
 // C = A·B (+ C) with A pre-packed once (the weights), B and C row-major, for x86-64 CPUs with
 // AVX2 + FMA (the caller checks skipstep_cpu_has_avx2_fma).
 //
 // The layout and loop order are BLIS's (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly
 // Instantiating BLAS Functionality", ACM TOMS 2015) with the operands' roles swapped: A (M × K)
 // is packed into panels of 6 rows, each stored k-major (`packed[p·6·K + k·6 + r] = A[6p + r][k]`,
-// rows past M zero); B is read in place, 16 columns at a time, in chunks of `KC` rows that stay
-// in L1 while every panel of A streams past them; the 6 × 16 micro-kernel keeps its block of C in
+// rows past M zero); B is copied 16 columns at a time, in chunks of `KC` rows that stay in L1
+// while every panel of A streams past them; the 6 × 16 micro-kernel keeps its block of C in
 // twelve ymm registers. It is written in inline assembly so that its speed does not depend on the
-// compiler's optimisation level (SwiftPM builds C at -O0 in debug): the surrounding C only moves
-// 6 × 16 blocks between the kernel's buffer and C.
+// compiler's optimisation level (SwiftPM builds C at -O0 in debug): the surrounding C only copies
+// blocks of B in and 6 × 16 blocks of C out.
 
 #define MR 6
 #define NR 16
@@ -121,25 +119,32 @@ static inline AVX2 void store_row(float *out, const float *src, long cols, int a
 
 AVX2 void skipstep_gemm_packed_avx2(long m, long k, const float *packed_a, const float *b, long ldb, long n0, long n1,
                                float *c, long ldc, int accumulate) {
-    float acc[MR * NR];
-    float edge[KC * NR];  // the last, narrower column block of B, zero-padded to 16 columns
+    float acc[MR * NR] __attribute__((aligned(64)));
+    // The kc × 16 block of B, copied contiguous and aligned (the last, narrower block zero-padded):
+    // the micro-kernel then reads whole cache lines in sequence, whatever B's row length.
+    float block[KC * NR] __attribute__((aligned(64)));
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (long j0 = n0; j0 < n1; j0 += NR) {
         long cols = n1 - j0 < NR ? n1 - j0 : NR;
+        __m256i mask_lo = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols < 8 ? cols : 8)), lanes);
+        __m256i mask_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(cols - 8)), lanes);
         for (long k0 = 0; k0 < k; k0 += KC) {
             long kc = k - k0 < KC ? k - k0 : KC;
-            const float *block = b + k0 * ldb + j0;
-            long ld = ldb;
-            if (cols < NR) {
+            const float *source = b + k0 * ldb + j0;
+            if (cols == NR) {
                 for (long kk = 0; kk < kc; kk++) {
-                    memcpy(edge + kk * NR, block + kk * ldb, (size_t)cols * sizeof(float));
-                    memset(edge + kk * NR + cols, 0, (size_t)(NR - cols) * sizeof(float));
+                    _mm256_store_ps(block + kk * NR, _mm256_loadu_ps(source + kk * ldb));
+                    _mm256_store_ps(block + kk * NR + 8, _mm256_loadu_ps(source + kk * ldb + 8));
                 }
-                block = edge;
-                ld = NR;
+            } else {
+                for (long kk = 0; kk < kc; kk++) {
+                    _mm256_store_ps(block + kk * NR, _mm256_maskload_ps(source + kk * ldb, mask_lo));
+                    _mm256_store_ps(block + kk * NR + 8, _mm256_maskload_ps(source + kk * ldb + 8, mask_hi));
+                }
             }
             int add = accumulate || k0 > 0;
             for (long i0 = 0; i0 < m; i0 += MR) {
-                micro_6x16(kc, packed_a + i0 * k + k0 * MR, block, ld, acc);
+                micro_6x16(kc, packed_a + i0 * k + k0 * MR, block, NR, acc);
                 long rows = m - i0 < MR ? m - i0 : MR;
                 for (long r = 0; r < rows; r++) store_row(c + (i0 + r) * ldc + j0, acc + r * NR, cols, add);
             }

@@ -126,18 +126,32 @@ extension Kernels {
     public static func linear(input: UnsafePointer<Float>, inFeatures: Int, tokens: Int, weight: UnsafePointer<Float>,
                               outFeatures: Int, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                               accumulate: Bool = false) {
-        let beta: Float
-        if accumulate {
-            if let bias { addBias(output, channels: outFeatures, count: tokens, bias: bias) }
-            beta = 1
-        } else if let bias {
-            fillRows(output, rows: outFeatures, count: tokens, values: bias)
-            beta = 1
-        } else {
-            beta = 0
-        }
+        let beta = linearBias(outFeatures: outFeatures, tokens: tokens, bias: bias, output: output, accumulate: accumulate)
         sgemm(m: outFeatures, n: tokens, k: inFeatures, a: weight, lda: inFeatures, b: input, ldb: tokens,
               beta: beta, c: output, ldc: tokens)
+    }
+
+    /// `linear` with the weight packed by `packWeights`.
+    static func linear(input: UnsafePointer<Float>, inFeatures: Int, tokens: Int, packedWeight: UnsafePointer<Float>,
+                       outFeatures: Int, bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                       accumulate: Bool = false) {
+        let beta = linearBias(outFeatures: outFeatures, tokens: tokens, bias: bias, output: output, accumulate: accumulate)
+        packedGEMM(rows: outFeatures, depth: inFeatures, packed: packedWeight, b: input, ldb: tokens, n: tokens, c: output,
+                   ldc: tokens, accumulate: beta != 0)
+    }
+
+    /// Puts the bias into (or adds it to) a linear layer's output before the GEMM; returns the
+    /// GEMM's β (1: accumulate into the output).
+    private static func linearBias(outFeatures: Int, tokens: Int, bias: UnsafePointer<Float>?,
+                                   output: UnsafeMutablePointer<Float>, accumulate: Bool) -> Float {
+        if accumulate {
+            if let bias { addBias(output, channels: outFeatures, count: tokens, bias: bias) }
+            return 1
+        } else if let bias {
+            fillRows(output, rows: outFeatures, count: tokens, values: bias)
+            return 1
+        }
+        return 0
     }
 
     /// `x[r][i] = values[r]` for a `[rows][count]` array.

@@ -50,19 +50,17 @@ public struct MultiHeadAttention {
                 causal: Bool = false, upcast: Bool = false, scale: Float? = nil) throws {
         guard heads > 0, headDim > 0 else { throw w.invalidLayer("\(prefix): \(heads) heads of \(headDim) channels") }
         let inner = heads * headDim, context = contextDim ?? queryDim
-        let query = try Linear(&w, "\(prefix).\(names.query)", in: queryDim, out: inner, bias: qkvBias)
-        let key = try Linear(&w, "\(prefix).\(names.key)", in: context, out: inner, bias: qkvBias)
-        let value = try Linear(&w, "\(prefix).\(names.value)", in: context, out: inner, bias: qkvBias)
-        out = try Linear(&w, "\(prefix).\(names.out)", in: inner, out: queryDim, bias: outBias)
+        let (query, key, value) = ("\(prefix).\(names.query)", "\(prefix).\(names.key)", "\(prefix).\(names.value)")
         if contextDim == nil {
-            qkv = Linear(stacking: [query, key, value])
+            qkv = try Linear(&w, stacking: [query, key, value], in: queryDim, out: inner, bias: qkvBias)
             q = nil
             kv = nil
         } else {
             qkv = nil
-            q = query
-            kv = Linear(stacking: [key, value])
+            q = try Linear(&w, query, in: queryDim, out: inner, bias: qkvBias)
+            kv = try Linear(&w, stacking: [key, value], in: context, out: inner, bias: qkvBias)
         }
+        out = try Linear(&w, "\(prefix).\(names.out)", in: inner, out: queryDim, bias: outBias)
         self.queryDim = queryDim
         self.contextDim = context
         self.heads = heads

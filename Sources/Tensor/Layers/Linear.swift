@@ -7,13 +7,18 @@
 public struct Linear {
     public let inFeatures: Int
     public let outFeatures: Int
-    let weight: [Float]
+    /// The weight `[out, in]`, packed for `Kernels.packedGEMM` (the row-major array is not kept).
+    let packed: [Float]
     let bias: [Float]?
 
     public init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) {
         precondition(weight.count == inFeatures * outFeatures && (bias?.count ?? outFeatures) == outFeatures,
                      "weight must be [\(outFeatures), \(inFeatures)]")
-        self.weight = weight
+        let count = Kernels.packedFloats(rows: outFeatures, columns: inFeatures)
+        packed = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            Kernels.packWeights(weight, lda: inFeatures, rows: outFeatures, columns: inFeatures, into: buffer.baseAddress!)
+            initialized = count
+        }
         self.bias = bias
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
@@ -22,19 +27,21 @@ public struct Linear {
     /// Reads `prefix.weight` `[out, in]` and, when `bias`, `prefix.bias` `[out]`.
     public init(_ w: inout WeightBinder, _ prefix: String, in inFeatures: Int, out outFeatures: Int,
                 bias: Bool = true) throws {
-        let weight = try w.take(prefix + ".weight", [outFeatures, inFeatures])
-        let b = bias ? try w.take(prefix + ".bias", [outFeatures]) : nil
-        self.init(weight: weight, bias: b, inFeatures: inFeatures, outFeatures: outFeatures)
+        try self.init(&w, stacking: [prefix], in: inFeatures, out: outFeatures, bias: bias)
     }
 
-    /// Several linear layers on the same input as one: weights stacked along the output axis
-    /// (e.g. attention's q, k and v projections, one GEMM instead of three).
-    public init(stacking layers: [Linear]) {
-        precondition(!layers.isEmpty && layers.allSatisfy { $0.inFeatures == layers[0].inFeatures }, "stacked layers must share the input")
-        let anyBias = layers.contains { $0.bias != nil }
-        self.init(weight: layers.flatMap(\.weight),
-                  bias: anyBias ? layers.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.outFeatures) } : nil,
-                  inFeatures: layers[0].inFeatures, outFeatures: layers.reduce(0) { $0 + $1.outFeatures })
+    /// Several linear layers on the same input read as one: `prefixes[i].weight` (`[out, in]`
+    /// each, and `.bias` when `bias`) stacked along the output axis, e.g. attention's q, k and v
+    /// projections, one GEMM instead of three.
+    public init(_ w: inout WeightBinder, stacking prefixes: [String], in inFeatures: Int, out outFeatures: Int,
+                bias: Bool = true) throws {
+        var weight: [Float] = [], biases: [Float] = []
+        for prefix in prefixes {
+            weight += try w.take(prefix + ".weight", [outFeatures, inFeatures])
+            if bias { biases += try w.take(prefix + ".bias", [outFeatures]) }
+        }
+        self.init(weight: weight, bias: bias ? biases : nil, inFeatures: inFeatures,
+                  outFeatures: outFeatures * prefixes.count)
     }
 
     /// `[in, B, H, W]` → `[out, B, H, W]`.
@@ -45,13 +52,13 @@ public struct Linear {
     }
 
     /// Writes `W·x + b` at `output` (`[out][N]`), or adds it there when `accumulate` (a residual
-    /// connection for free: the GEMM's β = 1).
+    /// connection for free).
     public func run(_ x: Tensor, into output: UnsafeMutablePointer<Float>, accumulate: Bool, _ ctx: ForwardContext) {
         precondition(x.channels == inFeatures, "expected \(inFeatures) features, got \(x.channels)")
         ctx.flops += 2 * inFeatures * outFeatures * x.columns
-        weight.withUnsafeBufferPointer { w in
+        packed.withUnsafeBufferPointer { w in
             withOptionalPointer(bias) { b in
-                Kernels.linear(input: x.data, inFeatures: inFeatures, tokens: x.columns, weight: w.baseAddress!,
+                Kernels.linear(input: x.data, inFeatures: inFeatures, tokens: x.columns, packedWeight: w.baseAddress!,
                                outFeatures: outFeatures, bias: b, output: output, accumulate: accumulate)
             }
         }
