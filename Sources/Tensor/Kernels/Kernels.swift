@@ -14,10 +14,12 @@ import Foundation
 ///   0.3.21 itself makes about one small `malloc` per `sgemm` call).
 /// - 3×3 stride-1 convolutions use Winograd F(2×2, 3×3) (`Kernels+Winograd.swift`), best with
 ///   weights prepared once (`PreparedConv2d`); other convolutions use im2col + one GEMM.
-/// - GEMMs go through OpenBLAS with its own threads. The other kernels split large work into one
-///   chunk per core, run by a small pool of persistent threads (`KernelThreadPool`), and stay on
-///   the calling thread for small work; BLAS is never called from inside those chunks (no nested
-///   thread pools).
+/// - Convolution and linear layers multiply weights packed at load by skipstep's own AVX2 + FMA
+///   GEMM (`Kernels+PackedGEMM.swift`); the other GEMMs (attention, linear algebra) and all of
+///   them on CPUs without AVX2 go through OpenBLAS with its own threads. The other kernels and the
+///   packed GEMM split large work into one chunk per core, run by a small pool of persistent
+///   threads (`KernelThreadPool`), and stay on the calling thread for small work; BLAS is never
+///   called from inside those chunks (no nested thread pools).
 /// - Pointers must not alias unless a kernel's documentation says so.
 public enum Kernels {
     /// Asymmetric zero padding of a convolution's input (rows added above and below, columns
