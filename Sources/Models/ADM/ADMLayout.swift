@@ -36,9 +36,11 @@ public struct ADMLayout: Sendable, Equatable {
     public let outChannels: Int
     /// Resolution levels (`len(channel_mult)`); H and W must be divisible by 2^(levels − 1).
     public let levels: Int
-    /// `input_blocks`, `middle_block` and `output_blocks`, each block a `TimestepEmbedSequential`.
+    /// `input_blocks`, each block a `TimestepEmbedSequential` of modules; every block's output is a skip.
     public let inputBlocks: [[Module]]
+    /// `middle_block`: ResBlock, AttentionBlock, ResBlock.
     public let middleBlock: [Module]
+    /// `output_blocks`, each fed `[h, skip]` concatenated.
     public let outputBlocks: [[Module]]
 
     /// The layout `UNetModel` builds from the config's flags; an invalid config is named with `path`.
