@@ -112,11 +112,19 @@ def parse(argv: list[str]):
         kind = str2bool if isinstance(value, bool) else type(value)
         parser.add_argument(f"--{key}", type=kind, default=None)
     args = parser.parse_args(argv)
-    flags = dict(defaults)
-    if args.preset:
-        flags.update(PRESETS[args.preset])
+    flags = preset_flags(args.preset)
     flags.update({k: v for k, v in vars(args).items() if k in defaults and v is not None})
     return args, flags
+
+
+def preset_flags(preset: str | None) -> dict:
+    """model_and_diffusion_defaults() with a preset's README flags over them (as the scripts parse them)."""
+    from guided_diffusion.script_util import model_and_diffusion_defaults
+
+    flags = model_and_diffusion_defaults()
+    if preset:
+        flags.update(PRESETS[preset])
+    return flags
 
 
 def resolved_channel_mult(flags: dict) -> list[float]:
@@ -129,9 +137,27 @@ def resolved_channel_mult(flags: dict) -> list[float]:
     return [float(m) for m in table[flags["image_size"]]]
 
 
+def create_unet(flags: dict):
+    """guided-diffusion's UNetModel as script_util.create_model builds it from the flags (on the current
+    torch device: under `with torch.device("meta")` no memory is allocated)."""
+    from guided_diffusion.script_util import create_model, model_and_diffusion_defaults
+
+    model_keys = {k for k in model_and_diffusion_defaults() if k in create_model.__code__.co_varnames}
+    return create_model(**{k: flags[k] for k in model_keys})
+
+
+def adm_config(flags: dict, digest: str | None) -> dict:
+    """The adm_config.json written for the flags: every create_model_and_diffusion flag skipstep reads,
+    channel_mult resolved, num_classes, clip_denoised (the sampling scripts' default) and the source's sha256."""
+    config = {k: flags[k] for k in sorted(flags) if k not in ("channel_mult", "use_checkpoint", "use_kl",
+                                                               "rescale_learned_sigmas")}
+    config.update(channel_mult=resolved_channel_mult(flags), num_classes=1000 if flags["class_cond"] else None,
+                  clip_denoised=True, source_sha256=digest)
+    return config
+
+
 def convert(args, flags: dict) -> None:
     import torch
-    from guided_diffusion.script_util import create_model, model_and_diffusion_defaults
     from safetensors.torch import save_file
 
     scan_pickle(args.checkpoint)
@@ -142,8 +168,7 @@ def convert(args, flags: dict) -> None:
         if not isinstance(value, torch.Tensor):
             raise Refusal(f"{args.checkpoint}: entry {key!r} is a {type(value).__name__}, not a tensor")
 
-    model_keys = {k for k in model_and_diffusion_defaults() if k in create_model.__code__.co_varnames}
-    expected = create_model(**{k: flags[k] for k in model_keys}).state_dict()
+    expected = create_unet(flags).state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -155,10 +180,7 @@ def convert(args, flags: dict) -> None:
                           f"needs {tuple(tensor.shape)}; check the flags (or --preset)")
 
     digest = hashlib.sha256(args.checkpoint.read_bytes()).hexdigest()
-    config = {k: flags[k] for k in sorted(flags) if k not in ("channel_mult", "use_checkpoint", "use_kl",
-                                                               "rescale_learned_sigmas")}
-    config.update(channel_mult=resolved_channel_mult(flags), num_classes=1000 if flags["class_cond"] else None,
-                  clip_denoised=True, source_sha256=digest)
+    config = adm_config(flags, digest)
     tensors = {k: v.detach().to(torch.float32).contiguous().clone() for k, v in state.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".convert_adm-", dir=args.out.parent))

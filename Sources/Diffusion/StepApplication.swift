@@ -67,11 +67,7 @@ extension Sampler {
                 var next = c.x * Double(x[base + i]) + c.x0 * x0[i] + c.eps * eps[i]
                 if c.previousX0 != 0, let previousX0 { next += c.previousX0 * Double(previousX0[base + i]) }
                 if step.drawsNoise, let noise {
-                    var std = c.noiseStd
-                    if let logMin = c.logVarianceMin, let logMax = c.logVarianceMax {
-                        let frac = (Double(modelOutput[outBase + d + i]) + 1) / 2
-                        std = exp(0.5 * (frac * logMax + (1 - frac) * logMin))
-                    }
+                    let std = learned ? c.noiseStd(varianceValue: Double(modelOutput[outBase + d + i])) : c.noiseStd
                     next += std * Double(noise[base + i])
                 }
                 x[base + i] = Float(next)

@@ -16,9 +16,30 @@ public struct NPZArchive: Sendable {
         try decode(readContents(of: url), path: url.path)
     }
 
+    /// Only the members named in `keys`; the file is memory-mapped and the other members are
+    /// neither read nor checked, so the statistics of a guided-diffusion reference batch (`mu`,
+    /// `sigma` beside gigabytes of `arr_0` images) cost only their own bytes.
+    public static func read(from url: URL, keys: Set<String>) throws -> NPZArchive {
+        try mapped(url) { try $0.members(keep: keys.contains).archive }
+    }
+
+    /// The member keys (names without `.npy`) in the archive's order, without reading the members.
+    public static func keys(of url: URL) throws -> [String] {
+        try mapped(url) { try $0.members(keep: { _ in false }).keys }
+    }
+
+    private static func mapped<T>(_ url: URL, _ body: (ZipReader) throws -> T) throws -> T {
+        let path = try checkReadableFile(url)
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw MediaError.unreadable(path: path, reason: FileErrorText.reason(error))
+        }
+        return try data.withUnsafeBytes { try body(ZipReader(bytes: $0, path: url.path)) }
+    }
+
     /// Parses the bytes of a `.npz` file; `path` only names the file in errors.
     static func decode(_ data: Data, path: String) throws -> NPZArchive {
-        try data.withUnsafeBytes { try ZipReader(bytes: $0, path: path).members() }
+        try data.withUnsafeBytes { try ZipReader(bytes: $0, path: path).members(keep: { _ in true }).archive }
     }
 
     /// The member `key` as a float64 array, or an error naming the file and the keys it holds.
@@ -110,7 +131,8 @@ private struct ZipReader {
         return Int(value)
     }
 
-    func members() throws -> NPZArchive {
+    /// The members whose key `keep` accepts (the others are skipped unread) and every key in order.
+    func members(keep: (String) -> Bool) throws -> (archive: NPZArchive, keys: [String]) {
         // The end-of-central-directory record: the last signature within 22 + 65535 bytes of the end.
         let lowest = max(0, bytes.count - 22 - 0xFFFF)
         guard let end = stride(from: bytes.count - 22, through: lowest, by: -1).first(where: { (try? u32($0)) == 0x0605_4B50 }) else {
@@ -125,7 +147,7 @@ private struct ZipReader {
             directoryOffset = try u64(record + 48)
         }
 
-        var archive = NPZArchive(), at = directoryOffset
+        var archive = NPZArchive(), keys: [String] = [], at = directoryOffset
         for _ in 0..<entries {
             guard try u32(at) == 0x0201_4B50 else { throw malformed("a central directory entry", "none at offset \(at)") }
             let flags = try u16(at + 8), method = try u16(at + 10), crc = try u32(at + 16)
@@ -147,6 +169,9 @@ private struct ZipReader {
                 extra += 4 + length
             }
             at = extraEnd + commentLength
+            let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
+            keys.append(key)
+            guard keep(key) else { continue }
 
             guard flags & 1 == 0 else { throw MediaError.unsupported(path: path, format: "NPZ (ZIP)", feature: "encrypted member \(name)") }
             guard try u32(localOffset) == 0x0403_4B50 else { throw malformed("a local header for \(name)", "none at offset \(localOffset)") }
@@ -164,10 +189,9 @@ private struct ZipReader {
             guard body.count == size, Int(crc32(of: body)) == crc else {
                 throw malformed("\(name) with CRC-32 \(String(format: "%08x", crc)), \(size) bytes", "a corrupt member")
             }
-            let key = name.hasSuffix(".npy") ? String(name.dropLast(4)) : name
             archive.members[key] = body
         }
-        return archive
+        return (archive, keys)
     }
 
     func inflateRaw(_ input: UnsafeRawBufferPointer, size: Int, name: String) throws -> Data {

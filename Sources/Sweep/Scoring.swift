@@ -182,18 +182,37 @@ public enum Scoring {
         return try network.embed(x, shape: shape, name: name, progress: progress)
     }
 
-    /// Whether the `.npz` at `path` holds pytorch-fid statistics (`mu`), not images (`arr_0`).
+    /// Whether the `.npz` at `path` holds pytorch-fid statistics (`mu`), not images (`arr_0`). A
+    /// guided-diffusion evaluator reference batch holds both: it counts as statistics (FID from its
+    /// stored `mu`/`sigma`, as evaluator.py's `read_statistics` does). Only the member list is read.
     public static func isStatisticsFile(_ path: String) throws -> Bool {
-        let archive = try NPZArchive.read(from: URL(fileURLWithPath: path))
-        if archive.members["mu"] != nil { return true }
-        if archive.members["arr_0"] != nil { return false }
+        let keys = try NPZArchive.keys(of: URL(fileURLWithPath: path))
+        if keys.contains("mu") { return true }
+        if keys.contains("arr_0") { return false }
         throw Failure.invalid("\(path): expected statistics (mu and sigma, pytorch-fid's format) or images (arr_0, "
-                              + "guided-diffusion's layout); it holds \(archive.members.keys.sorted())")
+                              + "guided-diffusion's layout); it holds \(keys.sorted())")
     }
 
-    /// pytorch-fid's statistics file: `mu` (D) and `sigma` (D×D), float32 or float64.
+    /// What a statistics `.npz` holds beside `mu` and `sigma` that scoring does not use, as one
+    /// sentence (nil when nothing): a guided-diffusion reference batch's `mu_s`/`sigma_s` (sFID's
+    /// spatial statistics) and `arr_0` (its images).
+    public static func unusedStatisticsMembers(_ path: String) throws -> String? {
+        let others = try NPZArchive.keys(of: URL(fileURLWithPath: path)).filter { $0 != "mu" && $0 != "sigma" }
+        guard !others.isEmpty else { return nil }
+        let named = others.map { key in
+            switch key {
+            case "mu_s", "sigma_s": "\(key) (sFID's spatial statistics)"
+            case "arr_0": "arr_0 (the reference images)"
+            default: key
+            }
+        }
+        return "\(path): FID from its mu and sigma; not used: " + named.joined(separator: ", ")
+    }
+
+    /// pytorch-fid's statistics file: `mu` (D) and `sigma` (D×D), float32 or float64; only those
+    /// two members are read.
     public static func readStatistics(_ path: String, name: String) throws -> FeatureSet {
-        let archive = try NPZArchive.read(from: URL(fileURLWithPath: path))
+        let archive = try NPZArchive.read(from: URL(fileURLWithPath: path), keys: ["mu", "sigma"])
         let mu = try archive.doubleArray("mu", path: path), sigma = try archive.doubleArray("sigma", path: path)
         let d = mu.values.count
         guard mu.shape == [d], d > 0, sigma.shape == [d, d] else {

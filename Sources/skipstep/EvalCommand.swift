@@ -29,7 +29,9 @@ struct EvalCommand: AsyncParsableCommand {
             --reference-features the metrics are computed on raw N×D feature matrices (.npy) and no network is run.
             Example: skipstep eval samples.npy --reference fashion-mnist:test --metrics fid,kid,is
             SAMPLES or --reference may also be a statistics file (.npz with mu and sigma, pytorch-fid's format): \
-            then only FID is computed. --save-stats FILE.npz writes the statistics of SAMPLES in that format \
+            then only FID is computed (and IS of the samples). A guided-diffusion evaluator reference batch \
+            (VIRTUAL_imagenet256_labeled.npz: mu, sigma, mu_s, sigma_s, arr_0) is such a file: FID comes from its \
+            stored mu and sigma (as evaluator.py computes it), and only those two members are read. --save-stats FILE.npz writes the statistics of SAMPLES in that format \
             (pytorch-fid's --save-stats); no --reference is needed then.
             Example: skipstep eval samples.npy --reference fashion-mnist:test --network inception --metrics fid
             Example: skipstep eval fashion-mnist:train --save-stats train.npz && skipstep eval s.npy --reference train.npz
@@ -136,6 +138,10 @@ struct EvalCommand: AsyncParsableCommand {
         }
         func side(_ source: String?, features path: String?, name: String, range: Scoring.ImageOptions.Range) throws -> FeatureSet {
             if let path { return try FeatureSet(features: Scoring.featureMatrix(path, name: name), logits: nil) }
+            if let source, source.hasSuffix(".npz"), try Scoring.isStatisticsFile(source),
+               let note = try Scoring.unusedStatisticsMembers(source) {
+                log("note: \(note)")
+            }
             let set = try Scoring.featureSet(source ?? "", network: network, name: name,
                                              options: Scoring.ImageOptions(range: range, quantize: !noQuantize),
                                              fashionMNISTDirectory: Settings.current.fashionMNISTDirectory) { done, total in

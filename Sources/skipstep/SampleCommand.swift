@@ -92,6 +92,7 @@ struct SampleCommand: AsyncParsableCommand {
         let output = try OutputTarget(path: out, overwrite: overwrite, format: format)
         let noiseArray = try noise.map { try NPYArray.read(from: URL(fileURLWithPath: $0)) }
         var loaded = try Settings.current.catalog.load(model, variant: variant)
+        let adm = loaded.denoiser as? ADMDenoiser
         // Stop at the first NaN/∞ the model makes, naming its timestep, sample and element.
         if !allowNonfinite { loaded.denoiser = FiniteCheckingDenoiser(loaded.denoiser) }
         let shape = loaded.denoiser.sampleShape
@@ -143,7 +144,7 @@ struct SampleCommand: AsyncParsableCommand {
         }
         let sampler = try sampling.makeSampler(loaded, tuned: tuned)
         let options = sampler.options
-        if let adm = loaded.denoiser as? ADMDenoiser {
+        if let adm {
             log("guided-diffusion UNetModel, \(adm.model.parameterCount) parameters"
                 + (adm.classCount.map { ", \($0) classes" } ?? ", unconditional"))
         }

@@ -48,5 +48,5 @@ struct SkipStep: AsyncParsableCommand {
             """,
         version: SkipStep.version,
         subcommands: [SampleCommand.self, ScheduleCommand.self, BenchCommand.self, EvalCommand.self, SweepCommand.self, TuneCommand.self,
-                      PlotCommand.self, Txt2ImgCommand.self])
+                      PlotCommand.self, Txt2ImgCommand.self, ForwardCommand.self])
 }

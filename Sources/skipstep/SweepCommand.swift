@@ -211,6 +211,10 @@ func sweepEvaluator(_ spec: SweepSpec, model: LoadedModel, weights: String?) thr
     guard !spec.metrics.isEmpty else { return try SweepEvaluator(spec: spec, model: model, network: nil, reference: nil) }
     let network = try sweepNetwork(spec).load(weights: weights, mode: sweepMode(spec))
     log("reference features: \(spec.reference)")
+    if spec.reference.hasSuffix(".npz"), (try? Scoring.isStatisticsFile(spec.reference)) == true,
+       let note = try Scoring.unusedStatisticsMembers(spec.reference) {
+        log("note: \(note)")
+    }
     let reference = try Scoring.featureSet(spec.reference, network: { network }, name: "reference",
                                            options: Scoring.ImageOptions(quantize: spec.quantize == true),
                                            fashionMNISTDirectory: Settings.current.fashionMNISTDirectory) { done, total in

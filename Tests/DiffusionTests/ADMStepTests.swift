@@ -85,6 +85,42 @@ import TestSupport
         }
     }
 
+    /// Issue 19's reading of the paper on ADM, in Float64 on every step that adds noise (k ≥ 1): the
+    /// learned range at v ≡ −1 is skipped-step (Algorithm 2), at v ≡ +1 respaced fixed_large, both as
+    /// the update x' = A·x + B·ε̂ + σ·z (x̂₀ = (x − √(1−a_s)·ε̂)/√a_s); the last step adds no noise in
+    /// either. guided-diffusion's FIXED_LARGE uses β̃₁ at k = 0, which draws no noise here.
+    @Test(arguments: ["linear", "cosine"], ["respace:25", "respace:10+15+20", "respace:ddim25", "respace:1000"])
+    func learnedRangeEndsAreSkippedStepAndFixedLarge(schedule name: String, spacing: String) throws {
+        let schedule = try NoiseSchedule(name == "linear" ? .guidedLinear : .squaredCosCapV2, trainSteps: 1000)
+        let ts = try #require(Spacing(parsing: spacing)).timesteps(trainSteps: 1000, steps: 1)
+        func sampler(_ kind: SamplerKind, _ variance: VarianceType) throws -> Sampler {
+            try Sampler(kind, schedule: schedule, timesteps: ts, options: SamplerOptions(varianceType: variance))
+        }
+        let learned = try sampler(.ddpm, .learnedRange), skip = try sampler(.skip, .fixedSmall)
+        let large = try sampler(.ddpm, .fixedLarge)
+        func update(_ step: PlannedStep, v: Double) -> (a: Double, b: Double, sigma: Double) {
+            let a = schedule.alphaBar(step.from), c = step.coefficients
+            let sigma = step.drawsNoise ? c.noiseStd(varianceValue: v) : 0
+            return (c.x + c.x0 / a.squareRoot(), c.eps - c.x0 * (1 - a).squareRoot() / a.squareRoot(), sigma)
+        }
+        func relative(_ x: Double, _ y: Double) -> Double { abs(x - y) / max(abs(y), 1e-300) }
+        var worst = 0.0, noisy = 0
+        for k in learned.steps.indices {
+            let l = learned.steps[k]
+            #expect(l.from == skip.steps[k].from && l.to == skip.steps[k].to)
+            #expect(l.drawsNoise == (l.to >= 0) && skip.steps[k].drawsNoise == (l.to >= 0))
+            guard l.to >= 0 else { continue }
+            noisy += 1
+            let minus = update(l, v: -1), plus = update(l, v: 1)
+            let s = update(skip.steps[k], v: 0), f = update(large.steps[k], v: 0)
+            for (x, y) in [(minus.a, s.a), (minus.b, s.b), (minus.sigma, s.sigma), (plus.a, f.a), (plus.b, f.b), (plus.sigma, f.sigma)] {
+                worst = max(worst, relative(x, y))
+            }
+        }
+        #expect(noisy == ts.count - 1)
+        #expect(worst <= 1e-12, "\(name) \(spacing): relative difference \(worst)")
+    }
+
     @Test func respacingStringsEqualSpaceTimesteps() throws {
         let tables = try Fixtures.json([String: [Int]].self, "adm/respace.json")
         #expect(tables.count == 18)

@@ -16,7 +16,9 @@ public struct DDPMPosterior: UpdateRule {
     public func coefficients(from s: Int, to p: Int, previous: Int?, schedule: NoiseSchedule,
                              variance: VarianceType) throws -> StepCoefficients {
         let aS = schedule.alphaBar(s), aP = schedule.alphaBar(p)
-        let alpha = aS / aP, beta = 1 - alpha
+        // β = (a_p − a_s)/a_p rather than 1 − a_s/a_p: the subtraction of the two close ᾱ is exact
+        // (Sterbenz), where 1 − a_s/a_p loses ~log10(1/β) digits (1e-12 relative at cosine's β₁ ≈ 5e-5).
+        let alpha = aS / aP, beta = (aP - aS) / aP
         var c = StepCoefficients()
         c.x = alpha.squareRoot() * (1 - aP) / (1 - aS)
         c.x0 = aP.squareRoot() * beta / (1 - aS)

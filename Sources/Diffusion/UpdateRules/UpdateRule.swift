@@ -35,6 +35,15 @@ public struct StepCoefficients: Sendable, Equatable, Codable {
     /// With a learned variance: log σ² at v = +1 (log β on the respaced schedule).
     public var logVarianceMax: Double?
 
+    /// σ for one element whose network output has the variance value `v` (ignored without a learned
+    /// variance): `noiseStd`, or exp(½(f·logVarianceMax + (1 − f)·logVarianceMin)) with f = (v + 1)/2,
+    /// v not clamped (guided-diffusion `p_mean_variance`, `LEARNED_RANGE`).
+    public func noiseStd(varianceValue v: Double) -> Double {
+        guard let logMin = logVarianceMin, let logMax = logVarianceMax else { return noiseStd }
+        let frac = (v + 1) / 2
+        return exp(0.5 * (frac * logMax + (1 - frac) * logMin))
+    }
+
     enum CodingKeys: String, CodingKey {
         case x, x0, eps
         case previousX0 = "previous_x0"

@@ -28,7 +28,6 @@ public final class ADMUNet: @unchecked Sendable {
         case up(Upsample2D)
     }
 
-    private let modelChannels: Int
     private let timeProjection: SinusoidalTimestepEmbedding
     private let timeLinear1: Linear, timeLinear2: Linear
     private let labelEmbedding: Embedding?
@@ -42,85 +41,39 @@ public final class ADMUNet: @unchecked Sendable {
     private lazy var context = ForwardContext(pool: pool)
 
     /// Builds the model from its config and weights; binding is strict (missing, unused and
-    /// misshaped keys are errors naming the key).
+    /// misshaped keys are errors naming the key). The wiring is `ADMLayout`'s.
     public init(config c: ADMConfig, weights source: any WeightSource) throws {
         let path = source.sourceName
-        try c.validate(path: path)
+        let layout = try ADMLayout(config: c, path: path)
         config = c
         var w = WeightBinder(source, mapError: UNetLoadError.init(binding:))
-        let mult = try c.resolvedChannelMult(path: path)
-        let attentionFactors = try c.attentionDownsampleFactors(path: path)
-        let mc = c.numChannels, timeChannels = 4 * mc
-        modelChannels = mc
-        levels = mult.count
         let order: MultiHeadAttention.PackedQKVOrder = c.useNewAttentionOrder ? .qkvFirst : .headsFirst
-        let headsUpsample = c.numHeadsUpsample == -1 ? c.numHeads : c.numHeadsUpsample
+        let timeChannels = layout.timeChannels
+        levels = layout.levels
 
-        func resnet(_ prefix: String, _ i: Int, _ o: Int, _ resample: ResnetBlock2D.Resample = .none) throws -> Layer {
-            .resnet(try ResnetBlock2D(&w, prefix, in: i, out: o, timeChannels: timeChannels, groups: 32, eps: 1e-5,
-                                      scaleShift: c.useScaleShiftNorm, resample: resample, names: .guidedDiffusion))
-        }
-        func attention(_ prefix: String, _ channels: Int, heads: Int) throws -> Layer {
-            let count: Int
-            if c.numHeadChannels == -1 {
-                count = heads
-            } else {
-                guard channels % c.numHeadChannels == 0 else {
-                    throw w.invalidLayer("\(prefix): \(channels) channels are not a multiple of num_head_channels \(c.numHeadChannels)")
-                }
-                count = channels / c.numHeadChannels
+        func bind(_ module: ADMLayout.Module) throws -> Layer {
+            switch module {
+            case let .conv(prefix, i, o, k): .conv(try Conv2d(&w, prefix, in: i, out: o, kernel: k, padding: k / 2))
+            case let .resBlock(prefix, i, o, resample):
+                .resnet(try ResnetBlock2D(&w, prefix, in: i, out: o, timeChannels: timeChannels, groups: 32, eps: 1e-5,
+                                          scaleShift: layout.scaleShift, resample: resample, names: .guidedDiffusion))
+            case let .attention(prefix, channels, heads):
+                .attention(try AttentionBlock2D(guidedDiffusion: &w, prefix, channels: channels, heads: heads, order: order))
+            case let .downsample(prefix, channels):
+                .down(try Downsample2D(&w, prefix, channels: channels, padding: 1, convName: "op"))
+            case let .upsample(prefix, channels): .up(try Upsample2D(&w, prefix, channels: channels))
             }
-            return .attention(try AttentionBlock2D(guidedDiffusion: &w, prefix, channels: channels, heads: count, order: order))
         }
 
-        timeProjection = SinusoidalTimestepEmbedding(dim: mc, flipSinToCos: true, downscaleFreqShift: 0)
-        timeLinear1 = try Linear(&w, "time_embed.0", in: mc, out: timeChannels)
+        timeProjection = SinusoidalTimestepEmbedding(dim: layout.modelChannels, flipSinToCos: true, downscaleFreqShift: 0)
+        timeLinear1 = try Linear(&w, "time_embed.0", in: layout.modelChannels, out: timeChannels)
         timeLinear2 = try Linear(&w, "time_embed.2", in: timeChannels, out: timeChannels)
-        labelEmbedding = try c.classCount.map { try Embedding(&w, "label_emb", count: $0, dim: timeChannels) }
-
-        var ch = Int(mult[0] * Double(mc))
-        let inputChannels = ch
-        var inputs: [[Layer]] = [[.conv(try Conv2d(&w, "input_blocks.0.0", in: 3, out: ch, kernel: 3, padding: 1))]]
-        var skipChannels = [ch]
-        var ds = 1
-        for (level, m) in mult.enumerated() {
-            for _ in 0..<c.numResBlocks {
-                let p = "input_blocks.\(inputs.count)", out = Int(m * Double(mc))
-                var block = [try resnet(p + ".0", ch, out)]
-                ch = out
-                if attentionFactors.contains(ds) { block.append(try attention(p + ".1", ch, heads: c.numHeads)) }
-                inputs.append(block)
-                skipChannels.append(ch)
-            }
-            if level != mult.count - 1 {
-                let p = "input_blocks.\(inputs.count).0"
-                inputs.append([c.resblockUpdown ? try resnet(p, ch, ch, .down)
-                               : .down(try Downsample2D(&w, p, channels: ch, padding: 1, convName: "op"))])
-                skipChannels.append(ch)
-                ds *= 2
-            }
-        }
-        inputBlocks = inputs
-        middleBlock = [try resnet("middle_block.0", ch, ch), try attention("middle_block.1", ch, heads: c.numHeads),
-                       try resnet("middle_block.2", ch, ch)]
-        var outputs: [[Layer]] = []
-        for (level, m) in mult.enumerated().reversed() {
-            for i in 0...c.numResBlocks {
-                let p = "output_blocks.\(outputs.count)", out = Int(m * Double(mc))
-                var block = [try resnet(p + ".0", ch + skipChannels.removeLast(), out)]
-                ch = out
-                if attentionFactors.contains(ds) { block.append(try attention(p + ".1", ch, heads: headsUpsample)) }
-                if level > 0 && i == c.numResBlocks {
-                    let q = "\(p).\(block.count)"
-                    block.append(c.resblockUpdown ? try resnet(q, ch, ch, .up) : .up(try Upsample2D(&w, q, channels: ch)))
-                    ds /= 2
-                }
-                outputs.append(block)
-            }
-        }
-        outputBlocks = outputs
-        normOut = try GroupNorm(&w, "out.0", channels: ch, groups: 32, eps: 1e-5)
-        convOut = try Conv2d(&w, "out.2", in: inputChannels, out: c.outChannels, kernel: 3, padding: 1)
+        labelEmbedding = try layout.classCount.map { try Embedding(&w, "label_emb", count: $0, dim: timeChannels) }
+        inputBlocks = try layout.inputBlocks.map { try $0.map(bind) }
+        middleBlock = try layout.middleBlock.map(bind)
+        outputBlocks = try layout.outputBlocks.map { try $0.map(bind) }
+        normOut = try GroupNorm(&w, "out.0", channels: layout.firstLevelChannels, groups: 32, eps: 1e-5)
+        convOut = try Conv2d(&w, "out.2", in: layout.firstLevelChannels, out: layout.outChannels, kernel: 3, padding: 1)
         try w.finish()
         parameterCount = w.used.reduce(0) { $0 + (source.weightShape($1)?.reduce(1, *) ?? 0) }
     }
