@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# docs/RESULTS.md, "Quality per NFE": the FID of the best 25-NFE setting on its first 500 samples, to set
+# against the network sweep's DDPM-1000 cell (500 samples) at equal counts. The samples are the
+# first 500 of the 2 000-sample check cell that tools/tune_acceptance.sh wrote (its chunks, which
+# are not committed: run that script first); nothing is sampled here.
+#
+#   SKIPSTEP=/path/to/release/skipstep bash tools/quality_per_nfe.sh [CELL_DIR]
+#
+# CELL_DIR defaults to docs/results/tune-check-network-25/cells/mix-25-tc125 (Mix, k_c = 22 skipped
+# steps of 25: the committed cutoff ablation's best 25-step cell, t_c = 100, and tune's pick).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${SKIPSTEP:-.build/release/skipstep}
+py=${PYTHON:-/work/venv-engine/bin/python}
+cell=${1:-docs/results/tune-check-network-25/cells/mix-25-tc125}
+out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+"$py" - "$cell" "$out/first500.npy" <<'PY'
+import glob, re, sys
+import numpy as np  # numpy 2.4.6
+chunks = sorted(glob.glob(sys.argv[1] + "/chunk-*.npy"), key=lambda p: int(re.search(r"chunk-(\d+)-", p).group(1)))
+parts, n = [], 0
+for p in chunks:
+    lo, hi = map(int, re.search(r"chunk-(\d+)-(\d+)\.npy", p).groups())
+    if lo != n:
+        sys.exit(f"{p}: expected a chunk starting at sample {n}")
+    parts.append(np.load(p)); n = hi
+    if n >= 500:
+        break
+if n < 500:
+    sys.exit(f"{sys.argv[1]}: only {n} samples in chunks")
+x = np.concatenate(parts)[:500]
+np.save(sys.argv[2], x)
+print(f"first 500 samples of {sys.argv[1]}: {x.shape} {x.dtype}", file=sys.stderr)
+PY
+# The committed cells scored raw floats (no "quantize" in their sweep.json): the same here.
+"$bin" eval "$out/first500.npy" --reference fashion-mnist:test --metrics fid,is --no-quantize
