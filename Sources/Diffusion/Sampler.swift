@@ -23,7 +23,7 @@ public struct SamplerOptions: Sendable, Equatable {
     public var thresholding: Thresholding?
     /// Read the network's output as this instead of the model's own prediction type.
     public var predictionType: PredictionType?
-    /// ᾱ after the last step of DDIM steps, nil for 1 (x₀ itself). diffusers' DDIM and PNDM
+    /// ᾱ after the last step of DDIM and PNDM steps, nil for 1 (x₀ itself). diffusers' DDIM and PNDM
     /// schedulers with `set_alpha_to_one: false` (Stable Diffusion's configs) end at ᾱ[0] instead:
     /// `final_alpha_cumprod`, used whenever the previous timestep is negative.
     public var ddimFinalAlphaBar: Double?
@@ -105,6 +105,11 @@ public struct Sampler: Sendable {
             throw SamplerError.invalidSkipSteps(kc, steps: ts.count)
         default: break
         }
+        if case .pndm(let skipPRK) = kind {
+            let steps = try PNDM(skipPRKSteps: skipPRK, finalAlphaBar: options.ddimFinalAlphaBar).plan(timesteps: ts, schedule: schedule)
+            self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: 1)
+            return
+        }
         let steps = try zip(ts.indices, kind.rules(stepsStartingAt: ts, ddimFinalAlphaBar: options.ddimFinalAlphaBar)).map { k, rule in
             let s = ts[k], p = k + 1 < ts.count ? ts[k + 1] : -1
             let c = try rule.coefficients(from: s, to: p, previous: k > 0 ? ts[k - 1] : nil, schedule: schedule,
@@ -146,7 +151,20 @@ public struct Sampler: Sendable {
         self.options = options
         self.steps = steps
         self.initialNoiseScale = initialNoiseScale
+        var outputs: [Int: Int] = [:], inputs: [Int: Int] = [:]
+        for step in steps {
+            guard let combination = step.combination else { continue }
+            for term in combination.terms where term.step < step.index { outputs[term.step] = step.index }
+            if combination.sampleOf < step.index { inputs[combination.sampleOf] = step.index }
+        }
+        outputLastUse = outputs
+        inputLastUse = inputs
     }
+
+    /// For each step whose network output a later step combines (PNDM), the last step that reads it.
+    let outputLastUse: [Int: Int]
+    /// For each step whose input x a later step starts from (PNDM), the last step that reads it.
+    let inputLastUse: [Int: Int]
 
     /// The timesteps visited, τ_1 > … > τ_N.
     public var timesteps: [Int] { steps.map(\.from) }
