@@ -256,3 +256,10 @@ struct SamplerArguments: ParsableArguments {
         }
     }
 }
+
+extension Sampler {
+    /// "25 steps", or "25 steps, 26 network evaluations" where the two differ (PNDM, Restart).
+    var describedSteps: String {
+        stepCount == steps.count ? "\(stepCount) steps" : "\(stepCount) steps, \(steps.count) network evaluations"
+    }
+}

@@ -50,8 +50,8 @@ struct ScheduleCommand: ParsableCommand {
             return
         }
         let spec = try sampling.spec(tuned: tuned)
-        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.steps.count) steps, "
-              + (spec.kind == .restart ? "its own Karras σ grid (NFE budget \(sampler.steps.count))" : "spacing \((spec.spacing ?? .uniform))"))
+        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.describedSteps), "
+              + (spec.kind == .restart ? "its own Karras σ grid (NFE budget \(sampler.stepCount))" : "spacing \((spec.spacing ?? .uniform))"))
         print("step      s      p  method        ᾱ_s          a(x)          b(x̂₀)         c(ε̂)          σ")
         for step in sampler.steps {
             let c = step.coefficients

@@ -51,6 +51,26 @@ import TestSupport
                 "\(result.stdout)")
     }
 
+    /// A folder whose scheduler is SD 2.1-base's PNDMScheduler (skip_prk_steps true) samples with `pndm`
+    /// by default, and its cost counts the evaluation PLMS adds: 26 for 25 steps, twice with guidance.
+    @Test func aPNDMFolderDefaultsToPNDMAndCountsItsEvaluations() throws {
+        let model = try StableDiffusionFixture.pipelineFolder(schedulerClass: "PNDMScheduler") { root in
+            let url = root.appendingPathComponent("scheduler/scheduler_config.json")
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            config["skip_prk_steps"] = true
+            try JSONSerialization.data(withJSONObject: config).write(to: url)
+        }
+        defer { try? FileManager.default.removeItem(at: model) }
+        let result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "x", "--steps", "25", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("sampler pndm") && !result.stderr.contains("note:"), "\(result.stderr)")
+        #expect(result.stdout.contains("52 UNet evaluations each (25 steps, 26 network evaluations × 2 for guidance)"), "\(result.stdout)")
+        let one = model.appendingPathComponent("cat.png").path
+        let run = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "a cat", "--steps", "2", "--out", one])
+        #expect(run.status == 0 && run.stderr.contains("2 steps, 3 network evaluations"), "\(run.stderr)")
+        #expect(try Image8.readPNG(from: URL(fileURLWithPath: one)).width == 32)
+    }
+
     @Test(arguments: [
         (["--height", "31"], "multiples of the VAE factor"),
         (["--guidance", "-1"], "--guidance"),
