@@ -11,8 +11,10 @@ set_alpha_to_one false, clip_sample false; epsilon and v_prediction), model_inde
 
 - `diffusers` cases: StableDiffusionPipeline.__call__ with DDIMScheduler and
   DPMSolverMultistepScheduler (from the same config), 10 and 25 steps, guidance 1.0 and 7.5,
-  negative prompt "" (diffusers' default) and a non-empty one; two images with
-  generator=[torch.Generator().manual_seed(seed + i)], output_type="np" (images in [0, 1]).
+  negative prompt "" (diffusers' default) and a non-empty one; and with PNDMScheduler from the same
+  config plus `skip_prk_steps=True` (as SD 1.x / 2.1-base publish it), 10 and 25 steps at guidance
+  7.5 (sampler "pndm"); two images with generator=[torch.Generator().manual_seed(seed + i)],
+  output_type="np" (images in [0, 1]).
 - `reference` cases: skipped-step and Mix (t_c = 500) have no diffusers scheduler; a Float64 loop
   here runs them around the same diffusers UNet (float32, CFG as the pipeline does it) with the
   same torch noise (x_T, then one randn per noisy step per image, each image its own generator),
@@ -42,8 +44,8 @@ import torch
 
 import diffusers
 import transformers
-from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, StableDiffusionPipeline,
-                       UNet2DConditionModel)
+from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, PNDMScheduler,
+                       StableDiffusionPipeline, UNet2DConditionModel)
 from transformers import CLIPTextModel, CLIPTokenizer
 
 EXPECTED = {"python": "3.11.7", "torch": "2.13.0+cpu", "diffusers": "0.42.1", "transformers": "5.23.0", "numpy": "2.4.6"}
@@ -109,6 +111,8 @@ def generators() -> list:
 def run_diffusers(pipe, scheduler: str, steps: int, guidance: float, negative: str | None) -> np.ndarray:
     if scheduler == "dpmpp-2m":
         pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
+    elif scheduler == "pndm":
+        pipe.scheduler = PNDMScheduler.from_config(pipe.scheduler.config, skip_prk_steps=True)
     else:
         pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     with torch.no_grad():
@@ -177,6 +181,8 @@ def make(out: Path) -> None:
             for kind, cutoff in (("skip", None), ("mix", 500)):
                 runs.append(dict(source="reference", sampler=kind if cutoff is None else f"mix:cutoff={cutoff}",
                                  kind=kind, cutoff=cutoff, steps=10, guidance=7.5, negative=None))
+            for steps in (10, 25):
+                runs.append(dict(source="diffusers", sampler="pndm", steps=steps, guidance=7.5, negative=None))
             # The reference loop itself, checked where diffusers has the same sampler: with t_c above
             # every step, Mix is DDIM(0), and must give diffusers' DDIM image.
             check = run_reference(pipe, "mix", 10, 7.5, 10 ** 6)

@@ -27,7 +27,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
     /// The current batch (`batch × sampleCount` floats).
     public private(set) var x: [Float]
     private var generators: [any RandomSource]
-    private var previousX0: [Float]?
+    private var history = StepHistory()
     private var nextStep = 0
 
     /// Starts the loop at x_T.
@@ -76,8 +76,7 @@ public struct Denoising: Sendable, AsyncSequence, AsyncIteratorProtocol {
         }
         let x0 = try sampler.apply(step, to: &x, modelOutput: output,
                                    predictionType: denoiser.predictionType, sampleCount: d,
-                                   previousX0: previousX0, noise: noise)
-        previousX0 = x0
+                                   history: &history, noise: noise)
         nextStep += 1
         return DenoisingStep(step: step, x: x, predictedX0: x0)
     }

@@ -23,7 +23,7 @@ public struct SamplerOptions: Sendable, Equatable {
     public var thresholding: Thresholding?
     /// Read the network's output as this instead of the model's own prediction type.
     public var predictionType: PredictionType?
-    /// ᾱ after the last step of DDIM steps, nil for 1 (x₀ itself). diffusers' DDIM and PNDM
+    /// ᾱ after the last step of DDIM and PNDM steps, nil for 1 (x₀ itself). diffusers' DDIM and PNDM
     /// schedulers with `set_alpha_to_one: false` (Stable Diffusion's configs) end at ᾱ[0] instead:
     /// `final_alpha_cumprod`, used whenever the previous timestep is negative.
     public var ddimFinalAlphaBar: Double?
@@ -74,8 +74,12 @@ public struct Sampler: Sendable {
     public let schedule: NoiseSchedule
     /// Variance, clipping and thresholding of the steps.
     public let options: SamplerOptions
-    /// The steps in order; `steps.count` is the number of network evaluations.
+    /// The steps in order; `steps.count` is the number of network evaluations (NFE).
     public let steps: [PlannedStep]
+    /// The number of sampling steps the plan was made for (the timesteps given, `--steps`): the NFE
+    /// of most samplers; PNDM evaluates the network N + 1 times (N + 9 with its Runge–Kutta warm-up),
+    /// Restart at most this budget. What a rerun must ask for to get the same plan.
+    public let stepCount: Int
     /// x_T = scale·z (z standard normal): 1 for the discrete samplers; √(1 − ᾱ) at the first time for
     /// those whose reference starts from σ·z in x̃ = x/√ᾱ (Euler ancestral, Restart).
     public let initialNoiseScale: Double
@@ -105,6 +109,11 @@ public struct Sampler: Sendable {
             throw SamplerError.invalidSkipSteps(kc, steps: ts.count)
         default: break
         }
+        if case .pndm(let skipPRK) = kind {
+            let steps = try PNDM(skipPRKSteps: skipPRK, finalAlphaBar: options.ddimFinalAlphaBar).plan(timesteps: ts, schedule: schedule)
+            self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: 1, stepCount: ts.count)
+            return
+        }
         let steps = try zip(ts.indices, kind.rules(stepsStartingAt: ts, ddimFinalAlphaBar: options.ddimFinalAlphaBar)).map { k, rule in
             let s = ts[k], p = k + 1 < ts.count ? ts[k + 1] : -1
             let c = try rule.coefficients(from: s, to: p, previous: k > 0 ? ts[k - 1] : nil, schedule: schedule,
@@ -112,7 +121,7 @@ public struct Sampler: Sendable {
             return PlannedStep(index: k, from: s, to: p, method: rule.method, coefficients: c,
                                drawsNoise: c.noiseStd > 0 || c.logVarianceMin != nil)
         }
-        self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: 1)
+        self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: 1, stepCount: ts.count)
     }
 
     /// A sampler that steps in σ (`SamplerKind.stepsInSigma`) at decreasing model times, fractional
@@ -130,23 +139,39 @@ public struct Sampler: Sendable {
             }
             self.init(kind: kind, schedule: schedule, options: options,
                       steps: EulerAncestral.plan(times: times, schedule: schedule),
-                      initialNoiseScale: EulerAncestral.initialNoiseScale(times: times, schedule: schedule))
+                      initialNoiseScale: EulerAncestral.initialNoiseScale(times: times, schedule: schedule),
+                      stepCount: times.count)
         case .restart:
             let (steps, scale) = try Restart.published.plan(budget: times.count, schedule: schedule)
-            self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: scale)
+            self.init(kind: kind, schedule: schedule, options: options, steps: steps, initialNoiseScale: scale,
+                      stepCount: times.count)
         default:
             try self.init(kind, schedule: schedule, timesteps: times.map { Int($0) }, options: options)
         }
     }
 
     private init(kind: SamplerKind, schedule: NoiseSchedule, options: SamplerOptions, steps: [PlannedStep],
-                 initialNoiseScale: Double) {
+                 initialNoiseScale: Double, stepCount: Int) {
         self.kind = kind
+        self.stepCount = stepCount
         self.schedule = schedule
         self.options = options
         self.steps = steps
         self.initialNoiseScale = initialNoiseScale
+        var outputs: [Int: Int] = [:], inputs: [Int: Int] = [:]
+        for step in steps {
+            guard let combination = step.combination else { continue }
+            for term in combination.terms where term.step < step.index { outputs[term.step] = step.index }
+            if combination.sampleOf < step.index { inputs[combination.sampleOf] = step.index }
+        }
+        outputLastUse = outputs
+        inputLastUse = inputs
     }
+
+    /// For each step whose network output a later step combines (PNDM), the last step that reads it.
+    let outputLastUse: [Int: Int]
+    /// For each step whose input x a later step starts from (PNDM), the last step that reads it.
+    let inputLastUse: [Int: Int]
 
     /// The timesteps visited, τ_1 > … > τ_N.
     public var timesteps: [Int] { steps.map(\.from) }

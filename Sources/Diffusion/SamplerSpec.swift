@@ -30,12 +30,16 @@ public enum SamplerKind: Sendable, Hashable {
     /// Restart sampling (Xu et al. 2023) with its published CIFAR-10 VP configuration; the number of
     /// steps is its NFE budget (`Restart`).
     case restart
+    /// PNDM / PLMS as diffusers' PNDMScheduler (`PNDM`): with `skipPRK` (diffusers `skip_prk_steps`,
+    /// Stable Diffusion's setting) N + 1 network evaluations for N steps, else a Runge–Kutta warm-up
+    /// and N + 9.
+    case pndm(skipPRK: Bool)
 
     /// The kinds' names in the spec grammar, in the order the CLI lists them.
     public enum Name: String, Sendable, CaseIterable, Codable {
         case ddpm, ddpmNaive = "ddpm-naive", skip, ddim, mix, dpmSolverPP2M = "dpmpp-2m"
         case sdeDPMSolverPP2M = "dpmpp-2m-sde"
-        case eulerAncestral = "euler-ancestral", restart
+        case eulerAncestral = "euler-ancestral", restart, pndm
 
         /// One line per kind for `--help`.
         public var help: String {
@@ -49,6 +53,7 @@ public enum SamplerKind: Sendable, Hashable {
             case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M) as diffusers' DPMSolverMultistepScheduler (sde-dpmsolver++)"
             case .eulerAncestral: "Euler ancestral (k-diffusion sample_euler_ancestral; fractional t for linspace, karras, logsnr)"
             case .restart: "Restart (Xu et al. 2023, CIFAR-10 VP config: Heun on Karras σ, K=2 restarts in [0.06, 0.30]); steps = NFE budget"
+            case .pndm: "PNDM/PLMS as diffusers' PNDMScheduler (NFE = steps + 1); skip-prk=false adds its Runge–Kutta warm-up (NFE = steps + 9)"
             }
         }
 
@@ -64,6 +69,7 @@ public enum SamplerKind: Sendable, Hashable {
             case .sdeDPMSolverPP2M: "SDE-DPM-Solver++(2M)"
             case .eulerAncestral: "Euler ancestral"
             case .restart: "Restart"
+            case .pndm: "PNDM"
             }
         }
     }
@@ -80,6 +86,7 @@ public enum SamplerKind: Sendable, Hashable {
         case .sdeDPMSolverPP2M: .sdeDPMSolverPP2M
         case .eulerAncestral: .eulerAncestral
         case .restart: .restart
+        case .pndm: .pndm
         }
     }
 
@@ -115,6 +122,8 @@ public enum SamplerKind: Sendable, Hashable {
             return (0..<n).map { SDEDPMSolverPP(secondOrder: $0 > 0 && $0 < n - 1) }
         case .eulerAncestral, .restart:
             return []  // planned in σ by Sampler.init(_:schedule:times:options:)
+        case .pndm:
+            return []  // planned as a whole by PNDM.plan (multistep combinations)
         }
     }
 }
@@ -135,6 +144,10 @@ public enum StepMethod: String, Sendable, Codable {
     case eulerAncestral = "euler-ancestral"
     /// Restart's Euler predictor (or the last main step), and its Heun corrector.
     case restartEuler = "restart-euler", restartHeun = "restart-heun"
+    /// PNDM: PLMS's first Euler step, its Heun-like second evaluation, Adams–Bashforth of order
+    /// 2, 3 and 4, and the evaluations of the pseudo Runge–Kutta warm-up.
+    case plmsEuler = "plms-1", plmsHeun = "plms-heun", plms2 = "plms-2", plms3 = "plms-3", plms4 = "plms-4"
+    case prk
 }
 
 /// Overrides x̂₀ clipping (diffusers `clip_sample` / `clip_sample_range`).
@@ -151,7 +164,8 @@ public enum ClipSetting: Sendable, Hashable {
 ///     KIND[:KEY=VALUE]...        skip, ddim:eta=0.5, mix:cutoff=291, mix:cutoff=600:spacing=trailing
 ///
 /// with keys `eta`, `eta-below` and `eta-cutoff` (ddim: η is `eta` on steps starting at s ≥ `eta-cutoff`,
-/// `eta-below` under it), `cutoff` and `skip-steps` (mix), `spacing` (any `Spacing` text; one
+/// `eta-below` under it), `cutoff` and `skip-steps` (mix), `skip-prk` (pndm: `true`, the default, as
+/// Stable Diffusion's PNDMScheduler configs; `false` runs the Runge–Kutta warm-up), `spacing` (any `Spacing` text; one
 /// holding `:` or `,` goes in brackets: `spacing=[list:999,500,1]`), `variance` (fixed_small,
 /// fixed_large, learned_range), `clip` (a range R > 0, or `none`), `thresholding` (the quantile
 /// ratio, e.g. 0.995), `thresholding-max` (default 1) and `prediction` (epsilon, sample,
@@ -185,8 +199,8 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
 
     /// The grammar's keys.
     public enum Key: String, Sendable, CaseIterable {
-        case eta, etaBelow = "eta-below", etaCutoff = "eta-cutoff", cutoff, skipSteps = "skip-steps", spacing, variance, clip, thresholding
-        case thresholdingMax = "thresholding-max", prediction
+        case eta, etaBelow = "eta-below", etaCutoff = "eta-cutoff", cutoff, skipSteps = "skip-steps", skipPRK = "skip-prk"
+        case spacing, variance, clip, thresholding, thresholdingMax = "thresholding-max", prediction
         /// Not a key of the grammar: the number of steps, given beside the spec.
         case steps
 
@@ -195,6 +209,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
             switch self {
             case .eta, .etaBelow, .etaCutoff: .ddim
             case .cutoff, .skipSteps: .mix
+            case .skipPRK: .pndm
             default: nil
             }
         }
@@ -236,6 +251,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         }
         try only([.eta, .etaBelow, .etaCutoff], for: .ddim)
         try only([.cutoff, .skipSteps], for: .mix)
+        try only([.skipPRK], for: .pndm)
         switch name {
         case .ddpm: kind = .ddpm
         case .ddpmNaive: kind = .ddpmNaive
@@ -250,6 +266,12 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
         case .sdeDPMSolverPP2M: kind = .sdeDPMSolverPP2M
         case .eulerAncestral: kind = .eulerAncestral
         case .restart: kind = .restart
+        case .pndm:
+            switch values[.skipPRK] {
+            case nil, "true": kind = .pndm(skipPRK: true)
+            case "false": kind = .pndm(skipPRK: false)
+            case let other?: throw SamplerSpecError.invalidValue(.skipPRK, other, expected: "true or false")
+            }
         case .mix:
             switch (try integer(.cutoff), try integer(.skipSteps)) {
             case (let tc?, nil): kind = .mix(.timestep(tc))
@@ -312,6 +334,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
             parts.append("eta-cutoff=\(cutoff)")
         case .mix(.timestep(let tc)) where !omittingCutoff: parts.append("cutoff=\(tc)")
         case .mix(.skipSteps(let kc)): parts.append("skip-steps=\(kc)")
+        case .pndm(skipPRK: false): parts.append("skip-prk=false")
         default: break
         }
         if let spacing {
@@ -343,6 +366,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
             keys.insert(.etaCutoff)
         case .mix(.timestep): keys.insert(.cutoff)
         case .mix(.skipSteps): keys.insert(.skipSteps)
+        case .pndm(skipPRK: false): keys.insert(.skipPRK)
         default: break
         }
         if spacing != nil { keys.insert(.spacing) }
@@ -366,6 +390,7 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
             details.append("η = \(Self.format(above)) for t ≥ \(cutoff), \(Self.format(below)) below")
         case .mix(.timestep(let tc)): details.append("t_c = \(tc)")
         case .mix(.skipSteps(let kc)): details.append("k_c = \(kc)")
+        case .pndm(skipPRK: false): details.append("Runge–Kutta warm-up")
         default: break
         }
         if let spacing { details.append(spacing.description) }
@@ -495,6 +520,9 @@ public struct SamplerSpec: Sendable, Hashable, CustomStringConvertible, Lossless
             throw SamplerSpecError.invalidValue(.etaCutoff, "\(tc)", expected: "a model index in [0, \(schedule.trainSteps))")
         case .mix(.skipSteps(let kc)) where kc > timesteps.count:
             throw SamplerSpecError.invalidValue(.skipSteps, "\(kc)", expected: "at most the \(timesteps.count) steps")
+        case .pndm(skipPRK: false) where timesteps.count < PNDM(skipPRKSteps: false).minimumSteps:
+            throw SamplerSpecError.invalidValue(.steps, "\(timesteps.count)", expected: "at least 4 steps with skip-prk=false "
+                                                + "(three Runge–Kutta warm-up steps and one multistep step)")
         default: break
         }
         if options.varianceType == .learnedRange, !learnsVariance {

@@ -1,6 +1,86 @@
 import Foundation
 
+/// What the multistep samplers read from earlier steps of a run: the previous step's x̂₀
+/// (DPM-Solver++ 2M, Restart's corrector) and, for PNDM's combinations (`OutputCombination`), the
+/// network outputs and inputs of the steps a later step names. `Sampler.apply(_:to:modelOutput:predictionType:sampleCount:history:noise:)`
+/// records what later steps need and drops what none needs any more (at most four outputs and one input for PNDM).
+public struct StepHistory: Sendable {
+    /// x̂₀ of the previous step, or nil before the first.
+    public var previousX0: [Float]?
+    /// Network outputs of earlier steps, by step index.
+    var outputs: [Int: [Float]] = [:]
+    /// Inputs x of earlier steps, by step index.
+    var inputs: [Int: [Float]] = [:]
+
+    /// An empty history, or one holding the previous step's x̂₀.
+    public init(previousX0: [Float]? = nil) {
+        self.previousX0 = previousX0
+    }
+}
+
 extension Sampler {
+    /// Applies step `step` in place like ``apply(_:to:modelOutput:predictionType:sampleCount:previousX0:noise:)``,
+    /// reading what a multistep step needs from `history` (the previous x̂₀; for a PNDM step the
+    /// outputs and input of the earlier steps it combines) and recording in it what later steps of
+    /// this plan will read. Returns x̂₀.
+    public func apply(_ step: PlannedStep, to x: inout [Float], modelOutput: [Float],
+                      predictionType: PredictionType, sampleCount d: Int,
+                      history: inout StepHistory, noise: [Float]? = nil) throws -> [Float] {
+        let input = x
+        let x0: [Float]
+        if let combination = step.combination {
+            x0 = try applyCombination(step, combination, to: &x, modelOutput: modelOutput, predictionType: predictionType,
+                                      sampleCount: d, history: history)
+        } else {
+            x0 = try apply(step, to: &x, modelOutput: modelOutput, predictionType: predictionType, sampleCount: d,
+                           previousX0: history.previousX0, noise: noise)
+        }
+        history.previousX0 = x0
+        if outputLastUse[step.index] != nil { history.outputs[step.index] = modelOutput }
+        if inputLastUse[step.index] != nil { history.inputs[step.index] = input }
+        history.outputs = history.outputs.filter { (outputLastUse[$0.key] ?? -1) > step.index }
+        history.inputs = history.inputs.filter { (inputLastUse[$0.key] ?? -1) > step.index }
+        return x0
+    }
+
+    /// A PNDM step: output = Σ weight_j·o_j (in Float64, rounded once, as diffusers combines in the
+    /// model's precision), then the step's coefficients from the input of step `sampleOf`, with the
+    /// output read at ᾱ[`from`].
+    private func applyCombination(_ step: PlannedStep, _ combination: OutputCombination, to x: inout [Float],
+                                  modelOutput: [Float], predictionType: PredictionType, sampleCount d: Int,
+                                  history: StepHistory) throws -> [Float] {
+        var outputs: [(values: [Float], weight: Double)] = []
+        for term in combination.terms {
+            guard let values = term.step == step.index ? modelOutput : history.outputs[term.step] else {
+                throw SamplerError.inputSize("step \(step.index + 1) combines the network output of step \(term.step + 1), "
+                                             + "which the history does not hold (run the plan's steps in order)")
+            }
+            guard values.count == modelOutput.count else {
+                throw SamplerError.outputSize(expected: modelOutput.count, actual: values.count)
+            }
+            outputs.append((values, term.weight))
+        }
+        guard var sample = combination.sampleOf == step.index ? x : history.inputs[combination.sampleOf] else {
+            throw SamplerError.inputSize("step \(step.index + 1) starts from the input of step \(combination.sampleOf + 1), "
+                                         + "which the history does not hold (run the plan's steps in order)")
+        }
+        guard sample.count == x.count else {
+            throw SamplerError.inputSize("the input of step \(combination.sampleOf + 1) holds \(sample.count) values, x \(x.count)")
+        }
+        var combined = [Float](repeating: 0, count: modelOutput.count)
+        for i in combined.indices {
+            var sum = 0.0
+            for output in outputs { sum += output.weight * Double(output.values[i]) }
+            combined[i] = Float(sum)
+        }
+        var core = step
+        core.time = Double(step.from)
+        core.combination = nil
+        let x0 = try apply(core, to: &sample, modelOutput: combined, predictionType: predictionType, sampleCount: d)
+        x = sample
+        return x0
+    }
+
     /// Applies step `step` to a batch in place and returns x̂₀ (after clipping or thresholding).
     ///
     /// - Parameters:
@@ -19,6 +99,9 @@ extension Sampler {
     public func apply(_ step: PlannedStep, to x: inout [Float], modelOutput: [Float],
                       predictionType: PredictionType, sampleCount d: Int,
                       previousX0: [Float]? = nil, noise: [Float]? = nil) throws -> [Float] {
+        guard step.combination == nil else {
+            throw SamplerError.inputSize("step \(step.index + 1) combines earlier network outputs (PNDM): apply it with a StepHistory")
+        }
         let batch = x.count / d
         let learned = step.coefficients.logVarianceMin != nil
         let outputStride = modelOutput.count == 2 * x.count ? 2 * d : d

@@ -20,16 +20,16 @@ extension SchedulerConfig {
     }
 
     /// The scheduler as a sampler spec with its spacing, plus a note when skipstep has no exact
-    /// equivalent of the scheduler class and runs its closest sampler instead.
+    /// equivalent of the scheduler class and runs its closest sampler instead (none does at present:
+    /// DDIM, PNDM with or without its Runge–Kutta warm-up, DPM-Solver++ 2M and its SDE form, DDPM).
     public func defaultSampler(path: String) throws -> (spec: SamplerSpec, note: String?) {
         let spacing = try spacing(path: path)
         switch className {
         case "DDIMScheduler", nil:
             return (SamplerSpec(.ddim(eta: 0), spacing: spacing), nil)
         case "PNDMScheduler":
-            return (SamplerSpec(.ddim(eta: 0), spacing: spacing),
-                    "the folder's scheduler is PNDMScheduler (PLMS), which skipstep does not implement: sampling with "
-                        + "DDIM on its timesteps instead (diffusers gives a slightly different image); choose with --sampler")
+            // PNDMScheduler's own default is skip_prk_steps false; Stable Diffusion's configs set it true.
+            return (SamplerSpec(.pndm(skipPRK: skipPRKSteps ?? false), spacing: spacing), nil)
         case "DPMSolverMultistepScheduler":
             let order = solverOrder ?? 2
             switch (algorithmType ?? "dpmsolver++", order) {

@@ -67,7 +67,10 @@ public enum SweepReport {
         var out = "# Sweep results: \(spec.model)\n\n"
         out += "Samplers at equal steps from the same seeds (sample i: seed \(spec.seed) + i, \(spec.rng.rawValue) generator), "
         out += "\(spec.spacing) spacing. Samples per cell: " + steps.map { "\(spec.count(steps: $0)) at \($0)" }.joined(separator: ", ")
-        out += ". NFE = steps for every sampler.\n"
+        // NFE is the network evaluations a cell spent: PNDM spends one more than its steps, Restart at most its budget.
+        let exceptions = Set(results.cells.filter { $0.nfe != $0.steps }.map { "\(method($0)) \($0.nfe) at \($0.steps) steps" })
+        out += exceptions.isEmpty ? ". NFE = steps for every sampler.\n"
+                                  : ". NFE = steps except " + exceptions.sorted().joined(separator: ", ") + " (the NFE column of results.csv).\n"
         if results.cells.count < spec.cells.count {
             out += "\nPartial: \(results.cells.count) of \(spec.cells.count) cells scored so far; – marks the others.\n"
         }

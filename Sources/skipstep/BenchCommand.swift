@@ -17,7 +17,14 @@ struct BenchCommand: AsyncParsableCommand {
             With --fid N×D no network runs: each run computes FID between two sets of N random D-dimensional \
             features (both sets' mean and covariance in Float64, then the Fréchet distance); compare with \
             tools/bench_fid.py (pytorch-fid's numpy/scipy path).
-            Example: skipstep bench --fid 10000x2048 --runs 5
+            With --component text|unet|vae and a Stable Diffusion pipeline folder as --model, one component is \
+            timed: text = one CLIP text-encoder pass over --batch 77-token prompts (twice as many rows with \
+            --guidance > 1: the prompts and their negatives, as txt2img encodes them); unet = one \
+            UNet2DConditionModel evaluation of --batch latents at --latent-size (2 × --batch rows with \
+            --guidance > 1: one guided step); vae = one VAE decode of --batch latents. Evaluations per second \
+            count images (--batch per pass), not rows.
+            Examples: skipstep bench --fid 10000x2048 --runs 5
+                      skipstep bench --component unet --model sd21-base --latent-size 32 --guidance 7.5 --runs 5
             """)
 
     @Option(help: ArgumentHelp("A diffusers model folder, or fashion-ddpm / fashion-gmm.", valueName: "dir"))
@@ -38,12 +45,50 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Time FID on two random N×D feature sets instead of a network.", valueName: "NxD"))
     var fid: String?
 
+    @Option(help: ArgumentHelp("Time one component of a Stable Diffusion folder: text (CLIP text encoder), unet "
+                               + "(UNet2DConditionModel), vae (VAE decoder).", valueName: "text|unet|vae"))
+    var component: SDComponent?
+
+    @Option(help: ArgumentHelp("--component unet/vae: the latent size, S or HxW (default: the UNet's sample_size).",
+                               valueName: "S|HxW"))
+    var latentSize: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("--component text/unet: classifier-free guidance scale; > 1 doubles "
+                                                        + "the rows (prompt and negative), as txt2img runs them."))
+    var guidance: Double = 7.5
+
+    @Option(help: ArgumentHelp("--component: weights variant, *.VARIANT.safetensors (e.g. fp16).", valueName: "name"))
+    var variant: String?
+
+    /// The Stable Diffusion component `--component` times.
+    enum SDComponent: String, ExpressibleByArgument, CaseIterable {
+        case text, unet, vae
+    }
+
     @Flag(help: "Print one JSON object instead of text.")
     var json = false
 
     func validate() throws {
         guard batch >= 1, runs >= 1, warmup >= 0 else { throw ValidationError("--batch and --runs must be ≥ 1, --warmup ≥ 0") }
         _ = try fidShape()
+        if component != nil, fid != nil { throw ValidationError("give either --fid or --component, not both") }
+        if component == nil {
+            for (flag, given) in [("--latent-size", latentSize != nil), ("--variant", variant != nil)] where given {
+                throw ValidationError("\(flag) applies to --component only")
+            }
+        }
+        guard guidance.isFinite, guidance >= 0 else { throw ValidationError("--guidance must be a finite number ≥ 0, got \(guidance)") }
+        _ = try latentShape()
+    }
+
+    /// `--latent-size`'s height and width, nil when not given.
+    func latentShape() throws -> (height: Int, width: Int)? {
+        guard let latentSize else { return nil }
+        let parts = latentSize.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 2048 }) else {
+            throw ValidationError("--latent-size \(latentSize): expected S or HxW with sides in 1…2048 (latent pixels), e.g. 64 or 96x64")
+        }
+        return (parts[0]!, parts[parts.count - 1]!)
     }
 
     /// `--fid`'s N and D.
@@ -58,6 +103,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let shape = try fidShape() { return try benchFID(count: shape.count, dimension: shape.dimension) }
+        if let component { return try benchComponent(component) }
         let loaded = try Settings.current.catalog.load(model)
         guard (0..<loaded.schedule.trainSteps).contains(timestep) else {
             throw ValidationError("--timestep must be in 0..<\(loaded.schedule.trainSteps)")
@@ -101,6 +147,90 @@ struct BenchCommand: AsyncParsableCommand {
             }
             print(String(format: "peak RSS %.0f MiB, OpenBLAS kernel %@", report.peakRSSMiB, report.blasCore))
         }
+    }
+
+    /// Times one Stable Diffusion component (`--component`) on deterministic inputs.
+    func benchComponent(_ component: SDComponent) throws {
+        let directory = try Settings.current.catalog.directory(model)
+        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("model_index.json").path) else {
+            throw RunError("--component \(component.rawValue) needs a Stable Diffusion pipeline folder (model_index.json, text_encoder/, "
+                           + "unet/, vae/): \(directory.path) has no model_index.json")
+        }
+        let sd = try StableDiffusion(directory: directory, variant: variant)
+        let rows = component != .vae && guidance > 1 ? 2 * batch : batch
+        guard let latent = try latentShape() ?? sd.unet.config.sampleSize.map({ (height: $0[0], width: $0[1]) }) else {
+            throw RunError("\(directory.path)/unet/config.json has no sample_size: give --latent-size")
+        }
+        guard (0..<sd.schedule.trainSteps).contains(timestep) else {
+            throw ValidationError("--timestep must be in 0..<\(sd.schedule.trainSteps)")
+        }
+        var source = RandomKind.philox.makeSource(seed: 0)
+        let channels = sd.vae.config.latentChannels
+        let pass: () throws -> Int
+        let parameters: Int
+        switch component {
+        case .text:
+            let ids = sd.tokenizer.encode("a photo of an astronaut riding a horse on mars").ids
+            pass = {
+                _ = try sd.textEncoder.encode(Array(repeating: ids, count: rows))
+                return sd.textEncoder.lastForwardFLOPs
+            }
+            parameters = sd.textEncoder.parameterCount
+        case .unet:
+            let x = source.standardNormal(count: rows * channels * latent.height * latent.width)
+            let states = source.standardNormal(count: rows * sd.tokenizer.maxLength * sd.textEncoder.config.hiddenSize)
+            pass = {
+                _ = try sd.unet(x, batch: rows, height: latent.height, width: latent.width,
+                                timesteps: Array(repeating: Double(timestep), count: rows),
+                                encoderHiddenStates: states, sequenceLength: sd.tokenizer.maxLength)
+                return sd.unet.lastForwardFLOPs
+            }
+            parameters = sd.unet.parameterCount
+        case .vae:
+            let z = source.standardNormal(count: rows * channels * latent.height * latent.width)
+            pass = {
+                _ = try sd.vae.decode(z, batch: rows, height: latent.height, width: latent.width)
+                return sd.vae.lastForwardFLOPs
+            }
+            parameters = sd.vae.parameterCount
+        }
+        let clock = ContinuousClock()
+        var times: [Double] = [], flops = 0
+        for i in 0..<(warmup + runs) {
+            let start = clock.now
+            flops = try pass()
+            if i >= warmup { times.append(seconds(clock.now - start)) }
+            progress("run \(i + 1)/\(warmup + runs)")
+        }
+        progressDone()
+        let median = Self.median(&times)
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let flopsPerImage = Double(flops) / Double(batch)
+        var report = Report(model: model, batch: batch, runs: runs, medianSeconds: median, minSeconds: times[0],
+                            maxSeconds: times[times.count - 1], evaluationsPerSecond: Double(batch) / median,
+                            gflopPerImage: flopsPerImage / 1e9, gflopsPerSecond: Double(flops) / median / 1e9,
+                            peakRSSMiB: Double(usage.ru_maxrss) / 1024, blasCore: BLASRuntime.coreName, parameters: parameters)
+        report.component = component.rawValue
+        report.rows = rows
+        report.guidance = component == .vae ? nil : guidance
+        report.latentSize = component == .text ? nil : [latent.height, latent.width]
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        let what = switch component {
+        case .text: "text encoder, \(rows) prompt(s) of \(sd.tokenizer.maxLength) tokens"
+        case .unet: "UNet, latent \(latent.height)×\(latent.width), \(rows) row(s)" + (rows > batch ? " (guidance \(guidance))" : "")
+        case .vae: "VAE decoder, latent \(latent.height)×\(latent.width)"
+        }
+        print(String(format: "%@ %@, batch %d: median %.4f s (min %.4f, max %.4f) over %d runs, %.3f evaluations/s",
+                     model, what, batch, median, times[0], times[times.count - 1], runs, report.evaluationsPerSecond))
+        print(String(format: "%.3f GFLOP per image, %.1f GFLOP/s, %.1f M parameters", flopsPerImage / 1e9,
+                     Double(flops) / median / 1e9, Double(parameters) / 1e6))
+        print(String(format: "peak RSS %.0f MiB, OpenBLAS kernel %@", report.peakRSSMiB, report.blasCore))
     }
 
     static func median(_ times: inout [Double]) -> Double {
@@ -161,10 +291,14 @@ struct BenchCommand: AsyncParsableCommand {
         var medianSeconds: Double, minSeconds: Double, maxSeconds: Double, evaluationsPerSecond: Double
         var gflopPerImage: Double?, gflopsPerSecond: Double?, peakRSSMiB: Double, blasCore: String
         var parameters: Int?
+        /// `--component` runs: which component, the rows per pass (2 × batch with guidance), the
+        /// guidance and the latent size.
+        var component: String?, rows: Int?, guidance: Double?, latentSize: [Int]?
         enum CodingKeys: String, CodingKey {
             case model, batch, runs, medianSeconds = "median_s", minSeconds = "min_s", maxSeconds = "max_s"
             case evaluationsPerSecond = "evaluations_per_s", gflopPerImage = "gflop_per_image"
             case gflopsPerSecond = "gflops_per_s", peakRSSMiB = "peak_rss_mib", blasCore = "blas_core", parameters
+            case component, rows, guidance, latentSize = "latent_size"
         }
     }
 }

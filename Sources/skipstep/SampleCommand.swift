@@ -149,12 +149,12 @@ struct SampleCommand: AsyncParsableCommand {
                 + (adm.classCount.map { ", \($0) classes" } ?? ", unconditional"))
         }
         let spec = try sampling.spec(tuned: tuned)
-        log("model \(loaded.name), sampler \(spec), \(sampler.steps.count) steps, \(total) samples, seed \(seed), "
+        log("model \(loaded.name), sampler \(spec), \(sampler.describedSteps), \(total) samples, seed \(seed), "
             + "rng \(rng.rawValue), variance \(options.varianceType.rawValue)"
             + (options.clipSampleRange.map { ", x̂₀ clipped to ±\($0)" } ?? "")
             + (options.thresholding != nil ? ", dynamic thresholding" : ""))
         // The weights' digest before the long work: an unreadable file is reported now, not after it.
-        let record = try provenance(loaded, sampler: spec.description, steps: sampler.steps.count)
+        let record = try provenance(loaded, sampler: spec.description, steps: sampler.stepCount)
         let pipeline = try SamplingPipeline(model: loaded, sampler: sampler, seed: seed, rng: rng, batch: batch,
                                             classes: classLabel.flatMap(ClassChoice.init))
         let clock = ContinuousClock(), start = clock.now

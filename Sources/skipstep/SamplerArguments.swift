@@ -27,7 +27,7 @@ enum CutoffArgument: ExpressibleByArgument, Equatable {
 /// shorthand flags that add one key each to it.
 struct SamplerArguments: ParsableArguments {
     static let samplerHelp = SamplerKind.Name.allCases.map { "\($0.rawValue): \($0.help)" }.joined(separator: "; ")
-        + ". Keys: eta, eta-below, eta-cutoff (ddim), cutoff or skip-steps (mix), spacing, variance, clip (R or none), thresholding (ratio), "
+        + ". Keys: eta, eta-below, eta-cutoff (ddim), cutoff or skip-steps (mix), skip-prk (pndm: true or false), spacing, variance, clip (R or none), thresholding (ratio), "
         + "thresholding-max, prediction; a value holding ':' or ',' goes in brackets, e.g. "
         + "mix:cutoff=291:spacing=[list:999,500,1]. Each flag below adds its key to the spec."
 
@@ -40,7 +40,7 @@ struct SamplerArguments: ParsableArguments {
     static let defaultSampler = SamplerKind.Name.skip.rawValue
 
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "Number of network evaluations (sampling steps), 1…T (ignored by list and section spacings; restart's NFE budget).",
+        "Number of sampling steps, 1…T: network evaluations for most samplers (ignored by list and section spacings; restart's NFE budget; pndm evaluates steps + 1 times).",
         discussion: "Default 25, or the step count of --sampler-from."))
     var steps: Int?
 
@@ -126,7 +126,7 @@ struct SamplerArguments: ParsableArguments {
     static func flag(_ key: SamplerSpec.Key) -> String {
         switch key {
         case .eta: "--eta"
-        case .etaBelow, .etaCutoff: "--sampler"
+        case .etaBelow, .etaCutoff, .skipPRK: "--sampler"
         case .cutoff: "--cutoff"
         case .skipSteps: "--skip-steps"
         case .spacing: "--spacing"
@@ -254,5 +254,12 @@ struct SamplerArguments: ParsableArguments {
         } catch let error as SamplerError {
             throw RunError("--sampler \(sampler ?? Self.defaultSampler): \(error.localizedDescription)")
         }
+    }
+}
+
+extension Sampler {
+    /// "25 steps", or "25 steps, 26 network evaluations" where the two differ (PNDM, Restart).
+    var describedSteps: String {
+        stepCount == steps.count ? "\(stepCount) steps" : "\(stepCount) steps, \(steps.count) network evaluations"
     }
 }

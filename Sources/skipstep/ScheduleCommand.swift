@@ -8,7 +8,9 @@ struct ScheduleCommand: ParsableCommand {
         abstract: "Print the timesteps a sampler visits and each step's coefficients.",
         discussion: """
             Each step goes from model index s to p (−1 = clean) as
-            x' = a·x + b·x̂₀ + c·ε̂ + d·x̂₀_prev + σ·z, with the coefficients in Float64.
+            x' = a·x + b·x̂₀ + c·ε̂ + d·x̂₀_prev + σ·z, with the coefficients in Float64. A pndm step
+            evaluates the network at t and reads ε̂ from a weighted sum of network outputs o_k (the
+            output of step k), starting from the x of step k (printed after the step).
             Example: skipstep schedule --steps 25 --sampler mix --cutoff 291 --json
             """)
 
@@ -48,16 +50,21 @@ struct ScheduleCommand: ParsableCommand {
             return
         }
         let spec = try sampling.spec(tuned: tuned)
-        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.steps.count) steps, "
-              + (spec.kind == .restart ? "its own Karras σ grid (NFE budget \(sampler.steps.count))" : "spacing \((spec.spacing ?? .uniform))"))
+        print("T = \(trainSteps) (\(betaSchedule)), \(spec), \(sampler.describedSteps), "
+              + (spec.kind == .restart ? "its own Karras σ grid (NFE budget \(sampler.stepCount))" : "spacing \((spec.spacing ?? .uniform))"))
         print("step      s      p  method        ᾱ_s          a(x)          b(x̂₀)         c(ε̂)          σ")
         for step in sampler.steps {
             let c = step.coefficients
             let sigma = c.logVarianceMin != nil ? "learned" : String(format: "%.6g", c.noiseStd)
+            let alphaBar = step.combination == nil ? schedule.alphaBar(atTime: step.time) : schedule.alphaBar(step.from)
             print(String(format: "%4d %6d %6d  %-10@ %12.6g %13.6g %13.6g %13.6g  %@",
                          step.index + 1, step.from, step.to, step.method.rawValue as NSString,
-                         schedule.alphaBar(atTime: step.time), c.x, c.x0, c.eps, sigma as NSString)
-                  + (c.previousX0 != 0 ? String(format: "  d(x̂₀_prev) %.6g", c.previousX0) : ""))
+                         alphaBar, c.x, c.x0, c.eps, sigma as NSString)
+                  + (c.previousX0 != 0 ? String(format: "  d(x̂₀_prev) %.6g", c.previousX0) : "")
+                  + (step.combination.map { combination in
+                      "  t = \(Int(step.time)), ε̂ from " + combination.terms.map { String(format: "%.6g·o%d", $0.weight, $0.step + 1) }
+                          .joined(separator: " + ") + ", x of step \(combination.sampleOf + 1)"
+                  } ?? ""))
         }
     }
 

@@ -118,7 +118,7 @@ struct Txt2ImgCommand: AsyncParsableCommand {
         let latentShape = loaded.denoiser.sampleShape
         let evaluations = sampler.steps.count * (guidance > 1 ? 2 : 1)
         log("model \(directory.path) (\(sd.predictionType.rawValue)), \(size.height)×\(size.width), sampler \(spec), "
-            + "\(sampler.steps.count) steps, guidance \(guidance), \(total) image(s), seed \(seed), rng \(rng.rawValue) "
+            + "\(sampler.describedSteps), guidance \(guidance), \(total) image(s), seed \(seed), rng \(rng.rawValue) "
             + "(loaded in \(String(format: "%.1f", seconds(clock.now - start))) s)")
         if dryRun {
             log("measuring one UNet evaluation and one VAE decode at \(size.height)×\(size.width)…")
@@ -126,7 +126,7 @@ struct Txt2ImgCommand: AsyncParsableCommand {
             let unetTF = Double(cost.unetFLOPs) * Double(evaluations * total) / 1e12
             let vaeTF = Double(cost.decoderFLOPs) * Double(total) / 1e12
             let minutes = (cost.unetSeconds * Double(evaluations) + cost.decoderSeconds) * Double(total) / 60
-            print("\(total) image(s) of \(size.height)×\(size.width): \(evaluations) UNet evaluations each (\(sampler.steps.count) steps"
+            print("\(total) image(s) of \(size.height)×\(size.width): \(evaluations) UNet evaluations each (\(sampler.describedSteps)"
                   + (guidance > 1 ? " × 2 for guidance" : "") + ")")
             print(String(format: "UNet %.3f TFLOP (%.1f GFLOP an evaluation, %.2f s measured), VAE decoder %.3f TFLOP (%.2f s an image)",
                          unetTF, Double(cost.unetFLOPs) / 1e9, cost.unetSeconds, vaeTF, cost.decoderSeconds))

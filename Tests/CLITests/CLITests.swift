@@ -383,5 +383,13 @@ import TestSupport
         #expect(steps.map { $0["method"] as? String } == timesteps?.map { $0 >= 291 ? "skip" : "ddim" })
         let help = try Self.run(["sample", "--help"])
         #expect(help.status == 0 && help.stdout.contains("--skip-steps"))
+        // PNDM: one planned step per network evaluation, the second timestep evaluated twice.
+        let pndm = try Self.run(["schedule", "--steps", "10", "--sampler", "pndm:spacing=leading+1", "--json"])
+        #expect(pndm.status == 0, "\(pndm.stderr)")
+        let plan = (try JSONSerialization.jsonObject(with: Data(pndm.stdout.utf8)) as? [String: Any])?["steps"] as? [[String: Any]] ?? []
+        #expect(plan.map { $0["time"] as? Double } == [901, 801, 801, 701, 601, 501, 401, 301, 201, 101, 1])
+        #expect(plan.map { $0["method"] as? String }.prefix(3) == ["plms-1", "plms-heun", "plms-2"])
+        let table = try Self.run(["schedule", "--steps", "10", "--sampler", "pndm"])
+        #expect(table.status == 0 && table.stdout.contains("10 steps, 11 network evaluations"), "\(table.stdout)")
     }
 }

@@ -51,6 +51,53 @@ import TestSupport
                 "\(result.stdout)")
     }
 
+    /// A folder whose scheduler is SD 2.1-base's PNDMScheduler (skip_prk_steps true) samples with `pndm`
+    /// by default, and its cost counts the evaluation PLMS adds: 26 for 25 steps, twice with guidance.
+    @Test func aPNDMFolderDefaultsToPNDMAndCountsItsEvaluations() throws {
+        let model = try StableDiffusionFixture.pipelineFolder(schedulerClass: "PNDMScheduler") { root in
+            let url = root.appendingPathComponent("scheduler/scheduler_config.json")
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            config["skip_prk_steps"] = true
+            try JSONSerialization.data(withJSONObject: config).write(to: url)
+        }
+        defer { try? FileManager.default.removeItem(at: model) }
+        let result = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "x", "--steps", "25", "--dry-run"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("sampler pndm") && !result.stderr.contains("note:"), "\(result.stderr)")
+        #expect(result.stdout.contains("52 UNet evaluations each (25 steps, 26 network evaluations × 2 for guidance)"), "\(result.stdout)")
+        let one = model.appendingPathComponent("cat.png").path
+        let run = try CLITests.run(["txt2img", "--model", model.path, "--prompt", "a cat", "--steps", "2", "--out", one])
+        #expect(run.status == 0 && run.stderr.contains("2 steps, 3 network evaluations"), "\(run.stderr)")
+        #expect(try Image8.readPNG(from: URL(fileURLWithPath: one)).width == 32)
+    }
+
+    /// `bench --component`: each Stable Diffusion component timed alone, with its rows, FLOPs and parameters.
+    @Test func benchTimesEachComponent() throws {
+        let model = try StableDiffusionFixture.pipelineFolder()
+        defer { try? FileManager.default.removeItem(at: model) }
+        for (component, guidance, rows) in [("text", "7.5", 4), ("unet", "7.5", 4), ("unet", "1", 2), ("vae", "7.5", 2)] {
+            let r = try CLITests.run(["bench", "--component", component, "--model", model.path, "--batch", "2", "--latent-size", "8x6",
+                                      "--guidance", guidance, "--runs", "2", "--warmup", "0", "--json"])
+            #expect(r.status == 0, "\(component): \(r.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+            #expect(json["component"] as? String == component && json["rows"] as? Int == rows && json["batch"] as? Int == 2)
+            #expect((json["gflop_per_image"] as? Double ?? 0) > 0 && (json["evaluations_per_s"] as? Double ?? 0) > 0)
+            #expect((json["parameters"] as? Int ?? 0) > 0)
+            #expect((json["latent_size"] as? [Int]) == (component == "text" ? nil : [8, 6]), "\(r.stdout)")
+        }
+        // The default latent size is the UNet's sample_size (16 for the tiny pipeline).
+        let text = try CLITests.run(["bench", "--component", "unet", "--model", model.path, "--runs", "1", "--warmup", "0"])
+        #expect(text.status == 0 && text.stdout.contains("UNet, latent 16×16, 2 row(s) (guidance 7.5)"), "\(text.stdout)")
+        let unet = model.appendingPathComponent("unet").path
+        for (arguments, message) in [(["--component", "unet", "--model", unet], "needs a Stable Diffusion pipeline folder"),
+                                     (["--component", "gpu", "--model", model.path], "--component"),
+                                     (["--component", "vae", "--model", model.path, "--latent-size", "0"], "--latent-size 0"),
+                                     (["--latent-size", "8"], "--latent-size applies to --component only")] {
+            let bad = try CLITests.run(["bench", "--runs", "1"] + arguments)
+            #expect(bad.status != 0 && bad.stderr.contains(message), "\(arguments): \(bad.stderr)")
+        }
+    }
+
     @Test(arguments: [
         (["--height", "31"], "multiples of the VAE factor"),
         (["--guidance", "-1"], "--guidance"),

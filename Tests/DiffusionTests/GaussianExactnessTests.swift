@@ -87,6 +87,8 @@ import Testing
                 }
             case .eulerAncestral, .restart:
                 preconditionFailure("predicted in σ by predictInSigma")
+            case .pndm:
+                preconditionFailure("predicted by predictPNDM")
             case .sdeDPMSolverPP2M:
                 // diffusers sde-dpmsolver++: x' = (σ_t/σ_s)e^{−h}x + α_t(1−e^{−2h})(D0 + ½D1) + σ_t√(1−e^{−2h})z.
                 let alphaT = aP.squareRoot(), sigmaT = (1 - aP).squareRoot()
@@ -170,7 +172,93 @@ import Testing
         return (m, c)
     }
 
-    static let kinds: [SamplerKind] = [.eulerAncestral, .restart, .skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
+    /// PNDM as diffusers 0.42.1's PNDMScheduler runs it, transcribed from scheduling_pndm.py
+    /// (`set_timesteps` with leading spacing and `steps_offset`, `step_prk` and `step_plms` with their
+    /// `counter`, `ets`, `cur_sample` and `prev_timestep = t − T // N`, `_get_prev_sample`'s formula (9),
+    /// `final_alpha_cumprod` = ᾱ[0]). ε̂ is affine in x, so with x_T = z every value is u·z + k.
+    static func predictPNDM(skipPRK: Bool, schedule: NoiseSchedule, steps n: Int, offset: Int,
+                            mean mu: Double, variance v: Double) -> (u: Double, k: Double) {
+        struct Affine { var u: Double, k: Double }
+        /// Σ weight·value.
+        func sum(_ terms: (Double, Affine)...) -> Affine {
+            Affine(u: terms.reduce(0) { $0 + $1.0 * $1.1.u }, k: terms.reduce(0) { $0 + $1.0 * $1.1.k })
+        }
+        let trainSteps = schedule.trainSteps, ratio = trainSteps / n
+        let base = (0..<n).map { $0 * ratio + offset }  // diffusers' _timesteps (ascending)
+        var prk: [Int] = [], plms: [Int]
+        if skipPRK {
+            plms = Array((Array(base.dropLast()) + Array(base[max(0, n - 2)..<max(0, n - 1)]) + [base[n - 1]]).reversed())
+        } else {
+            let tiled = base.suffix(4).flatMap { [$0, $0 + ratio / 2] }
+            prk = Array(Array(tiled.dropLast().flatMap { [$0, $0] }.dropFirst().dropLast()).reversed())
+            plms = Array(base.dropLast(3).reversed())
+        }
+        func eps(_ x: Affine, _ t: Int) -> Affine {
+            let a = schedule.alphaBar(t), den = a * v + 1 - a
+            return Affine(u: (1 - a).squareRoot() / den * x.u, k: (1 - a).squareRoot() / den * x.k
+                          - (1 - a).squareRoot() * a.squareRoot() * mu / den)
+        }
+        func previous(_ sample: Affine, _ t: Int, _ p: Int, _ e: Affine) -> Affine {
+            let aT = schedule.alphaBar(t), aP = p >= 0 ? schedule.alphaBar(p) : schedule.alphaBar(0)
+            let den = aT * (1 - aP).squareRoot() + (aT * (1 - aT) * aP).squareRoot()
+            return sum(((aP / aT).squareRoot(), sample), (-(aP - aT) / den, e))
+        }
+        var x = Affine(u: 1, k: 0), ets: [Affine] = [], cur: Affine?, curOut = Affine(u: 0, k: 0), counter = 0
+        for (i, t) in (prk + plms).enumerated() {
+            var out = eps(x, t)
+            if i < prk.count {
+                let p = t - (counter % 2 == 1 ? 0 : trainSteps / n / 2), start = prk[counter / 4 * 4]
+                switch counter % 4 {
+                case 0: curOut = sum((1, curOut), (1.0 / 6, out)); ets.append(out); cur = x
+                case 3: out = sum((1, curOut), (1.0 / 6, out)); curOut = Affine(u: 0, k: 0)
+                default: curOut = sum((1, curOut), (1.0 / 3, out))
+                }
+                x = previous(cur ?? x, start, p, out)
+            } else {
+                var t = t, p = t - trainSteps / n, sample = x
+                if counter != 1 { ets = Array(ets.suffix(3)) + [out] } else { p = t; t += trainSteps / n }
+                if ets.count == 1 && counter == 0 { cur = x } else if ets.count == 1 && counter == 1 {
+                    out = sum((0.5, out), (0.5, ets[0])); sample = cur!; cur = nil
+                } else if ets.count == 2 {
+                    out = sum((1.5, ets[1]), (-0.5, ets[0]))
+                } else if ets.count == 3 {
+                    out = sum((23.0 / 12, ets[2]), (-16.0 / 12, ets[1]), (5.0 / 12, ets[0]))
+                } else {
+                    out = sum((55.0 / 24, ets[3]), (-59.0 / 24, ets[2]), (37.0 / 24, ets[1]), (-9.0 / 24, ets[0]))
+                }
+                x = previous(sample, t, p, out)
+            }
+            counter += 1
+        }
+        return (x.u, x.k)
+    }
+
+    /// The mean and variance of u·z + k, z ~ N(0, 1).
+    static func pndmMoments(_ map: (u: Double, k: Double)) -> (mean: Double, variance: Double) { (map.k, map.u * map.u) }
+
+    /// PNDM is deterministic: each output dimension is the affine map u·z + k of x_T = z, which
+    /// two runs (z = 0 and z = 1) pin down exactly; the moments test alone cannot see small errors.
+    @Test(arguments: [true, false])
+    func pndmIsDiffusersAffineMap(skipPRK: Bool) throws {
+        let schedule = try NoiseSchedule(.linear())
+        let ts = try Spacing.leading(offset: 1).timesteps(trainSteps: 1000, steps: 10)
+        let means = [0.0, 0.5, -0.7, 0.2, 1.0, -0.3], variances = [1.0, 0.04, 0.25, 0.5, 0.01, 2.0]
+        let model = GaussianDenoiser(mean: means, variance: variances, alphaBar: schedule.alphasCumprod)
+        var options = SamplerOptions()
+        options.ddimFinalAlphaBar = schedule.alphaBar(0)
+        let sampler = try Sampler(.pndm(skipPRK: skipPRK), schedule: schedule, timesteps: ts, options: options)
+        let generators = (0..<2).map { RandomKind.philox.makeSource(seed: UInt64($0)) }
+        var run = try Denoising(sampler: sampler, denoiser: model, generators: generators,
+                                initialNoise: [Float](repeating: 0, count: 6) + [Float](repeating: 1, count: 6))
+        let x = try run.run()
+        for j in 0..<6 {
+            let (u, k) = Self.predictPNDM(skipPRK: skipPRK, schedule: schedule, steps: 10, offset: 1, mean: means[j], variance: variances[j])
+            #expect(abs(Double(x[j]) - k) <= 1e-5 * max(1, abs(k)), "dim \(j): x(z = 0) \(x[j]), predicted \(k)")
+            #expect(abs(Double(x[6 + j]) - (u + k)) <= 1e-5 * max(1, abs(u + k)), "dim \(j): x(z = 1) \(x[6 + j]), predicted \(u + k)")
+        }
+    }
+
+    static let kinds: [SamplerKind] = [.pndm(skipPRK: true), .pndm(skipPRK: false), .eulerAncestral, .restart, .skip, .ddim(eta: 0), .ddim(eta: 0.5), .mix(.skipSteps(4)),
                                        .ddpm, .ddpmNaive, .dpmSolverPP2M, .sdeDPMSolverPP2M,
                                        .ddimEtaStep(above: 0.3, below: 1, cutoff: 500)]
 
@@ -178,20 +266,28 @@ import Testing
     func outputMomentsMatchPrediction(kind: SamplerKind) throws {
         let schedule = try NoiseSchedule(.linear())
         // Restart reads the step count as its NFE budget: 25 is 9 main steps and the Restart interval.
-        let ts = try Spacing.uniform.timesteps(trainSteps: 1000, steps: kind == .restart ? 25 : 10)
+        // PNDM on Stable Diffusion's spacing (leading + 1, ending at ᾱ[0]), where diffusers' t − T // N is the next timestep.
+        let isPNDM = kind.name == .pndm
+        let ts = try (isPNDM ? Spacing.leading(offset: 1) : .uniform).timesteps(trainSteps: 1000, steps: kind == .restart ? 25 : 10)
         let means = [0.0, 0.5, -0.7, 0.2, 1.0, -0.3], variances = [1.0, 0.04, 0.25, 0.5, 0.01, 2.0]
         let model = GaussianDenoiser(mean: means, variance: variances, alphaBar: schedule.alphasCumprod)
-        let sampler = try Sampler(kind, schedule: schedule, timesteps: ts,
-                                  options: SamplerOptions(varianceType: .fixedLarge))
+        var options = SamplerOptions(varianceType: .fixedLarge)
+        if isPNDM { options.ddimFinalAlphaBar = schedule.alphaBar(0) }
+        let sampler = try Sampler(kind, schedule: schedule, timesteps: ts, options: options)
         let n = 20_000, d = means.count
         let generators = (0..<n).map { RandomKind.philox.makeSource(seed: 1234 + UInt64($0)) }
         var run = try Denoising(sampler: sampler, denoiser: model, generators: generators)
         let x = try run.run()
         var pooledZ = 0.0, pooledZ2 = 0.0
         for j in 0..<d {
-            let (pm, pv) = kind.stepsInSigma
-                ? Self.predictInSigma(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
-                : Self.predict(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
+            let (pm, pv) = if case .pndm(let skipPRK) = kind {
+                Self.pndmMoments(Self.predictPNDM(skipPRK: skipPRK, schedule: schedule, steps: 10, offset: 1,
+                                                  mean: means[j], variance: variances[j]))
+            } else if kind.stepsInSigma {
+                Self.predictInSigma(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
+            } else {
+                Self.predict(kind, schedule: schedule, timesteps: ts, mean: means[j], variance: variances[j])
+            }
             var sum = 0.0, sum2 = 0.0
             for i in 0..<n {
                 let z = (Double(x[i * d + j]) - pm) / pv.squareRoot()

@@ -156,4 +156,50 @@ import Testing
         Self.expectClose(e1.eps, e2.eps, "ε")
         Self.expectClose(e1.std, e2.std, "σ")
     }
+
+    /// PNDM's transfer, formula (9) of Liu et al. 2022, is DDIM(η = 0) written without x̂₀: every
+    /// step's (x, ε̂) coefficients equal DDIM's for the same (s, p), the last step ending at ᾱ[0]
+    /// with set_alpha_to_one false; each combination's weights sum to 1 (a constant network output
+    /// passes through unchanged) and the warm-up has the published shape.
+    @Test(arguments: [true, false])
+    func pndmTransferIsDDIMAndItsWeightsSumToOne(skipPRK: Bool) throws {
+        for (name, schedule) in try Self.schedules() {
+            for steps in [4, 10, 25, 50] {
+                let ts = try Spacing.leading(offset: 1).timesteps(trainSteps: 1000, steps: steps)
+                for final in [nil, schedule.alphaBar(0)] {
+                    var options = SamplerOptions()
+                    options.ddimFinalAlphaBar = final
+                    let pndm = try Sampler(.pndm(skipPRK: skipPRK), schedule: schedule, timesteps: ts, options: options)
+                    #expect(pndm.steps.count == steps + (skipPRK ? 1 : 9), "\(name) N=\(steps) NFE")
+                    for step in pndm.steps {
+                        let label = "\(name) N=\(steps) step \(step.index) (\(step.from)→\(step.to))"
+                        let ddim = try DDIM(eta: 0, finalAlphaBar: final)
+                            .coefficients(from: step.from, to: step.to, previous: nil, schedule: schedule, variance: .fixedSmall)
+                        let e = Self.effective(step, schedule)
+                        let d = Self.effective(PlannedStep(index: 0, from: step.from, to: step.to, method: .ddim,
+                                                           coefficients: ddim, drawsNoise: false), schedule)
+                        Self.expectClose(e.x, d.x, "\(label) x", tolerance: 1e-11)
+                        Self.expectClose(e.eps, d.eps, "\(label) ε", tolerance: 1e-11)
+                        let weights = step.combination?.terms.map(\.weight) ?? []
+                        Self.expectClose(weights.reduce(0, +), 1, "\(label) weights")
+                    }
+                }
+            }
+        }
+        let ts = try Spacing.leading(offset: 1).timesteps(trainSteps: 1000, steps: 25)
+        let pndm = try Sampler(.pndm(skipPRK: skipPRK), schedule: try NoiseSchedule(.scaledLinear()), timesteps: ts)
+        if skipPRK {
+            // 961 → 921 by Euler, then again from 961 with the mean of the two outputs, then Adams–Bashforth.
+            #expect(pndm.steps.prefix(5).map(\.method) == [.plmsEuler, .plmsHeun, .plms2, .plms3, .plms4])
+            #expect(pndm.steps.prefix(3).map { [$0.from, $0.to, Int($0.time)] } == [[961, 921, 961], [961, 921, 921], [921, 881, 921]])
+            #expect(pndm.steps[1].combination == OutputCombination(sampleOf: 0, terms: [.init(step: 1, weight: 0.5), .init(step: 0, weight: 0.5)]))
+            #expect(pndm.steps[2].combination?.terms.map(\.step) == [2, 0])
+            #expect(pndm.steps[5].combination?.terms.map(\.step) == [5, 4, 3, 2])
+        } else {
+            // Three Runge–Kutta steps of 4 evaluations (961 → 941 → 921 …), then 4th-order Adams–Bashforth.
+            #expect(pndm.steps.prefix(4).map { Int($0.time) } == [961, 941, 941, 921])
+            #expect(pndm.steps.prefix(4).map(\.to) == [941, 941, 921, 921])
+            #expect(pndm.steps[12].method == .plms4 && pndm.steps[12].combination?.terms.map(\.step) == [12, 8, 4, 0])
+        }
+    }
 }

@@ -11,6 +11,7 @@ import Testing
         "ddim:thresholding=0.9:thresholding-max=2", "skip:prediction=v_prediction",
         "skip:spacing=quadratic", "ddim:spacing=karras", "mix:cutoff=291:spacing=logsnr",
         "ddim:eta=1:eta-cutoff=291", "ddim:eta=1:eta-below=0.5:eta-cutoff=291:spacing=trailing", "ddim:eta-below=1:eta-cutoff=500",
+        "pndm", "pndm:skip-prk=false", "pndm:skip-prk=false:spacing=leading+1:prediction=v_prediction",
     ])
     func canonicalTextsRoundTrip(text: String) throws {
         let spec = try SamplerSpec(parsing: text)
@@ -26,6 +27,8 @@ import Testing
         #expect(spec.description == "mix:cutoff=600:spacing=trailing")
         #expect(try SamplerSpec(parsing: "ddim:eta=0").description == "ddim")
         #expect(try SamplerSpec(parsing: "ddim:eta=0.50").description == "ddim:eta=0.5")
+        #expect(try SamplerSpec(parsing: "pndm:skip-prk=true") == SamplerSpec(.pndm(skipPRK: true)))
+        #expect(try SamplerSpec(parsing: "pndm:skip-prk=true").description == "pndm")
     }
 
     @Test func listsSplitOutsideBrackets() throws {
@@ -36,11 +39,11 @@ import Testing
 
     @Test func displayNamesAreThePapers() throws {
         let names = try ["ddpm", "ddpm-naive", "skip", "ddim", "mix:cutoff=291", "dpmpp-2m", "ddim:eta=0.5", "mix:skip-steps=4:spacing=trailing",
-                         "dpmpp-2m-sde:spacing=karras", "ddim:eta=1:eta-cutoff=291"]
+                         "dpmpp-2m-sde:spacing=karras", "ddim:eta=1:eta-cutoff=291", "pndm", "pndm:skip-prk=false"]
             .map { try SamplerSpec(parsing: $0).displayName }
         #expect(names == ["DDPM", "DDPM (naive stride)", "Skipped-step", "DDIM", "Mix (t_c = 291)", "DPM-Solver++(2M)",
                           "DDIM (η = 0.5)", "Mix (k_c = 4, trailing)", "SDE-DPM-Solver++(2M) (karras)",
-                          "DDIM (η = 1 for t ≥ 291, 0 below)"])
+                          "DDIM (η = 1 for t ≥ 291, 0 below)", "PNDM", "PNDM (Runge–Kutta warm-up)"])
     }
 
     @Test(arguments: [
@@ -65,6 +68,8 @@ import Testing
         ("skip:cutoff=1:cutoff=2", "given twice"),
         ("skip:spacing=[list:1,2", "unbalanced brackets"),
         ("skip::", "an empty part"),
+        ("pndm:skip-prk=maybe", "skip-prk maybe: expected true or false"),
+        ("ddim:skip-prk=false", "skip-prk applies to pndm only, not ddim"),
     ])
     func badSpecsAreRefusedByName(text: String, message: String) {
         let error = #expect(throws: SamplerSpecError.self) { try SamplerSpec(parsing: text) }
@@ -85,6 +90,11 @@ import Testing
         #expect(error("skip", steps: 1001)?.key == .steps)
         #expect(error("skip:spacing=ddim", steps: 600)?.key == .spacing)
         #expect(error("ddpm:variance=learned_range")?.key == .variance)
+        // The Runge–Kutta warm-up needs four timesteps (as diffusers' prk_timesteps does); PLMS runs from one.
+        #expect(error("pndm:skip-prk=false", steps: 3)?.key == .steps)
+        #expect(try SamplerSpec(parsing: "pndm:skip-prk=false").makeSampler(steps: 4, schedule: schedule).steps.count == 13)
+        #expect(try SamplerSpec(parsing: "pndm").makeSampler(steps: 1, schedule: schedule).steps.count == 1)
+        #expect(try SamplerSpec(parsing: "pndm").makeSampler(steps: 25, schedule: schedule).steps.count == 26)
         // A spacing that repeats an index at this N is refused under the spacing key, naming it.
         let repeated = error("skip:spacing=karras", steps: 250)
         #expect(repeated?.key == .spacing)

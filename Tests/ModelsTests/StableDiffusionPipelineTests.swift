@@ -6,7 +6,7 @@ import TestSupport
 
 /// Stable Diffusion end to end on a tiny random pipeline (tools/make_sd_pipeline_fixtures.py):
 /// prompt → tokens → text encoder → guided UNet under each sampler → VAE decoder → pixels, against
-/// diffusers' StableDiffusionPipeline (DDIM, DPM-Solver++ 2M) and a Float64 reference loop around
+/// diffusers' StableDiffusionPipeline (DDIM, DPM-Solver++ 2M, PNDM) and a Float64 reference loop around
 /// diffusers' UNet (skipped-step, Mix), the same seeds and torch noise.
 @Suite struct StableDiffusionPipelineTests {
     struct Goldens: Decodable {
@@ -57,15 +57,18 @@ import TestSupport
     @Test(arguments: ["epsilon", "v_prediction"])
     func matchesDiffusersAndTheReferenceLoop(prediction: String) async throws {
         let (goldens, values) = try Self.goldens()
-        // The goldens swap the pipeline's scheduler: DDIMScheduler, or DPMSolverMultistepScheduler.from_config.
+        // The goldens swap the pipeline's scheduler: DDIMScheduler, DPMSolverMultistepScheduler.from_config,
+        // or PNDMScheduler.from_config(..., skip_prk_steps=True) (Stable Diffusion's published PNDM config).
         let ddim = try StableDiffusion(directory: Self.pipelineFolder(prediction: prediction))
         let dpm = try StableDiffusion(directory: Self.pipelineFolder(prediction: prediction,
                                                                      schedulerClass: "DPMSolverMultistepScheduler"))
+        let pndm = try StableDiffusion(directory: Self.pndmFolder(prediction: prediction))
         #expect(ddim.predictionType.rawValue == prediction)
         let cases = goldens.cases.filter { $0.prediction == prediction }
-        #expect(cases.count == 14)
+        #expect(cases.count == 16)
+        #expect(cases.count(where: { $0.sampler == "pndm" }) == 2)
         for c in cases {
-            let sd = c.sampler == "dpmpp-2m" ? dpm : ddim
+            let sd = c.sampler == "dpmpp-2m" ? dpm : c.sampler == "pndm" ? pndm : ddim
             let expected = values[c.offset..<(c.offset + c.shape.reduce(1, *))]
             let pixels = try await Self.images(sd, c, prompt: goldens.prompt, seed: goldens.seed, count: goldens.images)
             // diffusers' output_type "np": (x/2 + 0.5).clamp(0, 1).
@@ -79,6 +82,16 @@ import TestSupport
         }
     }
 
+    /// The pipeline folder with SD 2.1-base's own scheduler class, PNDMScheduler with `skip_prk_steps: true`.
+    static func pndmFolder(prediction: String = "epsilon", skipPRKSteps: Bool? = true) throws -> URL {
+        try pipelineFolder(prediction: prediction, schedulerClass: "PNDMScheduler") { root in
+            let url = root.appendingPathComponent("scheduler/scheduler_config.json")
+            var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            config["skip_prk_steps"] = skipPRKSteps
+            try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: url)
+        }
+    }
+
     @Test func defaultSamplerFollowsTheSchedulerConfig() throws {
         let ddim = try StableDiffusion(directory: Self.pipelineFolder())
         let (spec, note) = try ddim.scheduler.defaultSampler(path: ddim.schedulerPath)
@@ -86,8 +99,14 @@ import TestSupport
         #expect(note == nil)
         #expect(try ddim.scheduler.spacing(path: ddim.schedulerPath) == .leading(offset: 1))
         #expect(ddim.scheduler.ddimFinalAlphaBar(ddim.schedule) == ddim.schedule.alphaBar(0))
-        let pndm = try StableDiffusion(directory: Self.pipelineFolder(schedulerClass: "PNDMScheduler"))
-        #expect(try pndm.scheduler.defaultSampler(path: pndm.schedulerPath).note?.contains("PNDM") == true)
+        // PNDMScheduler: PLMS as SD publishes it (skip_prk_steps true), the class's own Runge–Kutta warm-up
+        // when the key is false or absent; both end at ᾱ[0] (set_alpha_to_one false) on the folder's spacing.
+        for (skip, kind) in [(true, SamplerKind.pndm(skipPRK: true)), (false, .pndm(skipPRK: false)), (nil, .pndm(skipPRK: false))] {
+            let pndm = try StableDiffusion(directory: Self.pndmFolder(skipPRKSteps: skip))
+            let (spec, note) = try pndm.scheduler.defaultSampler(path: pndm.schedulerPath)
+            #expect(spec.kind == kind && spec.spacing == .leading(offset: 1) && note == nil, "skip_prk_steps \(String(describing: skip))")
+            #expect(pndm.scheduler.ddimFinalAlphaBar(pndm.schedule) == pndm.schedule.alphaBar(0))
+        }
         let dpm = try StableDiffusion(directory: Self.pipelineFolder(schedulerClass: "DPMSolverMultistepScheduler"))
         #expect(try dpm.scheduler.defaultSampler(path: dpm.schedulerPath).spec.kind == .dpmSolverPP2M)
         #expect(try dpm.scheduler.spacing(path: dpm.schedulerPath) == .dpmLinspace)

@@ -73,9 +73,12 @@ public struct PlannedStep: Sendable, Equatable, Codable {
     /// Whether the step consumes one standard-normal draw per element (and so advances each sample's
     /// generator): σ > 0 or a learned variance. Matches diffusers' draws on every non-final step.
     public var drawsNoise: Bool
+    /// A linear multistep step (PNDM): the update starts from an earlier step's input and reads a
+    /// weighted sum of network outputs instead of this step's output alone; nil for every other sampler.
+    public var combination: OutputCombination?
 
     public init(index: Int, from: Int, to: Int, time: Double? = nil, method: StepMethod,
-                coefficients: StepCoefficients, drawsNoise: Bool) {
+                coefficients: StepCoefficients, drawsNoise: Bool, combination: OutputCombination? = nil) {
         self.index = index
         self.from = from
         self.to = to
@@ -83,10 +86,48 @@ public struct PlannedStep: Sendable, Equatable, Codable {
         self.method = method
         self.coefficients = coefficients
         self.drawsNoise = drawsNoise
+        self.combination = combination
     }
 
     enum CodingKeys: String, CodingKey {
-        case index, from, to, time, method, coefficients
+        case index, from, to, time, method, coefficients, combination
         case drawsNoise = "draws_noise"
+    }
+}
+
+/// What a linear multistep step (PNDM, `PNDM.swift`) reads besides its own network output: the
+/// network outputs of earlier steps of the run, weighted, and the sample x that an earlier step
+/// started from. The step then applies its coefficients to
+///
+///     x = the input of step `sampleOf`,  output = Σ weight_j · (network output of step j),
+///
+/// converting the combined raw output to (x̂₀, ε̂) at ᾱ[`from`] with that x, as diffusers'
+/// PNDMScheduler converts its combined `model_output` in `_get_prev_sample`.
+public struct OutputCombination: Sendable, Equatable, Codable {
+    /// One term of the sum: the network output of step `step`, times `weight`.
+    public struct Term: Sendable, Equatable, Codable {
+        /// The index of the step whose network output is read (this step's own index or an earlier one).
+        public var step: Int
+        /// Its weight.
+        public var weight: Double
+        /// The output of step `step` times `weight`.
+        public init(step: Int, weight: Double) {
+            self.step = step
+            self.weight = weight
+        }
+    }
+    /// The index of the step whose input x the update starts from (this step's own index or an earlier one).
+    public var sampleOf: Int
+    /// The weighted network outputs; the weights sum to 1.
+    public var terms: [Term]
+
+    /// The update from the input of step `sampleOf` with the outputs `terms` combined.
+    public init(sampleOf: Int, terms: [Term]) {
+        self.sampleOf = sampleOf
+        self.terms = terms
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sampleOf = "sample_of", terms
     }
 }

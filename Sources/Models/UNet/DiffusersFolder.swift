@@ -37,6 +37,9 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
     public var stepsOffset = 0
     /// DDIM/PNDM: whether the last step ends at ᾱ = 1 (true) or at ᾱ[0]; nil: the class's default.
     public var setAlphaToOne: Bool?
+    /// PNDMScheduler: `skip_prk_steps` (PLMS from the first step, as Stable Diffusion's configs set it);
+    /// nil: the class's default, false (a Runge–Kutta warm-up first).
+    public var skipPRKSteps: Bool?
     /// DPMSolverMultistepScheduler: `dpmsolver++`, `sde-dpmsolver++`, … and its order.
     public var algorithmType: String?
     public var solverOrder: Int?
@@ -48,7 +51,7 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         case clipSampleRange = "clip_sample_range", thresholding, dynamicThresholdingRatio = "dynamic_thresholding_ratio"
         case sampleMaxValue = "sample_max_value", rescaleBetasZeroSNR = "rescale_betas_zero_snr"
         case timestepSpacing = "timestep_spacing", stepsOffset = "steps_offset", setAlphaToOne = "set_alpha_to_one"
-        case algorithmType = "algorithm_type", solverOrder = "solver_order"
+        case algorithmType = "algorithm_type", solverOrder = "solver_order", skipPRKSteps = "skip_prk_steps"
     }
 
     /// diffusers' defaults.
@@ -78,6 +81,7 @@ public struct SchedulerConfig: Decodable, Sendable, Equatable {
         setAlphaToOne = try c.configValue(Bool.self, forKey: .setAlphaToOne)
         algorithmType = try c.configValue(String.self, forKey: .algorithmType)
         solverOrder = try c.configValue(Int.self, forKey: .solverOrder)
+        skipPRKSteps = try c.configValue(Bool.self, forKey: .skipPRKSteps)
     }
 
     /// Refuses values that would crash or silently mislead sampling: a training length beyond
