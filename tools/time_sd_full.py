@@ -1,20 +1,16 @@
 #!/usr/bin/env python3
 """One full-size Stable Diffusion 2.1-base text-to-image run, timed in diffusers and in skipstep on the
-same random weights (docs/STABLE_DIFFUSION.md, "Speed").
+same random weights (docs/STABLE_DIFFUSION.md).
 
-    python tools/time_sd_full.py DIR                          # write DIR: a complete random pipeline folder
-    python tools/time_sd_full.py DIR --time BIN [--rounds 1]  # then time diffusers and `BIN txt2img`
+    python tools/make_sd_real_shapes.py DIR && python tools/make_sd_bench_pipeline.py DIR   # the folder
+    python tools/time_sd_full.py DIR/pipeline --time .build/release/skipstep [--rounds 1]
 
-DIR is a StableDiffusionPipeline folder with SD 2.1-base's published shapes (UNet 865.9 M and text
-encoder configs of tools/make_sd_real_shapes.py and tools/make_clip_goldens.py; full AutoencoderKL;
-the CLIP vocabulary of Tests/Fixtures/clip; DDIMScheduler with SD 2.1-base's scheduler values),
-random weights stored as float16 (≈ 2.6 GB; speed does not depend on the values). Not committed.
-
-The timed job: one 512×512 image, 25 DDIM steps, classifier-free guidance 7.5 (two UNet rows per
-step), seed 0, float32 compute, 2 threads; each engine in its own process (wall time of the whole
-job including loading, and the time from the first UNet call to the image; peak RSS = VmHWM).
-FLOP of the job (issue 20's analytic count): 50 UNet image-evals × 804 GFLOP + decoder 2 515 GFLOP
-+ text encoder 90 GFLOP ≈ 42.8 TFLOP.
+The timed job: one 512×512 image, 25 steps of the folder's own scheduler (2.1-base's PNDM:
+26 network evaluations), classifier-free guidance 7.5 (two UNet rows per evaluation), seed 0,
+float32 compute, 2 threads; each engine in its own process (wall time of the whole job including
+loading; peak RSS = VmHWM for diffusers, GNU time's maximum RSS for skipstep).
+FLOP (issue 20's analytic count): 52 UNet image-evals × 804.3 GFLOP + decoder 2 515 GFLOP + text
+encoder 90 GFLOP ≈ 44.4 TFLOP.
 
 Pinned: torch 2.13.0+cpu, diffusers 0.42.1, transformers 5.23.0.
 """
@@ -24,53 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-CLIP = TOOLS.parent / "Tests" / "Fixtures" / "clip"
 PROMPT = "a photograph of an astronaut riding a horse"
-JOB_TFLOP = 42.8
-SCHEDULER = {"_class_name": "DDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear", "beta_start": 0.00085,
-             "clip_sample": False, "num_train_timesteps": 1000, "prediction_type": "epsilon", "set_alpha_to_one": False,
-             "steps_offset": 1, "trained_betas": None}
-
-
-def write(folder: Path) -> None:
-    import torch
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    sys.path.insert(0, str(TOOLS))
-    from make_clip_goldens import SD21_TEXT_CONFIG
-    from make_sd_real_shapes import UNET, VAE
-
-    staging = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    tok_dir = staging / "tokenizer"
-    tok_dir.mkdir(parents=True)
-    for name in ("vocab.json", "merges.txt"):
-        shutil.copy(CLIP / name, tok_dir / name)
-    for name in ("special_tokens_map.json", "tokenizer_config.json"):
-        shutil.copy(CLIP / "vocab_layout" / name, tok_dir / name)
-    torch.manual_seed(4000)
-    with torch.no_grad():
-        unet = UNet2DConditionModel(**UNET).half()
-        vae = AutoencoderKL(**VAE).half()
-        config = dict(SD21_TEXT_CONFIG)
-        config.pop("architectures")
-        text = CLIPTextModel(CLIPTextConfig(**config)).half()
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=CLIPTokenizer.from_pretrained(str(tok_dir)),
-                                   unet=unet, scheduler=DDIMScheduler(**{k: v for k, v in SCHEDULER.items() if k != "_class_name"}),
-                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-    pipe.save_pretrained(staging, safe_serialization=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(staging, folder)
-    print(f"wrote {folder}")
+JOB_TFLOP = 44.4
 
 
 def _hwm_mib() -> float:
@@ -103,7 +60,7 @@ def diffusers_job(folder: Path, out: Path) -> dict:
 def skipstep_job(binary: str, folder: Path, out: Path) -> dict:
     env = dict(os.environ, SKIPSTEP_KERNEL_THREADS="2")
     command = [binary, "txt2img", "--model", str(folder), "--prompt", PROMPT, "--height", "512", "--width", "512",
-               "--steps", "25", "--guidance", "7.5", "--sampler", "ddim", "--seed", "0", "--out", str(out), "--overwrite"]
+               "--steps", "25", "--guidance", "7.5", "--seed", "0", "--out", str(out), "--overwrite"]
     started = time.perf_counter()
     result = subprocess.run(["/usr/bin/time", "-f", "maxrss_kib=%M"] + command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -117,8 +74,8 @@ def skipstep_job(binary: str, folder: Path, out: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("folder", type=Path)
-    ap.add_argument("--time", metavar="BIN", help="time diffusers and BIN txt2img on the folder")
+    ap.add_argument("folder", type=Path, help="a StableDiffusionPipeline folder (tools/make_sd_bench_pipeline.py)")
+    ap.add_argument("--time", metavar="BIN", required=True, help="time diffusers and BIN txt2img on the folder")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--diffusers-job", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=Path("/tmp"), help="where the two images go")
@@ -127,9 +84,7 @@ def main() -> int:
         print(json.dumps(diffusers_job(args.folder, args.out / "sd-full-diffusers.png")))
         return 0
     if not (args.folder / "model_index.json").exists():
-        write(args.folder)
-    if not args.time:
-        return 0
+        raise SystemExit(f"time_sd_full: {args.folder} has no model_index.json (make it with tools/make_sd_bench_pipeline.py)")
     results = []
     for round_index in range(args.rounds):
         for engine in (("diffusers", "skipstep") if round_index % 2 == 0 else ("skipstep", "diffusers")):

@@ -49,7 +49,7 @@ struct BenchCommand: AsyncParsableCommand {
                                + "(UNet2DConditionModel), vae (VAE decoder).", valueName: "text|unet|vae"))
     var component: SDComponent?
 
-    @Option(help: ArgumentHelp("--component unet/vae: the latent size, S or HxW (default: the UNet's sample_size).",
+    @Option(help: ArgumentHelp("--component unet/vae: the latent size, S or HxW (default: the UNet's sample_size; for vae, the VAE's sample_size over its scale factor).",
                                valueName: "S|HxW"))
     var latentSize: String?
 
@@ -149,6 +149,15 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    /// `--latent-size`, else the component config's sample_size (in latent pixels).
+    func componentLatent(_ sampleSize: [Int]?, _ componentFolder: URL) throws -> (height: Int, width: Int) {
+        if let shape = try latentShape() { return shape }
+        guard let size = sampleSize, size.count == 2, size[0] > 0, size[1] > 0 else {
+            throw RunError("\(componentFolder.path)/config.json has no sample_size: give --latent-size")
+        }
+        return (size[0], size[1])
+    }
+
     /// Times one Stable Diffusion component (`--component`) on deterministic inputs.
     func benchComponent(_ component: SDComponent) throws {
         let directory = try Settings.current.catalog.directory(model)
@@ -156,43 +165,49 @@ struct BenchCommand: AsyncParsableCommand {
             throw RunError("--component \(component.rawValue) needs a Stable Diffusion pipeline folder (model_index.json, text_encoder/, "
                            + "unet/, vae/): \(directory.path) has no model_index.json")
         }
-        let sd = try StableDiffusion(directory: directory, variant: variant)
+        // Only the timed component is loaded (and the tokenizer, for the text length), so that the
+        // peak RSS is that component's.
+        func folder(_ name: String) -> URL { directory.appendingPathComponent(name) }
+        let tokenizer = component == .vae ? nil : try CLIPTokenizer(directory: folder("tokenizer"))
         let rows = component != .vae && guidance > 1 ? 2 * batch : batch
-        guard let latent = try latentShape() ?? sd.unet.config.sampleSize.map({ (height: $0[0], width: $0[1]) }) else {
-            throw RunError("\(directory.path)/unet/config.json has no sample_size: give --latent-size")
-        }
-        guard (0..<sd.schedule.trainSteps).contains(timestep) else {
-            throw ValidationError("--timestep must be in 0..<\(sd.schedule.trainSteps)")
-        }
+        guard timestep >= 0 else { throw ValidationError("--timestep must be ≥ 0") }
         var source = RandomKind.philox.makeSource(seed: 0)
-        let channels = sd.vae.config.latentChannels
         let pass: () throws -> Int
         let parameters: Int
+        var latent = (height: 0, width: 0)
         switch component {
         case .text:
-            let ids = sd.tokenizer.encode("a photo of an astronaut riding a horse on mars").ids
+            let encoder = try CLIPTextModel(directory: folder("text_encoder"), variant: variant)
+            let ids = tokenizer!.encode("a photo of an astronaut riding a horse on mars").ids
             pass = {
-                _ = try sd.textEncoder.encode(Array(repeating: ids, count: rows))
-                return sd.textEncoder.lastForwardFLOPs
+                _ = try encoder.encode(Array(repeating: ids, count: rows))
+                return encoder.lastForwardFLOPs
             }
-            parameters = sd.textEncoder.parameterCount
+            parameters = encoder.parameterCount
         case .unet:
-            let x = source.standardNormal(count: rows * channels * latent.height * latent.width)
-            let states = source.standardNormal(count: rows * sd.tokenizer.maxLength * sd.textEncoder.config.hiddenSize)
+            let unet = try UNet2DConditionModel(directory: folder("unet"), variant: variant)
+            latent = try componentLatent(unet.config.sampleSize, folder("unet"))
+            let sequenceLength = tokenizer!.maxLength, hidden = unet.config.crossDim(0)
+            let x = source.standardNormal(count: rows * unet.config.inChannels * latent.height * latent.width)
+            let states = source.standardNormal(count: rows * sequenceLength * hidden)
             pass = {
-                _ = try sd.unet(x, batch: rows, height: latent.height, width: latent.width,
-                                timesteps: Array(repeating: Double(timestep), count: rows),
-                                encoderHiddenStates: states, sequenceLength: sd.tokenizer.maxLength)
-                return sd.unet.lastForwardFLOPs
+                _ = try unet(x, batch: rows, height: latent.height, width: latent.width,
+                             timesteps: Array(repeating: Double(timestep), count: rows),
+                             encoderHiddenStates: states, sequenceLength: sequenceLength)
+                return unet.lastForwardFLOPs
             }
-            parameters = sd.unet.parameterCount
+            parameters = unet.parameterCount
         case .vae:
-            let z = source.standardNormal(count: rows * channels * latent.height * latent.width)
+            let vae = try AutoencoderKLDecoder(directory: folder("vae"), variant: variant)
+            // Default: the VAE's own sample_size (pixels) in latent pixels.
+            let side = vae.config.sampleSize.map { $0 / vae.scaleFactor }
+            latent = try componentLatent(side.map { [$0, $0] }, folder("vae"))
+            let z = source.standardNormal(count: rows * vae.config.latentChannels * latent.height * latent.width)
             pass = {
-                _ = try sd.vae.decode(z, batch: rows, height: latent.height, width: latent.width)
-                return sd.vae.lastForwardFLOPs
+                _ = try vae.decode(z, batch: rows, height: latent.height, width: latent.width)
+                return vae.lastForwardFLOPs
             }
-            parameters = sd.vae.parameterCount
+            parameters = vae.parameterCount
         }
         let clock = ContinuousClock()
         var times: [Double] = [], flops = 0
@@ -222,7 +237,7 @@ struct BenchCommand: AsyncParsableCommand {
             return
         }
         let what = switch component {
-        case .text: "text encoder, \(rows) prompt(s) of \(sd.tokenizer.maxLength) tokens"
+        case .text: "text encoder, \(rows) prompt(s) of \(tokenizer?.maxLength ?? 0) tokens"
         case .unet: "UNet, latent \(latent.height)×\(latent.width), \(rows) row(s)" + (rows > batch ? " (guidance \(guidance))" : "")
         case .vae: "VAE decoder, latent \(latent.height)×\(latent.width)"
         }
