@@ -60,8 +60,74 @@ public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         precondition(encoded.flatMap { try? JSONDecoder().decode(SweepSpec.self, from: $0) } == spec,
                      "a valid sweep.json does not round-trip")
     }
+    #elseif FUZZ_SCHEDULER_CONFIG
+    // DiffusersFolder.load's path for a scheduler config (decode, validate into the sampler
+    // defaults, the Float64 schedule, DDIM's final ᾱ), then txt2img's (the scheduler's own spacing
+    // and default sampler), each bound to the schedule as `sample --model DIR` binds its spec. The
+    // first byte picks the step count.
+    let path = "fuzz/scheduler/scheduler_config.json"
+    guard let config = try? ConfigFile.decode(SchedulerConfig.self, from: data, path: path, what: "scheduler"),
+          var defaults = try? config.samplerOptions(path: path),
+          let schedule = try? config.schedule(path: path) else { return 0 }
+    precondition(schedule.alphasCumprod.count == config.numTrainTimesteps
+                 && schedule.alphasCumprod.dropLast().allSatisfy { $0 > 0 && $0 < 1 }, "a schedule with ᾱ outside (0, 1)")
+    defaults.ddimFinalAlphaBar = config.ddimFinalAlphaBar(schedule)
+    let prediction = PredictionType(rawValue: config.predictionType) ?? .epsilon
+    let spacing = (try? config.spacing(path: path)) ?? .uniform
+    var specs = [SamplerSpec(.skip), SamplerSpec(.ddpm), SamplerSpec(.ddim(eta: 0))]
+    if let (spec, _) = try? config.defaultSampler(path: path) { specs.append(spec) }
+    let steps = Int(data.first.map { $0 % 64 } ?? 10)
+    for spec in specs {
+        for n in [1, steps] {
+            _ = try? spec.makeSampler(steps: n, schedule: schedule, defaults: defaults, predictionType: prediction,
+                                      learnsVariance: defaults.varianceType == .learnedRange, defaultSpacing: spacing)
+        }
+    }
+    #elseif FUZZ_MODEL_INDEX
+    // A pipeline folder whose model_index.json is the input and whose component folders exist:
+    // read as `--model DIR` reads an unconditional pipeline and as txt2img reads a Stable
+    // Diffusion one.
+    // An empty file is left out: Foundation's Data(contentsOf:) leaks its 4 KB read buffer on an
+    // empty file, which LeakSanitizer would report on every run (the replay tests read it).
+    guard !data.isEmpty else { return 0 }
+    let directory = URL(fileURLWithPath: "/dev/shm/skipstep-libfuzzer-index-\(getpid())")
+    let index = directory.appendingPathComponent("model_index.json")
+    if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("unet/config.json").path) {
+        for folder in ["unet", "scheduler", "vae", "text_encoder", "tokenizer"] {
+            try? FileManager.default.createDirectory(at: directory.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        try? Data("{}".utf8).write(to: directory.appendingPathComponent("unet/config.json"))
+        try? Data("{}".utf8).write(to: directory.appendingPathComponent("scheduler/scheduler_config.json"))
+    }
+    try? data.write(to: index)
+    _ = try? UNet2DPipelineIndex.check(index, directory: directory)
+    if let sd = try? StableDiffusionIndex(contentsOf: index) {
+        precondition(StableDiffusionIndex.pipelineClasses.contains(sd.pipelineClass)
+                     && StableDiffusionIndex.components.allSatisfy { sd.classes[$0.folder] != nil }, "an incomplete index accepted")
+    }
+    #elseif FUZZ_SWEEP_CHUNK
+    // chunk-0-3.json and chunk-0-3.npy of a cell whose model samples 1 × 2 × 2: the input is the
+    // .json, a NUL byte, the .npy. Read as a resumed sweep reads them before scoring the cell.
+    // Empty files are left out (Foundation's Data(contentsOf:) leaks on them; see FUZZ_MODEL_INDEX).
+    guard let split = data.firstIndex(of: 0), split > data.startIndex, split + 1 < data.endIndex else { return 0 }
+    let directory = "/dev/shm/skipstep-libfuzzer-chunk-\(getpid())"
+    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let time = URL(fileURLWithPath: directory + "/chunk-0-3.json"), samples = URL(fileURLWithPath: directory + "/chunk-0-3.npy")
+    try? data[..<split].write(to: time)
+    try? data[(split + 1)...].write(to: samples)
+    if let chunk = try? SweepChunk.read(samples: samples, time: time, count: 3, sampleShape: [1, 2, 2]) {
+        precondition(chunk.values.count == 3 * 4 && chunk.seconds.isFinite && chunk.seconds >= 0, "a bad chunk accepted")
+    }
+    #elseif FUZZ_GMM_FILE
+    guard !data.isEmpty else { return 0 }  // see FUZZ_MODEL_INDEX
+    let url = URL(fileURLWithPath: "/dev/shm/skipstep-libfuzzer-\(getpid()).safetensors")
+    try? data.write(to: url)
+    if let mixture = try? GaussianMixture.load(from: url) {
+        let d = mixture.dimension
+        precondition(mixture.components.allSatisfy { $0.mean.count == d && $0.covariance.count == d * d }, "a misshaped mixture")
+    }
     #else
-    #error("build with -D FUZZ_PNG, FUZZ_NPY, FUZZ_NPZ, FUZZ_IDX, FUZZ_SAFETENSORS, FUZZ_UNET_CONFIG, FUZZ_SAMPLER_SPEC or FUZZ_SWEEP_JSON")
+    #error("build with -D FUZZ_<TARGET> (tools/fuzz/run.sh lists the targets)")
     #endif
     return 0
 }
