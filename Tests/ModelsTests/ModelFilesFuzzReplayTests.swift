@@ -127,3 +127,34 @@ import TestSupport
         #expect(loaded > 0)
     }
 }
+
+/// Replays the libFuzzer corpus of the CLIP tokenizer (tools/fuzz/run.sh clip-tokenizer,
+/// Tests/Fixtures/fuzz/clip-tokenizer/): the first byte picks the file of the small tokenizer
+/// folder (`CLIPFuzzTests.smallTokenizerFiles`) that the rest replaces, or (4) makes the rest a
+/// prompt for the intact folder. A tokenizer that loads encodes each text to `maxLength` ids.
+@Suite struct CLIPTokenizerFuzzReplayTests {
+    @Test func replayCorpus() throws {
+        let corpus = fuzzCorpus("clip-tokenizer")
+        #expect(corpus.count > 20)
+        let files = try CLIPFuzzTests.smallTokenizerFiles()
+        let names = ["vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json"]
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var loaded = 0
+        for (name, data) in corpus {
+            guard let first = data.first else { continue }
+            for file in names { try files[file]?.write(to: directory.appendingPathComponent(file)) }
+            var texts = ["a photograph of an astronaut riding a horse!", "<|endoftext|> ΟΔΟΣ café 東京 👩‍💻 it's"]
+            let target = Int(first % 5) < names.count ? directory.appendingPathComponent(names[Int(first % 5)]) : nil
+            if let target { try data.dropFirst().write(to: target) } else { texts = [String(decoding: data.dropFirst(), as: UTF8.self)] }
+            do {
+                let tokenizer = try CLIPTokenizer(directory: directory)
+                loaded += 1
+                for text in texts { #expect(tokenizer.encode(text).ids.count == tokenizer.maxLength, "\(name)") }
+            } catch {
+                #expect(namedErrorProblem(error, target?.path ?? directory.path) == nil, "\(name)")
+            }
+        }
+        #expect(loaded > 0)
+    }
+}

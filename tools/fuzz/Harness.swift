@@ -126,6 +126,35 @@ public func fuzzOne(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
         let d = mixture.dimension
         precondition(mixture.components.allSatisfy { $0.mean.count == d && $0.covariance.count == d * d }, "a misshaped mixture")
     }
+    #elseif FUZZ_CLIP_TOKENIZER
+    // The first byte picks the file of the small tokenizer folder (written by run.sh under
+    // .build/fuzz/clip-tokenizer-files) that the rest replaces, or (4) makes the rest a prompt.
+    // A tokenizer that loads must encode every text to exactly maxLength ids, and decode them.
+    guard let first = data.first else { return 0 }
+    let names = ["vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json"]
+    let original = URL(fileURLWithPath: ".build/fuzz/clip-tokenizer-files")
+    let directory = URL(fileURLWithPath: "/dev/shm/skipstep-libfuzzer-clip-\(getpid())")
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    for name in names {
+        try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+        try? FileManager.default.copyItem(at: original.appendingPathComponent(name), to: directory.appendingPathComponent(name))
+    }
+    var texts = ["a photograph of an astronaut riding a horse!", "<|endoftext|> ΟΔΟΣ café 東京 👩‍💻 it's"]
+    let rest = data.dropFirst()
+    if Int(first % 5) < names.count {
+        // Empty files are left out (Foundation's Data(contentsOf:) leaks on them; see FUZZ_MODEL_INDEX).
+        guard !rest.isEmpty else { return 0 }
+        try? rest.write(to: directory.appendingPathComponent(names[Int(first % 5)]))
+    } else {
+        texts = [String(decoding: rest, as: UTF8.self)]
+    }
+    if let tokenizer = try? CLIPTokenizer(directory: directory) {
+        for text in texts {
+            let ids = tokenizer.encode(text).ids
+            precondition(ids.count == tokenizer.maxLength, "\(ids.count) ids, not maxLength \(tokenizer.maxLength)")
+            _ = tokenizer.decode(ids)
+        }
+    }
     #else
     #error("build with -D FUZZ_<TARGET> (tools/fuzz/run.sh lists the targets)")
     #endif

@@ -2,12 +2,12 @@
 # libFuzzer (+ AddressSanitizer) builds of skipstep's parsers, issue 22.
 #   tools/fuzz/run.sh TARGET [SECONDS] [extra libFuzzer flags]
 # TARGET: png npy npz idx safetensors unet-config sampler-spec sweep-json scheduler-config model-index
-# sweep-chunk gmm-file. The corpus lives in .build/fuzz/corpus/TARGET
+# sweep-chunk gmm-file clip-tokenizer. The corpus lives in .build/fuzz/corpus/TARGET
 # (seeded from Tests/Fixtures, never written back there); crashers land in .build/fuzz/crashes/.
 # Commit a crasher under Tests/Fixtures/fuzz/TARGET/ and add it to the parser's tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-target=${1:?usage: tools/fuzz/run.sh png|npy|npz|idx|safetensors|unet-config|sampler-spec|sweep-json|scheduler-config|model-index|sweep-chunk|gmm-file [seconds]}
+target=${1:?usage: tools/fuzz/run.sh png|npy|npz|idx|safetensors|unet-config|sampler-spec|sweep-json|scheduler-config|model-index|sweep-chunk|gmm-file|clip-tokenizer [seconds]}
 seconds=${2:-60}
 shift $(( $# >= 2 ? 2 : 1 ))
 work=.build/fuzz
@@ -118,6 +118,24 @@ case $target in
     extra=(-I Sources/CBLAS -I "$work/ckernels-module" "$work/ckernels.o" -lopenblas)
     sources=(Sources/Diffusion/*.swift Sources/Diffusion/UpdateRules/*.swift "$work"/src/gmm-*.swift)
     seeds=(Tests/Fixtures/fuzz/gmm-file-seeds/*.safetensors) ;;
+  clip-tokenizer)
+    # CLIPTokenizer (Models/CLIP, Foundation only) on a small tokenizer folder: the byte symbols and
+    # the first 88 merges of the CLIP vocabulary, SD 2's special-token files. An input's first byte
+    # picks the file it replaces (vocab.json, merges.txt, special_tokens_map.json,
+    # tokenizer_config.json) or, for 4, makes the rest a prompt to encode with the intact folder.
+    flag=FUZZ_CLIP_TOKENIZER; sources=(Sources/Models/CLIP/CLIPTokenizer.swift Sources/Models/CLIP/BytePairEncoding.swift)
+    files=$work/clip-tokenizer-files; mkdir -p "$files" "$work/seeds/$target"
+    jq -c 'with_entries(select(.value < 600 or .value >= 49406))' Tests/Fixtures/clip/vocab.json > "$files/vocab.json"
+    head -n 89 Tests/Fixtures/clip/merges.txt > "$files/merges.txt"
+    cp Tests/Fixtures/clip/vocab_layout/special_tokens_map.json Tests/Fixtures/clip/vocab_layout/tokenizer_config.json "$files/"
+    i=0
+    for name in vocab.json merges.txt special_tokens_map.json tokenizer_config.json; do
+      { printf "\\x0$i"; cat "$files/$name"; } > "$work/seeds/$target/$name"; i=$((i + 1))
+    done
+    for text in 'a photograph of an astronaut riding a horse!' "<|endoftext|> ΟΔΟΣ café 東京 👩‍💻 it's" "$(printf 'cat %.0s' {1..90})"; do
+      { printf '\x04'; printf '%s' "$text"; } > "$work/seeds/$target/prompt-$i"; i=$((i + 1))
+    done
+    seeds=("$work/seeds/$target"/*) ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 binary=$work/$target-fuzzer
