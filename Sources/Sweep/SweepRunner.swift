@@ -272,13 +272,11 @@ public struct SweepDirectory: Sendable {
             && FileManager.default.fileExists(atPath: chunkTimeURL(cell, chunk).path)
     }
 
-    func readChunkSeconds(_ cell: SweepCell, _ chunk: Range<Int>) throws -> Double {
-        let url = chunkTimeURL(cell, chunk)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Double],
-              let seconds = object["seconds"] else {
-            throw SweepError.corrupt(path: url.path, reason: "expected {\"seconds\": number}")
-        }
-        return seconds
+    /// The samples and sampling seconds of `chunk` of `cell` (`SweepChunk.read`), checked against
+    /// the chunk's sample count and the model's `sampleShape`.
+    func readChunk(_ cell: SweepCell, _ chunk: Range<Int>, sampleShape: [Int]) throws -> (values: [Float], seconds: Double) {
+        try SweepChunk.read(samples: chunkURL(cell, chunk), time: chunkTimeURL(cell, chunk), count: chunk.count,
+                            sampleShape: sampleShape)
     }
 
     public func readResult(_ cell: SweepCell) -> CellResult? {
@@ -419,8 +417,9 @@ public struct SweepRunner {
             var samples: [Float] = []
             var samplingSeconds = 0.0
             for chunk in chunks {
-                samples += try NPYArray.read(from: directory.chunkURL(cell, chunk)).values
-                samplingSeconds += try directory.readChunkSeconds(cell, chunk)
+                let read = try directory.readChunk(cell, chunk, sampleShape: m.denoiser.sampleShape)
+                samples += read.values
+                samplingSeconds += read.seconds
             }
             let n = chunks.last?.upperBound ?? 0
             guard samples.count == n * m.denoiser.sampleCount else {

@@ -69,8 +69,12 @@ import TestSupport
             (["clip_sample": true, "clip_sample_range": -1], ["clip_sample_range = -1", "> 0"]),
             (["beta_end": 2.0], ["beta_end = 2.0", "(0, 1]"]),
             (["beta_start": 0], ["beta_start"]),
-            (["trained_betas": [0.5, 1.0, 0.5]], ["ᾱ[1]", "scheduler_config.json"]),
+            (["trained_betas": [0.5, 1.0, 0.5], "num_train_timesteps": 3], ["ᾱ[1]", "scheduler_config.json"]),
             (["trained_betas": [0.5, -1]], ["trained_betas", "β[1]"]),
+            // libFuzzer's scheduler-config crasher: 4 betas for 2 training steps.
+            (["trained_betas": [0.1, 0.2, 0.3, 0.2], "num_train_timesteps": 2],
+             ["trained_betas = 4 values", "num_train_timesteps = 2"]),
+            (["trained_betas": [0.1, 0.2]], ["trained_betas = 2 values", "num_train_timesteps = 1000"]),
             (["sample_max_value": 0], ["sample_max_value"]),
             (["clip_sample": 1], ["clip_sample", "true or false"]),
         ]

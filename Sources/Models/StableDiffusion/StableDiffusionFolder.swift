@@ -1,53 +1,6 @@
 import Diffusion
 import Foundation
 
-/// A diffusers `StableDiffusionPipeline` folder: `model_index.json` naming the tokenizer, text
-/// encoder, conditional UNet, VAE and scheduler, each in its own subfolder (diffusers
-/// pipeline_utils.py `from_pretrained`; the safety checker and feature extractor are not used).
-public struct StableDiffusionIndex: Sendable, Equatable {
-    /// The component folders skipstep reads, with the class each must name.
-    public static let components: [(folder: String, className: String)] = [
-        ("tokenizer", "CLIPTokenizer"), ("text_encoder", "CLIPTextModel"),
-        ("unet", "UNet2DConditionModel"), ("vae", "AutoencoderKL"), ("scheduler", ""),
-    ]
-    /// Pipeline classes whose components and call are those of `StableDiffusionPipeline`.
-    public static let pipelineClasses: Set<String> = ["StableDiffusionPipeline"]
-
-    public var pipelineClass: String
-    /// Folder → class name, as the index lists them (`[library, class]`; null entries dropped).
-    public var classes: [String: String]
-
-    public init(contentsOf url: URL) throws {
-        let data = try ConfigFile.read(url)
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw UNetLoadError.invalidConfig(path: url.path, reason: "not a JSON object (a diffusers pipeline index)")
-        }
-        guard let name = object["_class_name"] as? String else {
-            throw UNetLoadError.invalidValue(path: url.path, key: "_class_name", value: "missing", expected: "a pipeline class name")
-        }
-        pipelineClass = name
-        var classes: [String: String] = [:]
-        for (key, value) in object where !key.hasPrefix("_") {
-            if let entry = value as? [Any], entry.count == 2, let className = entry[1] as? String { classes[key] = className }
-        }
-        self.classes = classes
-        guard Self.pipelineClasses.contains(name) else {
-            let hint = name == "StableDiffusionXLPipeline" ? " (SDXL has two text encoders and is not supported)" : ""
-            throw UNetLoadError.unsupportedOption(path: url.path, key: "_class_name", value: name,
-                                                  supported: Self.pipelineClasses.sorted().joined(separator: ", ") + hint)
-        }
-        for (folder, className) in Self.components {
-            guard let found = classes[folder] else {
-                throw UNetLoadError.invalidValue(path: url.path, key: folder, value: "missing or null",
-                                                 expected: "[library, class] naming the pipeline's \(folder)")
-            }
-            if !className.isEmpty, found != className {
-                throw UNetLoadError.unsupportedOption(path: url.path, key: folder, value: found, supported: className)
-            }
-        }
-    }
-}
-
 /// A Stable Diffusion 1.x/2.x pipeline loaded from a diffusers folder, ready to turn prompts into
 /// a `LoadedModel` (a classifier-free-guided latent denoiser) and latents into images.
 public final class StableDiffusion: @unchecked Sendable {
