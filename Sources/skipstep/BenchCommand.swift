@@ -111,18 +111,9 @@ struct BenchCommand: AsyncParsableCommand {
         let denoiser = loaded.denoiser
         var source = RandomKind.philox.makeSource(seed: 0)
         let x = source.standardNormal(count: batch * denoiser.sampleCount)
-        let clock = ContinuousClock()
-        var times: [Double] = []
-        for i in 0..<(warmup + runs) {
-            let start = clock.now
-            // A class-conditional model is timed with class 0 for every sample.
-            _ = try denoiser.predict(x, batch: batch, timestep: Double(timestep),
-                                     classLabels: denoiser.classCount.map { _ in Array(repeating: 0, count: batch) })
-            let elapsed = clock.now - start
-            if i >= warmup { times.append(seconds(elapsed)) }
-            progress("run \(i + 1)/\(warmup + runs)")
-        }
-        progressDone()
+        // A class-conditional model is timed with class 0 for every sample.
+        let labels = denoiser.classCount.map { _ in Array(repeating: 0, count: batch) }
+        var times = try timedRuns { _ = try denoiser.predict(x, batch: batch, timestep: Double(timestep), classLabels: labels) }
         let median = Self.median(&times)
         let forwardFLOPs = (denoiser as? UNet2DDenoiser)?.model.lastForwardFLOPs ?? (denoiser as? ADMDenoiser)?.model.lastForwardFLOPs
         let flopsPerImage = forwardFLOPs.map { Double($0) / Double(batch) }
@@ -147,6 +138,20 @@ struct BenchCommand: AsyncParsableCommand {
             }
             print(String(format: "peak RSS %.0f MiB, OpenBLAS kernel %@", report.peakRSSMiB, report.blasCore))
         }
+    }
+
+    /// Seconds of each of `runs` timed calls of `pass`, after `warmup` untimed ones, with progress.
+    func timedRuns(_ pass: () throws -> Void) rethrows -> [Double] {
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for i in 0..<(warmup + runs) {
+            let start = clock.now
+            try pass()
+            if i >= warmup { times.append(seconds(clock.now - start)) }
+            progress("run \(i + 1)/\(warmup + runs)")
+        }
+        progressDone()
+        return times
     }
 
     /// `--latent-size`, else the component config's sample_size (in latent pixels).
@@ -209,15 +214,8 @@ struct BenchCommand: AsyncParsableCommand {
             }
             parameters = vae.parameterCount
         }
-        let clock = ContinuousClock()
-        var times: [Double] = [], flops = 0
-        for i in 0..<(warmup + runs) {
-            let start = clock.now
-            flops = try pass()
-            if i >= warmup { times.append(seconds(clock.now - start)) }
-            progress("run \(i + 1)/\(warmup + runs)")
-        }
-        progressDone()
+        var flops = 0
+        var times = try timedRuns { flops = try pass() }
         let median = Self.median(&times)
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -261,15 +259,8 @@ struct BenchCommand: AsyncParsableCommand {
                          dimension: d, name: name)
         }
         let (x, y) = (try features("a"), try features("b"))
-        let clock = ContinuousClock()
-        var times: [Double] = [], value = 0.0
-        for i in 0..<(warmup + runs) {
-            let start = clock.now
-            value = try Metrics.frechetDistance(x, y).value
-            if i >= warmup { times.append(seconds(clock.now - start)) }
-            progress("run \(i + 1)/\(warmup + runs)")
-        }
-        progressDone()
+        var value = 0.0
+        var times = try timedRuns { value = try Metrics.frechetDistance(x, y).value }
         let median = Self.median(&times)
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
