@@ -20,6 +20,12 @@ public struct NPYArray: Equatable, Sendable {
         try decode(readContents(of: url), path: url.path)
     }
 
+    /// `read(from:)`, also returning the file's bytes (to check them against a checksum).
+    public static func readWithBytes(from url: URL) throws -> (array: NPYArray, bytes: Data) {
+        let bytes = try readContents(of: url)
+        return (try decode(bytes, path: url.path), bytes)
+    }
+
     /// Writes `npyData()` through `AtomicFile`.
     public func write(to url: URL) throws {
         try AtomicFile.write(npyData(), to: url)

@@ -138,7 +138,7 @@ public struct SweepResults: Sendable, Equatable, Codable {
 ///
 ///     sweep.json                       the SweepSpec
 ///     cells/<id>/chunk-<a>-<b>.npy     samples a..<b of the cell (float32, N×C×H×W)
-///     cells/<id>/chunk-<a>-<b>.json    {"seconds": …} spent sampling them
+///     cells/<id>/chunk-<a>-<b>.json    {"seconds": …, "crc32": …, "cell": …, "samples": [a, b]}
 ///     cells/<id>/preview.npy           its first 10 samples (for the grids)
 ///     cells/<id>/result.json           the cell's CellResult (only once every chunk exists)
 ///     results.json, results.csv, table.md, plots/, grids/
@@ -276,7 +276,7 @@ public struct SweepDirectory: Sendable {
     /// the chunk's sample count and the model's `sampleShape`.
     func readChunk(_ cell: SweepCell, _ chunk: Range<Int>, sampleShape: [Int]) throws -> (values: [Float], seconds: Double) {
         try SweepChunk.read(samples: chunkURL(cell, chunk), time: chunkTimeURL(cell, chunk), count: chunk.count,
-                            sampleShape: sampleShape)
+                            sampleShape: sampleShape, cell: cell.id, first: chunk.lowerBound)
     }
 
     public func readResult(_ cell: SweepCell) -> CellResult? {
@@ -389,12 +389,13 @@ public struct SweepRunner {
                 let spent = seconds(clock.now - began)
                 try FileManager.default.createDirectory(at: directory.cellURL(cell), withIntermediateDirectories: true)
                 let shape = m.denoiser.sampleShape
-                try NPYArray(shape: [chunk.count] + shape, values: samples).write(to: directory.chunkURL(cell, chunk))
                 if chunk.lowerBound == 0 {
                     let n = min(SweepDirectory.previewCount, chunk.count), d = shape.reduce(1, *)
                     try NPYArray(shape: [n] + shape, values: Array(samples[0..<(n * d)])).write(to: directory.previewURL(cell))
                 }
-                try AtomicFile.write(SweepDirectory.encode(["seconds": spent]), to: directory.chunkTimeURL(cell, chunk))
+                try SweepChunk.write(NPYArray(shape: [chunk.count] + shape, values: samples), seconds: spent, cell: cell.id,
+                                     range: chunk, samples: directory.chunkURL(cell, chunk),
+                                     time: directory.chunkTimeURL(cell, chunk))
                 doneWork += chunk.count * cell.steps
             }
             // A shard only samples; the whole sweep scores each cell as soon as it is complete, so

@@ -64,6 +64,40 @@ import TestSupport
         #expect(missing.contains("chunk-0-3.json") && !missing.contains("NSCocoaErrorDomain"), "\(missing)")
     }
 
+    /// Written chunks carry the CRC-32 of their `.npy` and the cell and samples they hold: an
+    /// edit in place that keeps the shape, a chunk copied from another cell or renamed to other
+    /// samples is refused, naming the file and the fix; an older chunk without the record still reads.
+    @Test func checksumsCatchEditedAndMisplacedChunks() throws {
+        let directory = try Self.directory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let samples = directory.appendingPathComponent("chunk-6-9.npy"), time = directory.appendingPathComponent("chunk-6-9.json")
+        let array = NPYArray(shape: [3, 1, 2, 2], values: (0..<12).map { Float($0) / 7 })
+        try SweepChunk.write(array, seconds: 2.5, cell: "mix-25-tc291", range: 6..<9, samples: samples, time: time)
+        let record = try SweepChunk.record(time)
+        #expect(record.cell == "mix-25-tc291" && record.samples == [6, 9] && record.seconds == 2.5)
+        func read(cell: String = "mix-25-tc291", first: Int = 6) throws -> (values: [Float], seconds: Double) {
+            try SweepChunk.read(samples: samples, time: time, count: 3, sampleShape: [1, 2, 2], cell: cell, first: first)
+        }
+        #expect(try read().values == array.values)
+
+        let wrongCell = Self.message { try read(cell: "ddim-25") }
+        #expect(wrongCell.contains("chunk-6-9.json") && wrongCell.contains("mix-25-tc291") && wrongCell.contains("resample"),
+                "\(wrongCell)")
+        let wrongRange = Self.message { try read(first: 0) }
+        #expect(wrongRange.contains("chunk-6-9.json") && wrongRange.contains("[6, 9]"), "\(wrongRange)")
+
+        // One value changed in place: same shape, same size, so only the checksum can tell.
+        var edited = array
+        edited.values[5] += 1
+        try edited.write(to: samples)
+        let message = Self.message { try read() }
+        #expect(message.contains("chunk-6-9.npy") && message.contains("CRC-32") && message.contains("resample"), "\(message)")
+
+        // A chunk written before the checksums (its .json holds the seconds only) reads unchecked.
+        try Data(#"{"seconds": 1}"#.utf8).write(to: time)
+        #expect(try read().values == edited.values)
+    }
+
     @Test func replayCorpus() throws {
         let corpus = fuzzCorpus("sweep-chunk")
         #expect(corpus.count > 20)
