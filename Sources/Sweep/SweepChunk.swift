@@ -32,9 +32,10 @@ public enum SweepChunk {
                              samples samplesURL: URL, time timeURL: URL) throws {
         let bytes = array.npyData()
         try AtomicFile.write(bytes, to: samplesURL)
-        let record = Record(seconds: seconds, crc32: Files.crc32(of: bytes), cell: cell,
-                            samples: [range.lowerBound, range.upperBound])
-        try AtomicFile.write(SweepDirectory.encode(record), to: timeURL)
+        let record = Record(seconds: seconds, crc32: crc32(of: bytes), cell: cell, samples: [range.lowerBound, range.upperBound])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(encoder.encode(record) + Data("\n".utf8), to: timeURL)
     }
 
     /// The chunk's samples (`count × sampleShape` values) and its sampling seconds; any mismatch
@@ -53,7 +54,7 @@ public enum SweepChunk {
                                      + "[\(first), \(first + count)]" + fix)
         }
         let (array, bytes) = try NPYArray.readWithBytes(from: samplesURL)
-        if let expected = record.crc32, Files.crc32(of: bytes) != expected {
+        if let expected = record.crc32, crc32(of: bytes) != expected {
             throw SweepError.corrupt(path: samplesURL.path, reason: "does not match the CRC-32 recorded in "
                                      + "\(timeURL.lastPathComponent) when it was written (edited or damaged)" + fix)
         }
