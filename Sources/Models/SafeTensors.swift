@@ -1,5 +1,8 @@
 import Files
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 
 // The safetensors format (huggingface/safetensors, README "Format"):
@@ -109,7 +112,11 @@ public enum SafeTensorsError: Error, LocalizedError, Equatable {
     }
 }
 
-/// A parsed, fully validated safetensors file held in memory (mapped when possible).
+/// A parsed, fully validated safetensors file. A file on disk is memory-mapped, and the pages of
+/// a tensor are handed back to the kernel once its values are copied out, so a model's weights are
+/// never resident twice while it is built (peak memory is the built model's, not the file's plus
+/// the model's). Foundation's `.mappedIfSafe` reads the whole file into anonymous memory on Linux,
+/// hence `.alwaysMapped`.
 public struct SafeTensorsFile: Sendable {
     /// The header may be at most this long (the reference implementation's limit).
     public static let maxHeaderLength: UInt64 = 100_000_000
@@ -122,6 +129,8 @@ public struct SafeTensorsFile: Sendable {
     public let tensors: [String: SafeTensorInfo]
     private let bytes: Data
     private let dataStart: Int
+    /// Whether `bytes` is a private file mapping whose pages may be dropped after reading.
+    private var mapped = false
 
     /// Tensor names, sorted.
     public var tensorNames: [String] { tensors.keys.sorted() }
@@ -129,12 +138,20 @@ public struct SafeTensorsFile: Sendable {
     /// Reads and validates the file at `url`.
     public init(contentsOf url: URL) throws {
         let data: Data
+        var mapped = true
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw SafeTensorsError.unreadable(path: url.path, reason: FileErrorText.reason(error))
+            // An empty file or a special file cannot be mapped; read it (and report its errors).
+            do {
+                data = try Data(contentsOf: url)
+                mapped = false
+            } catch {
+                throw SafeTensorsError.unreadable(path: url.path, reason: FileErrorText.reason(error))
+            }
         }
         try self.init(bytes: data, path: url.path)
+        self.mapped = mapped
     }
 
     /// Validates `bytes` as a safetensors file; `path` only labels errors.
@@ -219,8 +236,25 @@ public struct SafeTensorsFile: Sendable {
                 }
                 #endif
                 initialized = count
+                if mapped { Self.dropPages(of: raw, start..<(start + count * dtype.byteSize)) }
             }
         }
+    }
+
+    /// Hands the whole pages inside `range` of a read-only file mapping back to the kernel
+    /// (`madvise(MADV_DONTNEED)`): they leave the resident set and a later read faults them in
+    /// again from the file, so the bytes seen never change.
+    private static func dropPages(of raw: UnsafeRawBufferPointer, _ range: Range<Int>) {
+        #if canImport(Glibc)
+        guard let base = raw.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let address = Int(bitPattern: base)
+        let first = (address + range.lowerBound + page - 1) / page * page
+        let end = (address + range.upperBound) / page * page
+        guard end > first, let start = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        _ = madvise(start, end - first, MADV_DONTNEED)
+        #endif
     }
 
     private struct Header {
