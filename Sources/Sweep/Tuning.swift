@@ -310,14 +310,20 @@ public struct Tuner {
     }
 
     /// Copies the finished chunks of the cells both rounds have (sample i is the same in both);
-    /// returns the samples each cell has from the earlier round (copied now or before).
+    /// returns the samples each cell has from the earlier round (copied now or before). A cell
+    /// finished in both rounds counts every shared chunk as carried even where the chunk files
+    /// are gone (deleted to keep only the results, as docs/results does), so a rerun of a
+    /// finished tune reports the cost of the run that made it.
     @discardableResult
     func carryChunks(from source: SweepDirectory, _ old: SweepSpec, to target: SweepDirectory, _ new: SweepSpec) throws -> [SweepCell: Int] {
         let manager = FileManager.default
         try target.prepare(new)
         var carried: [SweepCell: Int] = [:]
         for cell in new.cells where old.cells.contains(cell) {
-            let shared = old.chunks(of: cell).filter { new.chunks(of: cell).contains($0) && source.hasChunk(cell, $0) }
+            let finishedInBoth = source.readResult(cell) != nil && target.readResult(cell) != nil
+            let shared = old.chunks(of: cell).filter {
+                new.chunks(of: cell).contains($0) && (finishedInBoth || source.hasChunk(cell, $0))
+            }
             carried[cell] = shared.reduce(0) { $0 + $1.count }
             guard target.readResult(cell) == nil else { continue }
             for chunk in shared where !target.hasChunk(cell, chunk) {

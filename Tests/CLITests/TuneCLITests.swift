@@ -20,6 +20,21 @@ extension CLITests {
         #expect(spec.hasPrefix("mix:"))
         #expect((json["cost"] as? [String: Any])?["network_evaluations"] != nil && (json["interval"] as? [Double])?.count == 2)
 
+        // Rerun with the chunk files deleted (as docs/results keeps only results): the same choice
+        // and the same cost, not the carried chunks counted again.
+        let tuneDir = tunedURL.deletingLastPathComponent()
+        let files = FileManager.default.enumerator(at: tuneDir, includingPropertiesForKeys: nil)?.allObjects as? [URL] ?? []
+        let chunks = files.filter { $0.lastPathComponent.hasPrefix("chunk-") }
+        #expect(!chunks.isEmpty)
+        for chunk in chunks { try FileManager.default.removeItem(at: chunk) }
+        let again = try Self.run(["tune", "--model", model, "--steps", "5", "--family", "cutoff", "--metric", "oracle_frechet",
+                                  "--start-count", "20", "--max-count", "40", "--batch", "10", "--seed", "3"], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        let rerun = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: tunedURL)) as? [String: Any])
+        let cost = { (j: [String: Any]) in (j["cost"] as? [String: Any])?["network_evaluations"] as? Int }
+        #expect(rerun["spec"] as? String == spec && cost(rerun) == cost(json),
+                "\(String(describing: rerun["cost"])) vs \(String(describing: json["cost"]))")
+
         // --cutoff auto and --sampler-from give the samples of the tuned spec itself.
         func sample(_ flags: [String], _ name: String) throws -> [Float] {
             let out = dir.appendingPathComponent(name).path

@@ -23,6 +23,20 @@ private func check(_ actual: [Float], _ expected: [Float], _ name: String,
     #expect(result.passes, "\(name): \(result)", sourceLocation: sourceLocation)
 }
 
+// F(4×4, 3×3) Winograd rounds more than the direct method: its transforms scale a tile's terms
+// by up to 8·8 (Aᵀ) and 5·5 (Bᵀ) before they cancel, so a Float32 result is off by a few 1e-6
+// of the output's scale where F(2×2, 3×3) and im2col are off by a few 1e-7 (Lavin & Gray 2016;
+// Barabasz et al., "Error Analysis and Improving the Accuracy of Winograd Convolution for
+// Deep Neural Networks", ACM TOMS 2020). Its criterion: relative L2 ≤ 1e-5 over the output, a
+// tenth of the UNet forward tolerance (1e-4) it feeds into.
+private let winograd4x4RelativeL2 = 1e-5
+
+private func checkWinograd4x4(_ actual: [Float], _ expected: [Float], _ name: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+    let error = relativeL2(actual, expected)
+    #expect(error <= winograd4x4RelativeL2, "\(name): relative L2 \(error)", sourceLocation: sourceLocation)
+}
+
 /// NCHW → CNHW by index: out[c][b][s] = in[b][c][s].
 private func toCNHW(_ x: [Float], batch: Int, channels: Int, spatial: Int) -> [Float] {
     var out = [Float](repeating: .nan, count: x.count)
@@ -128,15 +142,79 @@ struct KernelGoldenTests {
         for c in cases {
             #expect(Kernels.convOutputSize(c.height, kernel: c.kernel, stride: c.stride,
                                            padBefore: c.padding.top, padAfter: c.padding.bottom) == c.out_height)
-            // Automatic (Winograd for 3×3 stride 1) and im2col, each in one block and in the
-            // smallest blocks (one output row or tile row per GEMM).
-            for algorithm in [Kernels.ConvAlgorithm.automatic, .im2col] {
+            // Automatic (Winograd F(2×2, 3×3) for 3×3 stride 1), im2col and F(4×4, 3×3), each in
+            // one block and in the smallest blocks (one output row or tile row per GEMM).
+            for algorithm in [Kernels.ConvAlgorithm.automatic, .im2col, .winograd4x4] {
                 for blockFloats in [Kernels.im2colBlockFloats, 1] {
-                    check(runConv(c, algorithm: algorithm, blockFloats: blockFloats, scratch: &scratch), c.expected,
-                          "\(c.name) (\(algorithm), block \(blockFloats))")
+                    let y = runConv(c, algorithm: algorithm, blockFloats: blockFloats, scratch: &scratch)
+                    let name = "\(c.name) (\(algorithm), block \(blockFloats))"
+                    if algorithm == .winograd4x4 && c.kernel == 3 && c.stride == 1 {
+                        checkWinograd4x4(y, c.expected, name)
+                    } else {
+                        check(y, c.expected, name)
+                    }
                 }
             }
         }
+    }
+
+    @Test func preparedConvolutionsMatchTorch() throws {
+        // PreparedConv2d under each algorithm (automatic prepares these small 3×3 stride-1 ones
+        // for F(4×4, 3×3)), and the tile each takes.
+        var scratch: [Float] = []
+        for c in try load("conv2d.json", as: ConvCase.self) {
+            let padding = Kernels.Padding(top: c.padding.top, left: c.padding.left, bottom: c.padding.bottom,
+                                          right: c.padding.right)
+            let winogradShape = c.kernel == 3 && c.stride == 1
+            for (algorithm, tile) in [(Kernels.ConvAlgorithm.automatic, winogradShape ? 4 : 0), (.im2col, 0),
+                                      (.winograd4x4, winogradShape ? 4 : 0)] {
+                let prepared = Kernels.PreparedConv2d(weight: c.weight, outChannels: c.out_channels,
+                                                      inChannels: c.in_channels, kernel: c.kernel, stride: c.stride,
+                                                      padding: padding, algorithm: algorithm)
+                #expect(prepared.winogradTile == tile, "\(c.name) (\(algorithm))")
+                let x = toCNHW(c.input, batch: c.batch, channels: c.in_channels, spatial: c.height * c.width)
+                var y = [Float](repeating: .nan, count: c.out_channels * c.batch * c.out_height * c.out_width)
+                for blockFloats in [Kernels.winogradBlockFloats, 1] {
+                    withOptionalPointer(c.bias) { bias in
+                        Kernels.conv2d(input: x, batch: c.batch, height: c.height, width: c.width, prepared: prepared,
+                                       bias: bias, output: &y, scratch: &scratch, blockFloats: blockFloats)
+                    }
+                    let result = fromCNHW(y, batch: c.batch, channels: c.out_channels, spatial: c.out_height * c.out_width)
+                    let name = "\(c.name) (prepared, \(algorithm), block \(blockFloats))"
+                    if prepared.winogradTile == 4 {
+                        checkWinograd4x4(result, c.expected, name)
+                    } else {
+                        check(result, c.expected, name)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [(64, 48, 13, 17, 2), (32, 32, 28, 28, 1), (128, 128, 8, 8, 3), (3, 5, 9, 40, 2)])
+    func winograd4x4MatchesFloat64(inChannels: Int, outChannels: Int, height: Int, width: Int, batch: Int) {
+        // Channel counts of the UNets (the PyTorch goldens above have at most 16), against a
+        // Float64 direct convolution (`winograd4x4RelativeL2`).
+        let x = pseudoRandom(inChannels * batch * height * width, seed: 11)
+        let w = pseudoRandom(outChannels * inChannels * 9, seed: 12).map { $0 * 0.1 }
+        let bias = pseudoRandom(outChannels, seed: 13)
+        var expected = [Float](repeating: 0, count: outChannels * batch * height * width)
+        for oc in 0..<outChannels { for b in 0..<batch { for y in 0..<height { for xx in 0..<width {
+            var sum = Double(bias[oc])
+            for ic in 0..<inChannels { for i in 0..<3 { for j in 0..<3 {
+                let (yy, xj) = (y + i - 1, xx + j - 1)
+                guard yy >= 0 && yy < height && xj >= 0 && xj < width else { continue }
+                sum += Double(x[((ic * batch + b) * height + yy) * width + xj]) * Double(w[((oc * inChannels + ic) * 3 + i) * 3 + j])
+            } } }
+            expected[((oc * batch + b) * height + y) * width + xx] = Float(sum)
+        } } } }
+        let prepared = Kernels.PreparedConv2d(weight: w, outChannels: outChannels, inChannels: inChannels, kernel: 3,
+                                              padding: .uniform(1), algorithm: .winograd4x4)
+        var out = [Float](repeating: .nan, count: expected.count)
+        var scratch: [Float] = []
+        Kernels.conv2d(input: x, batch: batch, height: height, width: width, prepared: prepared, bias: bias,
+                       output: &out, scratch: &scratch)
+        checkWinograd4x4(out, expected, "F(4×4, 3×3) \(inChannels)→\(outChannels) \(height)×\(width) batch \(batch)")
     }
 
     @Test func conv2dSymmetricPaddingEntryPoint() throws {
@@ -248,29 +326,65 @@ struct KernelGoldenTests {
 
 @Suite("CNHW elementwise and layout kernels")
 struct KernelElementwiseTests {
-    @Test(arguments: [1, 2, 3, 7, 9])
-    func winogradInputTransformWritesOnlyItsChannelsRow(tilesX: Int) {
+    @Test(arguments: [1, 2, 3, 7, 9], [2, 4])
+    func winogradInputTransformWritesOnlyItsChannelsRow(tilesX: Int, tile: Int) {
         // Rows of fewer than 8 tiles are written in whole vectors that run over into the following
         // tile rows; nothing may land past the channel's row of V, where (with more channels) the
         // next channel's row begins, possibly another thread's. One channel, 4 tile rows: the
-        // matrix padding after the row must keep its sentinel.
-        let (height, width) = (8, 2 * tilesX)
+        // matrix padding after the row must keep its sentinel. F(2×2, 3×3) and F(4×4, 3×3).
+        let (height, width) = (4 * tile, tile * tilesX)
         let g = Kernels.WinogradGeometry(channels: 1, outChannels: 1, batch: 1, height: height, width: width,
-                                         padTop: 1, padLeft: 1, outHeight: height, outWidth: width)
+                                         padTop: 1, padLeft: 1, outHeight: height, outWidth: width, tile: tile)
         let tiles = g.tilesY * g.tilesX
         let stride = Kernels.winogradMatrixStride(1, tiles)
         let input = pseudoRandom(height * width, seed: 3)
-        var v = [Float](repeating: -1234.5, count: 16 * stride)
+        var v = [Float](repeating: -1234.5, count: g.matrices * stride)
         input.withUnsafeBufferPointer { x in
             v.withUnsafeMutableBufferPointer { out in
-                Kernels.winogradInputTransform(input: x.baseAddress!, geometry: g, tileRows: 0..<g.tilesY,
-                                               v: out.baseAddress!, ldv: tiles, xiStride: stride)
+                if tile == 4 {
+                    Kernels.winograd4x4InputTransform(input: x.baseAddress!, geometry: g, tileRows: 0..<g.tilesY,
+                                                      v: out.baseAddress!, ldv: tiles, xiStride: stride)
+                } else {
+                    Kernels.winogradInputTransform(input: x.baseAddress!, geometry: g, tileRows: 0..<g.tilesY,
+                                                   v: out.baseAddress!, ldv: tiles, xiStride: stride)
+                }
             }
         }
-        for xi in 0..<16 {
+        for xi in 0..<g.matrices {
             #expect(v[(xi * stride + tiles)..<((xi + 1) * stride)].allSatisfy { $0 == -1234.5 }, "ξ = \(xi): written past the row")
             #expect(v[(xi * stride)..<(xi * stride + tiles)].allSatisfy { $0 != -1234.5 }, "ξ = \(xi): a tile not written")
         }
+    }
+
+    @Test(arguments: [(11, 21), (16, 32), (5, 3)])
+    func winograd4x4TransformsMatchTheirPortableVersions(height: Int, width: Int) throws {
+        // The AVX2 transforms (Sources/CKernels/winograd.c) against the Swift ones, on the same V/M
+        // layout, up to the rounding of fused multiply-adds.
+        try #require(Kernels.hasAVX2FMA, "this CPU has no AVX2 + FMA")
+        let g = Kernels.WinogradGeometry(channels: 3, outChannels: 2, batch: 2, height: height, width: width,
+                                         padTop: 1, padLeft: 1, outHeight: height, outWidth: width, tile: 4)
+        let tiles = g.batch * g.tilesY * g.tilesX
+        let input = pseudoRandom(g.channels * g.batch * height * width, seed: 5)
+        var v = [[Float]](repeating: [], count: 2)
+        for (k, avx2) in [false, true].enumerated() {
+            let stride = Kernels.winogradMatrixStride(g.channels, tiles)
+            v[k] = [Float](repeating: 0, count: 36 * stride)
+            v[k].withUnsafeMutableBufferPointer { out in
+                Kernels.winograd4x4InputTransform(input: input, geometry: g, tileRows: 0..<(g.batch * g.tilesY),
+                                                  v: out.baseAddress!, ldv: tiles, xiStride: stride, avx2: avx2)
+            }
+        }
+        check(v[1], v[0], "input transform \(height)×\(width)")
+        let stride = Kernels.winogradMatrixStride(g.outChannels, tiles)
+        let m = pseudoRandom(36 * stride, seed: 6)
+        let bias: [Float] = [0.25, -1.5]
+        var y = [[Float]](repeating: [], count: 2)
+        for (k, avx2) in [false, true].enumerated() {
+            y[k] = [Float](repeating: .nan, count: g.outChannels * g.batch * height * width)
+            Kernels.winograd4x4OutputTransform(m: m, ldm: tiles, xiStride: stride, geometry: g,
+                                               tileRows: 0..<(g.batch * g.tilesY), bias: bias, output: &y[k], avx2: avx2)
+        }
+        check(y[1], y[0], "output transform \(height)×\(width)")
     }
 
     @Test func expMatchesFoundation() {

@@ -34,4 +34,19 @@ void skipstep_gemm_pack_a(const float *a, long lda, long m, long k, float *packe
 void skipstep_gemm_packed_avx2(long m, long k, const float *packed_a, const float *b, long ldb, long n0, long n1,
                                float *c, long ldc, int accumulate);
 
+/// F(4×4, 3×3) Winograd input transform of one tile row of one channel (Kernels+Winograd4x4.swift):
+/// `Bᵀ d` of image rows d0…d5 (`width` floats; a zero row where the tile overhangs the image)
+/// into `rows` (six rows `row_length` apart, zero-padded, image column x at pad_left + x), then
+/// `· B` per tile into V[6a + c][t] = v[(6a + c)·xi_stride + t] for t < tiles_x, whole 8-tile
+/// vectors below vector_end. AVX2 + FMA only (winograd.c).
+void skipstep_winograd4x4_input_row_avx2(const float *d0, const float *d1, const float *d2, const float *d3,
+                                         const float *d4, const float *d5, long width, long pad_left, float *rows,
+                                         long row_length, float *v, long xi_stride, long vector_end, long tiles_x);
+
+/// F(4×4, 3×3) output transform of one tile row of one output channel: `Aᵀ M A + bias` for the
+/// tiles 0 ..< vector_tiles (a multiple of 8) of M[ξ][t] = m[ξ·xi_stride + t], output row i < rows
+/// (≤ 4) written as 4·vector_tiles floats at out + i·out_stride. AVX2 + FMA only (winograd.c).
+void skipstep_winograd4x4_output_row_avx2(const float *m, long xi_stride, long vector_tiles, float bias, float *out,
+                                          long out_stride, long rows);
+
 #endif

@@ -39,10 +39,37 @@ extension Kernels {
 
     /// How a convolution is computed.
     public enum ConvAlgorithm: Sendable {
-        /// Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions, im2col + GEMM otherwise.
+        /// Winograd for 3×3 stride-1 convolutions (`winogradTile`), im2col + GEMM otherwise.
         case automatic
         /// Always im2col + GEMM (one GEMM for 1×1 stride 1 without padding).
         case im2col
+        /// Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions whatever their size, im2col + GEMM
+        /// otherwise.
+        case winograd4x4
+    }
+
+    /// The Winograd output tile (2 or 4) a 3×3 stride-1 convolution with `weights` (OC·IC·9)
+    /// weights uses under `algorithm`, or 0 for im2col. `.automatic` with weights prepared once
+    /// takes F(4×4, 3×3) while its weights stay under `winograd4x4WeightLimit`, else F(2×2, 3×3).
+    /// Transformed on every call it takes F(2×2, 3×3), whose weight transform is cheaper.
+    static func winogradTile(_ algorithm: ConvAlgorithm, kernelHeight: Int, kernelWidth: Int, stride: Int, weights: Int,
+                             prepared: Bool) -> Int {
+        guard kernelHeight == 3 && kernelWidth == 3 && stride == 1 else { return 0 }
+        switch algorithm {
+        case .im2col: return 0
+        case .winograd4x4: return 4
+        case .automatic: return prepared && weights / 9 * 36 <= winograd4x4WeightLimit ? 4 : 2
+        }
+    }
+
+    /// Winograd-transformed 3×3 weights for output tile `tile` (2 or 4): `U[ξ][oc][ic]`.
+    static func winogradTransformWeights(_ weight: UnsafePointer<Float>, tile: Int, outChannels: Int, inChannels: Int,
+                                         into u: UnsafeMutablePointer<Float>) {
+        if tile == 4 {
+            winograd4x4TransformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+        } else {
+            winogradTransformWeights(weight, outChannels: outChannels, inChannels: inChannels, into: u)
+        }
     }
 
     static func conv2d(input: UnsafePointer<Float>, channels: Int, batch: Int, height: Int, width: Int,
@@ -61,16 +88,18 @@ extension Kernels {
         // Winograd pays for its per-call weight transform (16·OC·IC floats) from about 1024
         // output positions on (measured: 128→128 at 32×32 batch 1 is 1.3× faster than im2col,
         // 256→256 at 16×16 batch 1 is 1.15× slower); `PreparedConv2d` transforms once instead.
-        if algorithm == .automatic && kernelHeight == 3 && kernelWidth == 3 && stride == 1 && n >= 1024 {
+        let tile = winogradTile(algorithm, kernelHeight: kernelHeight, kernelWidth: kernelWidth, stride: stride,
+                                weights: k * outChannels, prepared: false)
+        if tile != 0 && (n >= 1024 || algorithm == .winograd4x4) {
             let g = WinogradGeometry(channels: channels, outChannels: outChannels, batch: batch, height: height, width: width,
-                                     padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow)
-            let uCount = 16 * outChannels * channels
-            let packedCount = winogradPackedFloats(outChannels: outChannels, inChannels: channels)
+                                     padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow, tile: tile)
+            let uCount = g.matrices * outChannels * channels
+            let packedCount = winogradPackedFloats(outChannels: outChannels, inChannels: channels, matrices: g.matrices)
             reserve(&scratch, uCount + packedCount + winogradWorkspaceFloats(g, blockFloats: blockFloats))
             scratch.withUnsafeMutableBufferPointer { buffer in
                 let u = buffer.baseAddress!, packed = u + uCount
-                winogradTransformWeights(weight, outChannels: outChannels, inChannels: channels, into: u)
-                winogradPackWeights(u, outChannels: outChannels, inChannels: channels, into: packed)
+                winogradTransformWeights(weight, tile: tile, outChannels: outChannels, inChannels: channels, into: u)
+                winogradPackWeights(u, outChannels: outChannels, inChannels: channels, matrices: g.matrices, into: packed)
                 winogradConv3x3(input: input, geometry: g, u: packed, bias: bias, output: output,
                                 workspace: packed + packedCount, blockFloats: blockFloats)
             }

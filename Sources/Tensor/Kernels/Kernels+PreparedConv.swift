@@ -1,9 +1,10 @@
 /// Convolution weights prepared once (at model load) for repeated calls.
 extension Kernels {
     /// A 2-D convolution's weights in the form its algorithm consumes, made once so that calls
-    /// do no weight work: Winograd-transformed (16/9 of the 3×3 weights' size) for 3×3 stride-1
-    /// convolutions under `.automatic`, else PyTorch's `[OC, IC, KH, KW]` layout as given; either
-    /// packed for `Kernels.packedGEMM`.
+    /// do no weight work: Winograd-transformed for 3×3 stride-1 convolutions under `.automatic`
+    /// (F(4×4, 3×3), 36/9 of the 3×3 weights' size, up to `winograd4x4WeightLimit`; F(2×2, 3×3),
+    /// 16/9, above it), else PyTorch's `[OC, IC, KH, KW]` layout as given; either packed for
+    /// `Kernels.packedGEMM`.
     public struct PreparedConv2d: Sendable {
         public let outChannels: Int
         public let inChannels: Int
@@ -11,10 +12,17 @@ extension Kernels {
         public let kernelWidth: Int
         public let stride: Int
         public let padding: Padding
-        /// Whether calls use Winograd F(2×2, 3×3) (else im2col + GEMM, or one GEMM for 1×1).
-        public let usesWinograd: Bool
-        /// Winograd `U[16][OC][IC]`, or the weights `[OC][IC·KH·KW]` (PyTorch's layout), packed for `Kernels.packedGEMM`.
+        /// The Winograd output tile calls use: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3), 0 for none
+        /// (im2col + GEMM, or one GEMM for 1×1).
+        public let winogradTile: Int
+        /// Whether calls use a Winograd algorithm.
+        public var usesWinograd: Bool { winogradTile != 0 }
+        /// Winograd `U[16 or 36][OC][IC]`, or the weights `[OC][IC·KH·KW]` (PyTorch's layout),
+        /// packed for `Kernels.packedGEMM`.
         let values: [Float]
+        /// With F(4×4, 3×3) under `.automatic`, the F(2×2, 3×3) weights too, for maps so small
+        /// that 4×4 tiles leave the GEMM's 16-column blocks mostly empty (`usesSmallTiles`).
+        let smallTileValues: [Float]?
 
         /// Prepares `weight` (PyTorch layout `[outChannels, inChannels, kernel, kernel]`, copied).
         public init(weight: UnsafePointer<Float>, outChannels: Int, inChannels: Int, kernel: Int, stride: Int = 1,
@@ -33,19 +41,16 @@ extension Kernels {
             self.kernelWidth = kernelWidth
             self.stride = stride
             self.padding = padding
-            usesWinograd = algorithm == .automatic && kernelHeight == 3 && kernelWidth == 3 && stride == 1
-            if usesWinograd {
-                let u = [Float](unsafeUninitializedCapacity: 16 * outChannels * inChannels) { buffer, count in
-                    Kernels.winogradTransformWeights(weight, outChannels: outChannels, inChannels: inChannels,
-                                                     into: buffer.baseAddress!)
-                    count = 16 * outChannels * inChannels
-                }
-                let packedCount = Kernels.winogradPackedFloats(outChannels: outChannels, inChannels: inChannels)
-                values = [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
-                    Kernels.winogradPackWeights(u, outChannels: outChannels, inChannels: inChannels, into: buffer.baseAddress!)
-                    count = packedCount
-                }
+            let tile = Kernels.winogradTile(algorithm, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
+                                            stride: stride, weights: outChannels * inChannels * 9, prepared: true)
+            winogradTile = tile
+            if tile != 0 {
+                values = Kernels.winogradPackedWeights(weight, tile: tile, outChannels: outChannels, inChannels: inChannels)
+                smallTileValues = tile == 4 && algorithm == .automatic
+                    ? Kernels.winogradPackedWeights(weight, tile: 2, outChannels: outChannels, inChannels: inChannels)
+                    : nil
             } else {
+                smallTileValues = nil
                 let depth = inChannels * kernelHeight * kernelWidth
                 let packedCount = Kernels.packedFloats(rows: outChannels, columns: depth)
                 values = [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
@@ -53,6 +58,17 @@ extension Kernels {
                     count = packedCount
                 }
             }
+        }
+
+        /// Whether a call on a `batch × outHeight × outWidth` output takes F(2×2, 3×3) instead of
+        /// F(4×4, 3×3): when its GEMMs, in 16-tile column blocks, do less work (16 matrices ×
+        /// blocks of 2×2 tiles against 36 × blocks of 4×4 tiles; at batch 1, maps up to 8×8).
+        func usesSmallTiles(batch: Int, outHeight: Int, outWidth: Int) -> Bool {
+            guard smallTileValues != nil else { return false }
+            func blocks(_ tile: Int) -> Int {
+                (batch * ((outHeight + tile - 1) / tile) * ((outWidth + tile - 1) / tile) + 15) / 16
+            }
+            return 16 * blocks(2) < 36 * blocks(4)
         }
 
         /// Output height and width for an input of `height × width`.
@@ -74,14 +90,15 @@ extension Kernels {
     static func conv2d(input: UnsafePointer<Float>, batch: Int, height: Int, width: Int, prepared p: PreparedConv2d,
                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, scratch: inout [Float],
                        blockFloats: Int) {
-        p.values.withUnsafeBufferPointer { values in
+        let (oh, ow) = p.outputSize(height: height, width: width)
+        let smallTiles = p.usesSmallTiles(batch: batch, outHeight: oh, outWidth: ow)
+        (smallTiles ? p.smallTileValues! : p.values).withUnsafeBufferPointer { values in
             let weights = values.baseAddress!
             if p.usesWinograd {
-                let (oh, ow) = p.outputSize(height: height, width: width)
                 precondition(batch > 0 && oh > 0 && ow > 0, "convolution output would be empty")
                 let g = WinogradGeometry(channels: p.inChannels, outChannels: p.outChannels, batch: batch, height: height,
                                          width: width, padTop: p.padding.top, padLeft: p.padding.left,
-                                         outHeight: oh, outWidth: ow)
+                                         outHeight: oh, outWidth: ow, tile: smallTiles ? 2 : p.winogradTile)
                 reserve(&scratch, winogradWorkspaceFloats(g, blockFloats: blockFloats))
                 scratch.withUnsafeMutableBufferPointer { buffer in
                     winogradConv3x3(input: input, geometry: g, u: weights, bias: bias, output: output,
@@ -93,6 +110,24 @@ extension Kernels {
                        stride: p.stride, padding: p.padding, bias: bias, output: output, scratch: &scratch,
                        algorithm: .im2col, blockFloats: blockFloats, packedWeights: true)
             }
+        }
+    }
+
+    /// 3×3 weights (`[OC][IC][3][3]`) Winograd-transformed for output tile `tile` (2 or 4) and
+    /// packed for `packedGEMM`: `(tile + 2)²` matrices back to back.
+    static func winogradPackedWeights(_ weight: UnsafePointer<Float>, tile: Int, outChannels: Int,
+                                      inChannels: Int) -> [Float] {
+        let matrices = (tile + 2) * (tile + 2)
+        let u = [Float](unsafeUninitializedCapacity: matrices * outChannels * inChannels) { buffer, count in
+            winogradTransformWeights(weight, tile: tile, outChannels: outChannels, inChannels: inChannels,
+                                     into: buffer.baseAddress!)
+            count = matrices * outChannels * inChannels
+        }
+        let packedCount = winogradPackedFloats(outChannels: outChannels, inChannels: inChannels, matrices: matrices)
+        return [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
+            winogradPackWeights(u, outChannels: outChannels, inChannels: inChannels, matrices: matrices,
+                                into: buffer.baseAddress!)
+            count = packedCount
         }
     }
 }

@@ -60,59 +60,65 @@ extension Kernels {
         parallelChunks(count: runs, minimumPerChunk: 128, Job(weight: weight, u: u, plane: plane, run: run))
     }
 
-    /// The geometry of one Winograd convolution call.
+    /// The geometry of one Winograd convolution call, by F(2×2, 3×3) (`tile` 2, this file) or
+    /// F(4×4, 3×3) (`tile` 4, `Kernels+Winograd4x4.swift`).
     struct WinogradGeometry {
         var channels, outChannels, batch, height, width, padTop, padLeft, outHeight, outWidth: Int
-        var tilesY: Int { (outHeight + 1) / 2 }
-        var tilesX: Int { (outWidth + 1) / 2 }
+        /// Output tile side: 2 or 4.
+        var tile = 2
+        var tilesY: Int { (outHeight + tile - 1) / tile }
+        var tilesX: Int { (outWidth + tile - 1) / tile }
+        /// Transformed matrices per convolution: one per element of a (tile + 2)² input tile.
+        var matrices: Int { (tile + 2) * (tile + 2) }
         /// `tilesX` rounded up to whole 8-tile vectors, as the transforms write a row of tiles.
         var vectorTiles: Int { (tilesX + 7) / 8 * 8 }
     }
 
-    /// Largest Winograd workspace (V and M, 16·(IC + OC) floats per tile), in floats (16 MiB):
+    /// Largest Winograd workspace (V and M, (16 or 36)·(IC + OC) floats per tile), in floats (16 MiB):
     /// tiles are processed in blocks of tile rows that fit.
     public static let winogradBlockFloats = 1 << 22
 
     /// Floats of workspace `winogradConv3x3` needs (V and M for one block of tiles).
     static func winogradWorkspaceFloats(_ g: WinogradGeometry, blockFloats: Int) -> Int {
         let tiles = winogradTilesPerBlock(g, blockFloats: blockFloats)
-        return 16 * (winogradMatrixStride(g.channels, tiles) + winogradMatrixStride(g.outChannels, tiles))
+        return g.matrices * (winogradMatrixStride(g.channels, tiles) + winogradMatrixStride(g.outChannels, tiles))
     }
 
     static func winogradTilesPerBlock(_ g: WinogradGeometry, blockFloats: Int) -> Int {
-        let perTileRow = 16 * (g.channels + g.outChannels) * g.tilesX
+        let perTileRow = g.matrices * (g.channels + g.outChannels) * g.tilesX
         return max(1, min(g.batch * g.tilesY, blockFloats / max(perTileRow, 1))) * g.tilesX
     }
 
-    /// Distance between the 16 matrices of V or M: padded by 32 floats so that the 16 streams the
+    /// Distance between the matrices of V or M: padded by 32 floats so that the 16 (or 36) streams the
     /// transforms read or write do not all fall into the same cache sets (the unpadded stride is
     /// often a power of two).
     @inline(__always)
     static func winogradMatrixStride(_ rows: Int, _ tiles: Int) -> Int { rows * tiles + 32 }
 
-    /// Floats of the 16 packed matrices `winogradPackWeights` writes.
-    static func winogradPackedFloats(outChannels: Int, inChannels: Int) -> Int {
-        16 * packedFloats(rows: outChannels, columns: inChannels)
+    /// Floats of the `matrices` (16 or 36) packed matrices `winogradPackWeights` writes.
+    static func winogradPackedFloats(outChannels: Int, inChannels: Int, matrices: Int = 16) -> Int {
+        matrices * packedFloats(rows: outChannels, columns: inChannels)
     }
 
-    /// Packs the 16 matrices `U[ξ]` (`winogradTransformWeights`) for `packedGEMM`, back to back.
-    static func winogradPackWeights(_ u: UnsafePointer<Float>, outChannels: Int, inChannels: Int,
+    /// Packs the matrices `U[ξ]` (`winogradTransformWeights`, `winograd4x4TransformWeights`) for
+    /// `packedGEMM`, back to back.
+    static func winogradPackWeights(_ u: UnsafePointer<Float>, outChannels: Int, inChannels: Int, matrices: Int = 16,
                                     into packed: UnsafeMutablePointer<Float>) {
         let stride = packedFloats(rows: outChannels, columns: inChannels)
-        for xi in 0..<16 {
+        for xi in 0..<matrices {
             packWeights(u + xi * outChannels * inChannels, lda: inChannels, rows: outChannels, columns: inChannels,
                         into: packed + xi * stride)
         }
     }
 
-    /// The 16 products `M[ξ] = U[ξ]·V[ξ]` of one block of tiles, as one parallel loop over
+    /// The products `M[ξ] = U[ξ]·V[ξ]` (16 or 36) of one block of tiles, as one parallel loop over
     /// (ξ, 16-tile column block) pairs on the kernel threads (OpenBLAS's threads, one GEMM per
     /// ξ, without AVX2).
     static func winogradProducts(geometry g: WinogradGeometry, u: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                  vStride: Int, tiles: Int, m: UnsafeMutablePointer<Float>, mStride: Int) {
         let uStride = packedFloats(rows: g.outChannels, columns: g.channels)
         guard packedGEMMAvailable else {
-            for xi in 0..<16 {
+            for xi in 0..<g.matrices {
                 packedGEMM(rows: g.outChannels, depth: g.channels, packed: u + xi * uStride, b: v + xi * vStride,
                            ldb: tiles, n: tiles, c: m + xi * mStride, ldc: tiles)
             }
@@ -136,13 +142,14 @@ extension Kernels {
             }
         }
         let blocks = (tiles + 15) / 16
-        parallelChunks(count: 16 * blocks, minimumPerChunk: 1,
+        parallelChunks(count: g.matrices * blocks, minimumPerChunk: 1,
                        Job(g: g, u: u, uStride: uStride, v: v, vStride: vStride, tiles: tiles, blocks: blocks, m: m,
                            mStride: mStride))
     }
 
-    /// Convolution by F(2×2, 3×3) with pre-transformed, packed weights `u` (`winogradTransformWeights`
-    /// then `winogradPackWeights`), in blocks of tile rows; `workspace` holds `winogradWorkspaceFloats` floats.
+    /// Convolution by F(2×2, 3×3) or F(4×4, 3×3) (`g.tile`) with pre-transformed, packed weights `u`
+    /// (`winogradTransformWeights` or `winograd4x4TransformWeights`, then `winogradPackWeights`), in
+    /// blocks of tile rows; `workspace` holds `winogradWorkspaceFloats` floats.
     static func winogradConv3x3(input: UnsafePointer<Float>, geometry g: WinogradGeometry, u: UnsafePointer<Float>,
                                 bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
                                 workspace: UnsafeMutablePointer<Float>, blockFloats: Int) {
@@ -150,16 +157,25 @@ extension Kernels {
         let maxTiles = winogradTilesPerBlock(g, blockFloats: blockFloats)
         let rowsPerBlock = maxTiles / g.tilesX
         let v = workspace
-        let m = v + 16 * winogradMatrixStride(g.channels, maxTiles)
+        let m = v + g.matrices * winogradMatrixStride(g.channels, maxTiles)
         var r0 = 0
         while r0 < tileRows {
             let r1 = min(tileRows, r0 + rowsPerBlock)
             let tiles = (r1 - r0) * g.tilesX
             let vStride = winogradMatrixStride(g.channels, tiles), mStride = winogradMatrixStride(g.outChannels, tiles)
-            winogradInputTransform(input: input, geometry: g, tileRows: r0..<r1, v: v, ldv: tiles, xiStride: vStride)
+            if g.tile == 4 {
+                winograd4x4InputTransform(input: input, geometry: g, tileRows: r0..<r1, v: v, ldv: tiles, xiStride: vStride)
+            } else {
+                winogradInputTransform(input: input, geometry: g, tileRows: r0..<r1, v: v, ldv: tiles, xiStride: vStride)
+            }
             winogradProducts(geometry: g, u: u, v: v, vStride: vStride, tiles: tiles, m: m, mStride: mStride)
-            winogradOutputTransform(m: m, ldm: tiles, xiStride: mStride, geometry: g, tileRows: r0..<r1, bias: bias,
-                                    output: output)
+            if g.tile == 4 {
+                winograd4x4OutputTransform(m: m, ldm: tiles, xiStride: mStride, geometry: g, tileRows: r0..<r1,
+                                           bias: bias, output: output)
+            } else {
+                winogradOutputTransform(m: m, ldm: tiles, xiStride: mStride, geometry: g, tileRows: r0..<r1, bias: bias,
+                                        output: output)
+            }
             r0 = r1
         }
     }

@@ -12,8 +12,10 @@ import Foundation
 ///   temporary memory take a reusable `scratch` array that grows when needed and is kept
 ///   (verified with a counting `malloc`: zero per call in this code; multi-threaded OpenBLAS
 ///   0.3.21 itself makes about one small `malloc` per `sgemm` call).
-/// - 3×3 stride-1 convolutions use Winograd F(2×2, 3×3) (`Kernels+Winograd.swift`), best with
-///   weights prepared once (`PreparedConv2d`); other convolutions use im2col + one GEMM.
+/// - 3×3 stride-1 convolutions use Winograd: F(4×4, 3×3) (`Kernels+Winograd4x4.swift`) for
+///   weights prepared once (`PreparedConv2d`) up to 128 → 128 channels, F(2×2, 3×3)
+///   (`Kernels+Winograd.swift`) above that and for weights transformed per call; other
+///   convolutions use im2col + one GEMM.
 /// - Convolution and linear layers multiply weights packed at load by skipstep's own AVX2 + FMA
 ///   GEMM (`Kernels+PackedGEMM.swift`); the other GEMMs (attention, linear algebra) and all of
 ///   them on CPUs without AVX2 go through OpenBLAS with its own threads. The other kernels and the
