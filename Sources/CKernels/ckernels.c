@@ -10,6 +10,8 @@ int skipstep_cpu_has_avx2_fma(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
+void skipstep_cpu_relax(void) { _mm_pause(); }
+
 #define AVX2 __attribute__((target("avx2,fma")))
 
 // Cephes expf on 8 lanes, as Kernels.exp: clamp to [-87.3, 88], n = round(x/ln2), two-part
@@ -146,6 +148,8 @@ AVX2 void skipstep_softmax_row_avx2(float *x, long count) {
 #else
 
 int skipstep_cpu_has_avx2_fma(void) { return 0; }
+
+void skipstep_cpu_relax(void) {}
 void skipstep_group_norm_slice_avx2(const float *input, float *output, long firstChannel, long channelCount,
                                     long batchItem, long batch, long spatial, float eps, const float *gamma,
                                     const float *beta, int silu) {}

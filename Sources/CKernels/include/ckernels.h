@@ -11,6 +11,9 @@
 /// 1 when the CPU (and OS) support AVX2 and FMA, else 0 (always 0 off x86-64).
 int skipstep_cpu_has_avx2_fma(void);
 
+/// A spin-wait hint (x86 `pause`): one iteration of a busy-wait loop.
+void skipstep_cpu_relax(void);
+
 /// GroupNorm of one (batch item, group) slice of CNHW data, then SiLU when `silu`; see
 /// Kernels.groupNormSlice. `output` may equal `input`.
 void skipstep_group_norm_slice_avx2(const float *input, float *output, long firstChannel, long channelCount,

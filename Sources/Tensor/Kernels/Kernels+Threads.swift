@@ -1,4 +1,6 @@
+import CKernels
 import Foundation
+import Synchronization
 
 /// A fixed set of worker threads, started once, that run the chunks of the kernels' parallel
 /// loops together with the calling thread.
@@ -11,6 +13,12 @@ import Foundation
 /// The pool runs one loop at a time; a loop started while another is running (another thread,
 /// or a chunk that itself starts a loop) runs all its chunks on its own thread instead of
 /// waiting, so callers never deadlock and never oversubscribe the cores.
+///
+/// A worker that has finished a loop spins for a short while (`spinLimit` `pause`s, a fraction
+/// of a millisecond) before it sleeps on the condition variable, and so does the caller waiting
+/// for the last chunks: a forward pass starts a few hundred loops of tens of microseconds each,
+/// and waking a sleeping thread costs about as much on a virtual machine (OpenMP runtimes spin
+/// for the same reason). Past the limit both sleep, so an idle pool costs nothing.
 final class KernelThreadPool: @unchecked Sendable {
     static let shared = KernelThreadPool(workers: takeRequestedWorkers())
 
@@ -44,6 +52,11 @@ final class KernelThreadPool: @unchecked Sendable {
     /// Held for the whole of one parallel loop (try-locked: busy means run inline).
     private let busy = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var generation = 0
+    /// `generation` and `unfinished` as last stored under `mutex`, for threads spinning without it.
+    private let postedGeneration = Atomic<Int>(0)
+    private let remaining = Atomic<Int>(0)
+    /// `pause` iterations a thread spins before sleeping (about 0.1–0.5 ms).
+    private static let spinLimit = 1 << 13
     /// The running loop's job: a pointer to it on the caller's stack (valid while the loop runs)
     /// and its type.
     private var task: UnsafeRawPointer?
@@ -82,9 +95,16 @@ final class KernelThreadPool: @unchecked Sendable {
             chunkCount = chunks
             nextChunk = 0
             unfinished = chunks
+            remaining.store(chunks, ordering: .releasing)
             generation &+= 1
+            postedGeneration.store(generation, ordering: .releasing)
             pthread_cond_broadcast(wake)
             runChunks(UnsafeRawPointer(pointer), Job.self)
+            if unfinished > 0 {
+                pthread_mutex_unlock(mutex)
+                Self.spin(until: { remaining.load(ordering: .acquiring) == 0 })
+                pthread_mutex_lock(mutex)
+            }
             while unfinished > 0 { pthread_cond_wait(done, mutex) }
             task = nil
             taskType = nil
@@ -101,7 +121,16 @@ final class KernelThreadPool: @unchecked Sendable {
             type.invoke(job, chunk: i)
             pthread_mutex_lock(mutex)
             unfinished -= 1
+            remaining.store(unfinished, ordering: .releasing)
             if unfinished == 0 { pthread_cond_signal(done) }
+        }
+    }
+
+    /// Spins until `ready()` or `spinLimit` iterations, whichever comes first.
+    private static func spin(until ready: () -> Bool) {
+        for _ in 0..<spinLimit {
+            if ready() { return }
+            skipstep_cpu_relax()
         }
     }
 
@@ -109,6 +138,11 @@ final class KernelThreadPool: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         var seen = generation
         while true {
+            if generation == seen {
+                pthread_mutex_unlock(mutex)
+                Self.spin(until: { postedGeneration.load(ordering: .acquiring) != seen })
+                pthread_mutex_lock(mutex)
+            }
             while generation == seen { pthread_cond_wait(wake, mutex) }
             seen = generation
             if let job = task, let type = taskType { runChunks(job, type) }
