@@ -75,7 +75,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path, help="a StableDiffusionPipeline folder (tools/make_sd_bench_pipeline.py)")
-    ap.add_argument("--time", metavar="BIN", required=True, help="time diffusers and BIN txt2img on the folder")
+    ap.add_argument("--time", metavar="BIN", help="time diffusers and BIN txt2img on the folder (required)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--diffusers-job", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=Path("/tmp"), help="where the two images go")
@@ -83,6 +83,8 @@ def main() -> int:
     if args.diffusers_job:
         print(json.dumps(diffusers_job(args.folder, args.out / "sd-full-diffusers.png")))
         return 0
+    if args.time is None:
+        ap.error("the following arguments are required: --time")
     if not (args.folder / "model_index.json").exists():
         raise SystemExit(f"time_sd_full: {args.folder} has no model_index.json (make it with tools/make_sd_bench_pipeline.py)")
     results = []

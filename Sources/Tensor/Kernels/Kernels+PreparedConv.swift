@@ -114,19 +114,29 @@ extension Kernels {
     }
 
     /// 3×3 weights (`[OC][IC][3][3]`) Winograd-transformed for output tile `tile` (2 or 4) and
-    /// packed for `packedGEMM`: `(tile + 2)²` matrices back to back.
+    /// packed for `packedGEMM`: `(tile + 2)²` matrices back to back. Transformed 48 output
+    /// channels at a time (whole 6-row panels), so loading holds one block's transform, not all of
+    /// `U` beside its packed copy (105 MB for one 1280 → 1280 convolution of Stable Diffusion).
     static func winogradPackedWeights(_ weight: UnsafePointer<Float>, tile: Int, outChannels: Int,
                                       inChannels: Int) -> [Float] {
         let matrices = (tile + 2) * (tile + 2)
-        let u = [Float](unsafeUninitializedCapacity: matrices * outChannels * inChannels) { buffer, count in
-            winogradTransformWeights(weight, tile: tile, outChannels: outChannels, inChannels: inChannels,
-                                     into: buffer.baseAddress!)
-            count = matrices * outChannels * inChannels
-        }
-        let packedCount = winogradPackedFloats(outChannels: outChannels, inChannels: inChannels, matrices: matrices)
-        return [Float](unsafeUninitializedCapacity: packedCount) { buffer, count in
-            winogradPackWeights(u, outChannels: outChannels, inChannels: inChannels, matrices: matrices,
-                                into: buffer.baseAddress!)
+        let stride = packedFloats(rows: outChannels, columns: inChannels)
+        let blockRows = 48
+        let packedCount = matrices * stride
+        return [Float](unsafeUninitializedCapacity: packedCount) { packed, count in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: matrices * min(blockRows, outChannels) * inChannels) { u in
+                var r0 = 0
+                while r0 < outChannels {
+                    let rows = min(blockRows, outChannels - r0)
+                    winogradTransformWeights(weight + r0 * inChannels * 9, tile: tile, outChannels: rows,
+                                             inChannels: inChannels, into: u.baseAddress!)
+                    for xi in 0..<matrices {
+                        packWeights(u.baseAddress! + xi * rows * inChannels, lda: inChannels, rows: rows,
+                                    columns: inChannels, into: packed.baseAddress! + xi * stride + r0 * inChannels)
+                    }
+                    r0 += rows
+                }
+            }
             count = packedCount
         }
     }
