@@ -192,71 +192,84 @@ extension Kernels {
     /// row ends in single tiles. The same arithmetic either way: bit-identical.
     static func winogradInputTransform(input: UnsafePointer<Float>, geometry g: WinogradGeometry, tileRows: Range<Int>,
                                        v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int) {
-        let tilesX = g.tilesX, width = g.width, padLeft = g.padLeft
         // Padded row: columns p = 0 ..< 2·tilesX + 2 (image column p − padLeft), plus vector slack.
-        let vectorTiles = g.vectorTiles
-        let rowLength = 2 * vectorTiles + 16
-        let padRight = max(0, rowLength - padLeft - width)
+        let rowLength = 2 * g.vectorTiles + 16
         struct Job: RangeBody {
             let input: UnsafePointer<Float>, g: WinogradGeometry, tileRows: Range<Int>
-            let v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int
-            let tilesX: Int, vectorTiles: Int, width: Int, padLeft: Int, rowLength: Int, padRight: Int
+            let v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int, rowLength: Int
             func callAsFunction(_ channelRange: Range<Int>) {
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * rowLength + width) { buffer in
-                    let rows = buffer.baseAddress!
-                    let zeros = rows + 4 * rowLength
-                    zeros.update(repeating: 0, count: width)
-                    for i in 0..<4 {
-                        (rows + i * rowLength).update(repeating: 0, count: padLeft)
-                        (rows + i * rowLength + padLeft + width).update(repeating: 0, count: padRight)
+                let (width, padLeft, tilesX, vectorTiles) = (g.width, g.padLeft, g.tilesX, g.vectorTiles)
+                Kernels.forEachInputTileRow(g, channels: channelRange, tileRows: tileRows, input: input, rowCount: 4,
+                                            rowLength: rowLength) { ic, rows, t0, imageRow in
+                    let d0 = imageRow(0), d1 = imageRow(1), d2 = imageRow(2), d3 = imageRow(3)
+                    let c0 = rows + padLeft, c1 = c0 + rowLength, c2 = c1 + rowLength, c3 = c2 + rowLength
+                    for x in 0..<width {
+                        c0[x] = d0[x] - d2[x]
+                        c1[x] = d1[x] + d2[x]
+                        c2[x] = d2[x] - d1[x]
+                        c3[x] = d1[x] - d3[x]
                     }
-                    for ic in channelRange {
-                        var t0 = 0
-                        for r in tileRows {
-                            let b = r / g.tilesY, ty = r - b * g.tilesY
-                            let plane = input + (ic * g.batch + b) * g.height * width
-                            @inline(__always) func imageRow(_ i: Int) -> UnsafePointer<Float> {
-                                let y = 2 * ty - g.padTop + i
-                                return y >= 0 && y < g.height ? plane + y * width : UnsafePointer(zeros)
-                            }
-                            let d0 = imageRow(0), d1 = imageRow(1), d2 = imageRow(2), d3 = imageRow(3)
-                            let c0 = rows + padLeft, c1 = c0 + rowLength, c2 = c1 + rowLength, c3 = c2 + rowLength
-                            for x in 0..<width {
-                                c0[x] = d0[x] - d2[x]
-                                c1[x] = d1[x] + d2[x]
-                                c2[x] = d2[x] - d1[x]
-                                c3[x] = d1[x] - d3[x]
-                            }
-                            let base = v + ic * ldv + t0
-                            let vectorEnd = min(vectorTiles, (ldv - t0) / 8 * 8)
-                            for a in 0..<4 {
-                                let row = UnsafePointer(rows + a * rowLength)
-                                let o0 = base + (4 * a) * xiStride, o1 = o0 + xiStride, o2 = o1 + xiStride, o3 = o2 + xiStride
-                                var tx = 0
-                                while tx < vectorEnd {
-                                    let p = Kernels.load16(row + 2 * tx), q = Kernels.load16(row + 2 * tx + 2)
-                                    let e0 = p.evenHalf, e1 = p.oddHalf, e2 = q.evenHalf, e3 = q.oddHalf
-                                    Kernels.store8(e0 - e2, o0 + tx)
-                                    Kernels.store8(e1 + e2, o1 + tx)
-                                    Kernels.store8(e2 - e1, o2 + tx)
-                                    Kernels.store8(e1 - e3, o3 + tx)
-                                    tx += 8
-                                }
-                                while tx < tilesX {
-                                    let p = row + 2 * tx
-                                    o0[tx] = p[0] - p[2]; o1[tx] = p[1] + p[2]; o2[tx] = p[2] - p[1]; o3[tx] = p[1] - p[3]
-                                    tx += 1
-                                }
-                            }
-                            t0 += tilesX
+                    let base = v + ic * ldv + t0
+                    let vectorEnd = min(vectorTiles, (ldv - t0) / 8 * 8)
+                    for a in 0..<4 {
+                        let row = UnsafePointer(rows + a * rowLength)
+                        let o0 = base + (4 * a) * xiStride, o1 = o0 + xiStride, o2 = o1 + xiStride, o3 = o2 + xiStride
+                        var tx = 0
+                        while tx < vectorEnd {
+                            let p = Kernels.load16(row + 2 * tx), q = Kernels.load16(row + 2 * tx + 2)
+                            let e0 = p.evenHalf, e1 = p.oddHalf, e2 = q.evenHalf, e3 = q.oddHalf
+                            Kernels.store8(e0 - e2, o0 + tx)
+                            Kernels.store8(e1 + e2, o1 + tx)
+                            Kernels.store8(e2 - e1, o2 + tx)
+                            Kernels.store8(e1 - e3, o3 + tx)
+                            tx += 8
+                        }
+                        while tx < tilesX {
+                            let p = row + 2 * tx
+                            o0[tx] = p[0] - p[2]; o1[tx] = p[1] + p[2]; o2[tx] = p[2] - p[1]; o3[tx] = p[1] - p[3]
+                            tx += 1
                         }
                     }
                 }
             }
         }
-        let job = Job(input: input, g: g, tileRows: tileRows, v: v, ldv: ldv, xiStride: xiStride, tilesX: tilesX,
-                      vectorTiles: vectorTiles, width: width, padLeft: padLeft, rowLength: rowLength, padRight: padRight)
+        let job = Job(input: input, g: g, tileRows: tileRows, v: v, ldv: ldv, xiStride: xiStride, rowLength: rowLength)
         parallelChunks(count: g.channels, minimumPerChunk: max(1, (1 << 12) / max(ldv, 1)), job)
+    }
+
+    /// The frame both input transforms share, for one chunk of channels: `rowCount` scratch rows
+    /// of `rowLength` floats, zero outside columns padLeft ..< padLeft + width (the transforms
+    /// write only those), then for each channel and tile row `body(ic, rows, t0, imageRow)`: `t0`
+    /// is the tile row's first tile in the block, `imageRow(i)` input row i of the tile row (a
+    /// zero row beyond the image's edges).
+    @inline(__always)
+    static func forEachInputTileRow(_ g: WinogradGeometry, channels: Range<Int>, tileRows: Range<Int>,
+                                    input: UnsafePointer<Float>, rowCount: Int, rowLength: Int,
+                                    _ body: (_ ic: Int, _ rows: UnsafeMutablePointer<Float>, _ t0: Int,
+                                             _ imageRow: (Int) -> UnsafePointer<Float>) -> Void) {
+        let (width, padLeft) = (g.width, g.padLeft)
+        let padRight = max(0, rowLength - padLeft - width)
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rowCount * rowLength + width) { buffer in
+            let rows = buffer.baseAddress!
+            (rows + rowCount * rowLength).update(repeating: 0, count: width)
+            let zeros = UnsafePointer(rows + rowCount * rowLength)
+            for i in 0..<rowCount {
+                (rows + i * rowLength).update(repeating: 0, count: padLeft)
+                (rows + i * rowLength + padLeft + width).update(repeating: 0, count: padRight)
+            }
+            for ic in channels {
+                var t0 = 0
+                for r in tileRows {
+                    let b = r / g.tilesY, ty = r - b * g.tilesY
+                    let plane = input + (ic * g.batch + b) * g.height * width
+                    body(ic, rows, t0) { i in
+                        let y = g.tile * ty - g.padTop + i
+                        return y >= 0 && y < g.height ? plane + y * width : zeros
+                    }
+                    t0 += g.tilesX
+                }
+            }
+        }
     }
 
     @inline(__always)

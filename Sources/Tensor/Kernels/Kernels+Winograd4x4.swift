@@ -67,91 +67,71 @@ extension Kernels {
     static func winograd4x4InputTransform(input: UnsafePointer<Float>, geometry g: WinogradGeometry,
                                           tileRows: Range<Int>, v: UnsafeMutablePointer<Float>, ldv: Int,
                                           xiStride: Int, avx2: Bool = hasAVX2FMA) {
-        let vectorTiles = g.vectorTiles
         // Padded row: columns p = 0 ..< 4·tilesX + 2 (image column p − padLeft), plus the slack
         // the second load of the last vector reads (up to 4·vectorTiles + 4).
-        let rowLength = 4 * vectorTiles + 8
-        let padRight = max(0, rowLength - g.padLeft - g.width)
+        let rowLength = 4 * g.vectorTiles + 8
         struct Job: RangeBody {
             let input: UnsafePointer<Float>, g: WinogradGeometry, tileRows: Range<Int>
-            let v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int, rowLength: Int, padRight: Int, avx2: Bool
+            let v: UnsafeMutablePointer<Float>, ldv: Int, xiStride: Int, rowLength: Int, avx2: Bool
             func callAsFunction(_ channelRange: Range<Int>) {
                 let (width, padLeft, tilesX, vectorTiles) = (g.width, g.padLeft, g.tilesX, g.vectorTiles)
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * rowLength + width) { buffer in
-                    let rows = buffer.baseAddress!
-                    let zeros = rows + 6 * rowLength
-                    zeros.update(repeating: 0, count: width)
-                    for i in 0..<6 {
-                        (rows + i * rowLength).update(repeating: 0, count: padLeft)
-                        (rows + i * rowLength + padLeft + width).update(repeating: 0, count: padRight)
+                Kernels.forEachInputTileRow(g, channels: channelRange, tileRows: tileRows, input: input, rowCount: 6,
+                                            rowLength: rowLength) { ic, rows, t0, imageRow in
+                    let d0 = imageRow(0), d1 = imageRow(1), d2 = imageRow(2)
+                    let d3 = imageRow(3), d4 = imageRow(4), d5 = imageRow(5)
+                    let base = v + ic * ldv + t0
+                    let vectorEnd = min(vectorTiles, (ldv - t0) / 8 * 8)
+                    if avx2 {
+                        skipstep_winograd4x4_input_row_avx2(d0, d1, d2, d3, d4, d5, width, padLeft, rows, rowLength,
+                                                            base, xiStride, vectorEnd, tilesX)
+                        return
                     }
-                    for ic in channelRange {
-                        var t0 = 0
-                        for r in tileRows {
-                            let b = r / g.tilesY, ty = r - b * g.tilesY
-                            let plane = input + (ic * g.batch + b) * g.height * width
-                            @inline(__always) func imageRow(_ i: Int) -> UnsafePointer<Float> {
-                                let y = 4 * ty - g.padTop + i
-                                return y >= 0 && y < g.height ? plane + y * width : UnsafePointer(zeros)
-                            }
-                            let d0 = imageRow(0), d1 = imageRow(1), d2 = imageRow(2)
-                            let d3 = imageRow(3), d4 = imageRow(4), d5 = imageRow(5)
-                            let base = v + ic * ldv + t0
-                            let vectorEnd = min(vectorTiles, (ldv - t0) / 8 * 8)
-                            t0 += tilesX
-                            if avx2 {
-                                skipstep_winograd4x4_input_row_avx2(d0, d1, d2, d3, d4, d5, width, padLeft, rows,
-                                                                    rowLength, base, xiStride, vectorEnd, tilesX)
-                                continue
-                            }
-                            let c0 = rows + padLeft, c1 = c0 + rowLength, c2 = c1 + rowLength
-                            let c3 = c2 + rowLength, c4 = c3 + rowLength, c5 = c4 + rowLength
-                            for x in 0..<width {
-                                let x1 = d1[x], x2 = d2[x], x3 = d3[x], x4 = d4[x]
-                                c0[x] = 4 * d0[x] - 5 * x2 + x4
-                                c1[x] = x3 + x4 - 4 * (x1 + x2)
-                                c2[x] = 4 * (x1 - x2) + x4 - x3
-                                c3[x] = 2 * (x3 - x1) + x4 - x2
-                                c4[x] = 2 * (x1 - x3) + x4 - x2
-                                c5[x] = 4 * x1 - 5 * x3 + d5[x]
-                            }
-                            for a in 0..<6 {
-                                let row = UnsafePointer(rows + a * rowLength)
-                                let o0 = base + (6 * a) * xiStride, o1 = o0 + xiStride, o2 = o1 + xiStride
-                                let o3 = o2 + xiStride, o4 = o3 + xiStride, o5 = o4 + xiStride
-                                var tx = 0
-                                while tx < vectorEnd {
-                                    let p = Kernels.load32(row + 4 * tx), q = Kernels.load32(row + 4 * tx + 4)
-                                    let pe = p.evenHalf, po = p.oddHalf
-                                    let x0 = pe.evenHalf, x1 = po.evenHalf, x2 = pe.oddHalf, x3 = po.oddHalf
-                                    let x4 = q.evenHalf.evenHalf, x5 = q.oddHalf.evenHalf
-                                    Kernels.store8(4 * x0 - 5 * x2 + x4, o0 + tx)
-                                    Kernels.store8(x3 + x4 - 4 * (x1 + x2), o1 + tx)
-                                    Kernels.store8(4 * (x1 - x2) + x4 - x3, o2 + tx)
-                                    Kernels.store8(2 * (x3 - x1) + x4 - x2, o3 + tx)
-                                    Kernels.store8(2 * (x1 - x3) + x4 - x2, o4 + tx)
-                                    Kernels.store8(4 * x1 - 5 * x3 + x5, o5 + tx)
-                                    tx += 8
-                                }
-                                while tx < tilesX {
-                                    let p = row + 4 * tx
-                                    let x1 = p[1], x2 = p[2], x3 = p[3], x4 = p[4]
-                                    o0[tx] = 4 * p[0] - 5 * x2 + x4
-                                    o1[tx] = x3 + x4 - 4 * (x1 + x2)
-                                    o2[tx] = 4 * (x1 - x2) + x4 - x3
-                                    o3[tx] = 2 * (x3 - x1) + x4 - x2
-                                    o4[tx] = 2 * (x1 - x3) + x4 - x2
-                                    o5[tx] = 4 * x1 - 5 * x3 + p[5]
-                                    tx += 1
-                                }
-                            }
+                    let c0 = rows + padLeft, c1 = c0 + rowLength, c2 = c1 + rowLength
+                    let c3 = c2 + rowLength, c4 = c3 + rowLength, c5 = c4 + rowLength
+                    for x in 0..<width {
+                        let x1 = d1[x], x2 = d2[x], x3 = d3[x], x4 = d4[x]
+                        c0[x] = 4 * d0[x] - 5 * x2 + x4
+                        c1[x] = x3 + x4 - 4 * (x1 + x2)
+                        c2[x] = 4 * (x1 - x2) + x4 - x3
+                        c3[x] = 2 * (x3 - x1) + x4 - x2
+                        c4[x] = 2 * (x1 - x3) + x4 - x2
+                        c5[x] = 4 * x1 - 5 * x3 + d5[x]
+                    }
+                    for a in 0..<6 {
+                        let row = UnsafePointer(rows + a * rowLength)
+                        let o0 = base + (6 * a) * xiStride, o1 = o0 + xiStride, o2 = o1 + xiStride
+                        let o3 = o2 + xiStride, o4 = o3 + xiStride, o5 = o4 + xiStride
+                        var tx = 0
+                        while tx < vectorEnd {
+                            let p = Kernels.load32(row + 4 * tx), q = Kernels.load32(row + 4 * tx + 4)
+                            let pe = p.evenHalf, po = p.oddHalf
+                            let x0 = pe.evenHalf, x1 = po.evenHalf, x2 = pe.oddHalf, x3 = po.oddHalf
+                            let x4 = q.evenHalf.evenHalf, x5 = q.oddHalf.evenHalf
+                            Kernels.store8(4 * x0 - 5 * x2 + x4, o0 + tx)
+                            Kernels.store8(x3 + x4 - 4 * (x1 + x2), o1 + tx)
+                            Kernels.store8(4 * (x1 - x2) + x4 - x3, o2 + tx)
+                            Kernels.store8(2 * (x3 - x1) + x4 - x2, o3 + tx)
+                            Kernels.store8(2 * (x1 - x3) + x4 - x2, o4 + tx)
+                            Kernels.store8(4 * x1 - 5 * x3 + x5, o5 + tx)
+                            tx += 8
+                        }
+                        while tx < tilesX {
+                            let p = row + 4 * tx
+                            let x1 = p[1], x2 = p[2], x3 = p[3], x4 = p[4]
+                            o0[tx] = 4 * p[0] - 5 * x2 + x4
+                            o1[tx] = x3 + x4 - 4 * (x1 + x2)
+                            o2[tx] = 4 * (x1 - x2) + x4 - x3
+                            o3[tx] = 2 * (x3 - x1) + x4 - x2
+                            o4[tx] = 2 * (x1 - x3) + x4 - x2
+                            o5[tx] = 4 * x1 - 5 * x3 + p[5]
+                            tx += 1
                         }
                     }
                 }
             }
         }
         let job = Job(input: input, g: g, tileRows: tileRows, v: v, ldv: ldv, xiStride: xiStride, rowLength: rowLength,
-                      padRight: padRight, avx2: avx2)
+                      avx2: avx2)
         parallelChunks(count: g.channels, minimumPerChunk: max(1, (1 << 12) / max(ldv, 1)), job)
     }
 
