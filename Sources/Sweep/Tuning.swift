@@ -34,7 +34,7 @@ public struct TuneSettings: Sendable, Equatable, Codable {
     /// The fraction of candidates a round keeps (at least one), after dropping those resolved worse than the best.
     public var keep: Double
 
-    public init(model: String, steps: Int, family: TuneFamily = .cutoff, baseSampler: String = "ddim", metric: String = "fid",
+    public init(model: String, steps: Int, family: TuneFamily = .cutoff, baseSampler: String = "ddim", metric: String = "kid_mean",
                 reference: String = "fashion-mnist:test", network: String? = nil, seed: UInt64 = 0, batch: Int = 250,
                 rng: RandomKind = .philox, spacing: String = "uniform", startCount: Int = 250, maxCount: Int = 2000,
                 keep: Double = 1.0 / 3) {

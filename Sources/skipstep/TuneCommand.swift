@@ -37,9 +37,12 @@ struct TuneCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The sampler whose spacing the spacing family tunes.", valueName: "spec"))
     var sampler: String = "ddim"
 
-    @Option(help: ArgumentHelp("What ranks the candidates: fid, kid_mean, is_mean (higher is better), or oracle_frechet "
-                               + "(the oracle's exact Fréchet distance; no network or reference needed).", valueName: "metric"))
-    var metric: String = "fid"
+    @Option(help: ArgumentHelp("What ranks the candidates: kid_mean, fid, is_mean (higher is better), or oracle_frechet "
+                               + "(the oracle's exact Fréchet distance; no network or reference needed). The default is KID: "
+                               + "its estimator is unbiased at any sample count, while FID's bias at a first round's few "
+                               + "hundred samples depends on the samples' own spread and can reorder the candidates.",
+                               valueName: "metric"))
+    var metric: String = "kid_mean"
 
     @Option(help: ArgumentHelp("What the feature metrics compare against (as `sweep --reference`).", valueName: "ref"))
     var reference: String = "fashion-mnist:test"
