@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# docs/RESULTS.md, "Quality per NFE": the FID of the best 25-NFE setting on its first 500 samples, to set
-# against the network sweep's DDPM-1000 cell (500 samples) at equal counts. The samples are the
-# first 500 of the 2 000-sample check cell that tools/tune_acceptance.sh wrote (its chunks, which
-# are not committed: run that script first); nothing is sampled here.
+# docs/RESULTS.md, "Quality per NFE": the FID of a cell's first 500 samples, from its chunks (which are
+# not committed: run the sweep that made the cell first); nothing is sampled here. Two uses:
+# - the best 25-NFE setting's first 500 samples, set against the network sweep's 500-sample DDPM-1000
+#   cell at equal counts (the default CELL_DIR, written by tools/tune_acceptance.sh);
+# - the first 500 samples of the 2 000-sample DDPM-1000 cell (docs/results/ddpm-1000/cells/ddpm-1000,
+#   written by tools/quality_per_nfe_sweeps.sh), which are the network sweep's 500 (sample i depends
+#   only on seed + i), so its committed FID 22.11 must come back.
 #
 #   SKIPSTEP=/path/to/release/skipstep bash tools/quality_per_nfe.sh [CELL_DIR]
 #
