@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Issue 21's acceptance runs for `skipstep tune` (docs/RESULTS.md, "Tuning t_c"): the cutoff family on the
-# exact oracle (ranked by the exact Fréchet distance) and on the default network (ranked by FID) at 25 and
-# 50 steps, then a 2 000-sample check sweep of each pick, next to the best cell of the committed cutoff
-# ablation re-sampled (which gives that cell the interval the committed one lacks).
+# exact oracle (ranked by the exact Fréchet distance) and on the default network (ranked by FID, and by
+# KID: `network-kid`, tune's default since the FID-ranked 50-step run dropped the best cell in its first
+# round) at 25 and 50 steps, then a 2 000-sample check sweep of each pick, next to the best cell of the
+# committed cutoff ablation re-sampled (which gives that cell the interval the committed one lacks). Both
+# checks are scored by FID.
 #
-#   SKIPSTEP=/path/to/release/skipstep bash tools/tune_acceptance.sh [oracle|network ...]
+#   SKIPSTEP=/path/to/release/skipstep [STEPS="25 50"] bash tools/tune_acceptance.sh [oracle|network|network-kid ...]
 #
-# Outputs: docs/results/tune-{oracle,network}-{25,50}/ (tune.json, tuned.json, round-R/ sweeps) and
-# docs/results/tune-check-{oracle,network}-{25,50}/ (ordinary sweeps). Resumable: rerun the same command.
+# Outputs: docs/results/tune-KIND-{25,50}/ (tune.json, tuned.json, round-R/ sweeps) and
+# docs/results/tune-check-KIND-{25,50}/ (ordinary sweeps). Resumable: rerun the same command. A
+# network-kid check copies the chunks its cells share with the network check (sample i depends only on
+# seed + i) when they are present.
 # Tune options (why: docs/RESULTS.md): 11 candidates (DDIM and 10 handover points), 200 samples each in
 # round 1, the best fifth (3) kept, 400 samples in round 2, which leaves one. Cost: 2 800 samples × NFE,
 # 15.6 % of the committed ablation's 9 cells × 2 000 samples at that step count; 4 400 × NFE (24.4 %) with
@@ -15,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${SKIPSTEP:-.build/release/skipstep}
-kinds=("$@"); [ ${#kinds[@]} -gt 0 ] || kinds=(oracle network)
+kinds=("$@"); [ ${#kinds[@]} -gt 0 ] || kinds=(oracle network network-kid)
 TUNE_OPTS=(--family cutoff --start-count 200 --max-count 2000 --keep 0.2 --batch 200 --seed 0)
 
 # The committed ablation's best cell at each step count, spelled as tune's grid spells the same sampler
@@ -26,19 +30,21 @@ best_committed() {
   case "$1-$2" in
     oracle-25) echo "mix:cutoff=800" ;;
     oracle-50) echo "mix:cutoff=800" ;;
-    network-25) echo "mix:cutoff=125" ;;
-    network-50) echo "mix:cutoff=0" ;;
+    network-25 | network-kid-25) echo "mix:cutoff=125" ;;
+    network-50 | network-kid-50) echo "mix:cutoff=0" ;;
   esac
 }
 
 for kind in "${kinds[@]}"; do
-  for n in 25 50; do
+  for n in ${STEPS:-25 50}; do
     tune=docs/results/tune-$kind-$n check=docs/results/tune-check-$kind-$n
-    if [ "$kind" = oracle ]; then
-      model=fashion-gmm; score=(--metric oracle_frechet); metrics=""
-    else
-      model=fashion-ddpm; score=(--metric fid --reference fashion-mnist:test --network fmnist); metrics="fid,is"
-    fi
+    case "$kind" in
+      oracle) model=fashion-gmm; score=(--metric oracle_frechet); metrics="" ;;
+      network | network-kid)
+        rank=fid; [ "$kind" = network ] || rank=kid_mean
+        model=fashion-ddpm; score=(--metric "$rank" --reference fashion-mnist:test --network fmnist); metrics="fid,is" ;;
+      *) echo "tune_acceptance.sh: unknown kind '$kind' (expected oracle, network or network-kid)" >&2; exit 2 ;;
+    esac
     echo "== tune $kind $n steps ($(date -u +%T))" >&2
     start=$(date +%s)
     "$bin" tune --model "$model" --steps "$n" "${score[@]}" "${TUNE_OPTS[@]}" --out "$tune"
@@ -52,16 +58,21 @@ PY
 )
     best=$(best_committed "$kind" "$n")
     samplers=$picked; [ "$best" = "$picked" ] || samplers="$picked,$best"
-    # Round `last`'s chunks of the pick are its first samples: copy them (sample i depends only on seed + i).
-    id=$(python3 -c 'import re, sys
+    # Round `last`'s chunks of the pick are its first samples: copy them (sample i depends only on seed + i);
+    # network-kid also takes the network check's chunks of the same cells.
+    cell_id() { python3 -c 'import re, sys
 m = re.fullmatch(r"mix:cutoff=(\d+)", sys.argv[1])
-print(f"mix-{sys.argv[2]}-tc{m.group(1)}" if m else sys.argv[1].replace(":", "_").replace("/", "_") + "-" + sys.argv[2])' "$picked" "$n")
-    if [ ! -e "$check/cells/$id/result.json" ]; then
-      mkdir -p "$check/cells/$id"
-      for f in "$tune/round-$last/cells/$id"/chunk-* "$tune/round-$last/cells/$id"/preview.npy; do
-        [ -e "$f" ] && cp -n "$f" "$check/cells/$id/"
-      done
-    fi
+print(f"mix-{sys.argv[2]}-tc{m.group(1)}" if m else sys.argv[1].replace(":", "_").replace("/", "_") + "-" + sys.argv[2])' "$1" "$n"; }
+    sources=("$tune/round-$last/cells/$(cell_id "$picked")")
+    [ "$kind" = network-kid ] && sources+=("docs/results/tune-check-network-$n/cells/$(cell_id "$picked")"
+                                           "docs/results/tune-check-network-$n/cells/$(cell_id "$best")")
+    for src in "${sources[@]}"; do
+      dst=$check/cells/$(basename "$src")
+      # a preview only travels with the chunks it was drawn from
+      compgen -G "$src/chunk-*" > /dev/null && [ ! -e "$dst/result.json" ] || continue
+      mkdir -p "$dst"
+      for f in "$src"/chunk-* "$src"/preview.npy; do [ -e "$f" ] && cp -n "$f" "$dst/"; done
+    done
     echo "== check $kind $n steps: $samplers ($(date -u +%T))" >&2
     start=$(date +%s)
     "$bin" sweep --model "$model" --samplers "$samplers" --steps "$n" --count 2000 --seed 0 --batch 200 \
