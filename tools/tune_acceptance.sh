@@ -6,12 +6,15 @@
 # committed cutoff ablation re-sampled (which gives that cell the interval the committed one lacks). Both
 # checks are scored by FID.
 #
-#   SKIPSTEP=/path/to/release/skipstep [STEPS="25 50"] bash tools/tune_acceptance.sh [oracle|network|network-kid ...]
+#   SKIPSTEP=/path/to/release/skipstep [STEPS="25 50"] [SEED=0] bash tools/tune_acceptance.sh [oracle|network|network-kid ...]
 #
 # Outputs: docs/results/tune-KIND-{25,50}/ (tune.json, tuned.json, round-R/ sweeps) and
-# docs/results/tune-check-KIND-{25,50}/ (ordinary sweeps). Resumable: rerun the same command. A
-# network-kid check copies the chunks its cells share with the network check (sample i depends only on
-# seed + i) when they are present.
+# docs/results/tune-check-KIND-{25,50}/ (ordinary sweeps); with SEED=S ≠ 0 the tune draws its samples
+# from seed S (a replicate of the search; sample i uses seed S + i, so S = 1 000 000 as for
+# oracle-cutoff-replicate shares none with seed 0's) into tune-KIND-N-seedS/, and the check, still on
+# seed 0's 2 000 samples like the ablation, goes to tune-check-KIND-N-seedS/. Resumable: rerun the same command. A
+# network-kid check copies the chunks its cells share with the seed-0 network and network-kid checks
+# (sample i depends only on seed + i) when they are present.
 # Tune options (why: docs/RESULTS.md): 11 candidates (DDIM and 10 handover points), 200 samples each in
 # round 1, the best fifth (3) kept, 400 samples in round 2, which leaves one. Cost: 2 800 samples × NFE,
 # 15.6 % of the committed ablation's 9 cells × 2 000 samples at that step count; 4 400 × NFE (24.4 %) with
@@ -20,7 +23,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${SKIPSTEP:-.build/release/skipstep}
 kinds=("$@"); [ ${#kinds[@]} -gt 0 ] || kinds=(oracle network network-kid)
-TUNE_OPTS=(--family cutoff --start-count 200 --max-count 2000 --keep 0.2 --batch 200 --seed 0)
+seed=${SEED:-0}
+TUNE_OPTS=(--family cutoff --start-count 200 --max-count 2000 --keep 0.2 --batch 200 --seed "$seed")
 
 # The committed ablation's best cell at each step count, spelled as tune's grid spells the same sampler
 # (the same k_c skipped steps): oracle-cutoff mix t_c = 800 at 25 (k_c = 5) and 50 (k_c = 10);
@@ -37,7 +41,8 @@ best_committed() {
 
 for kind in "${kinds[@]}"; do
   for n in ${STEPS:-25 50}; do
-    tune=docs/results/tune-$kind-$n check=docs/results/tune-check-$kind-$n
+    suffix=""; [ "$seed" = 0 ] || suffix=-seed$seed
+    tune=docs/results/tune-$kind-$n$suffix check=docs/results/tune-check-$kind-$n$suffix
     case "$kind" in
       oracle) model=fashion-gmm; score=(--metric oracle_frechet); metrics="" ;;
       network | network-kid)
@@ -58,14 +63,18 @@ PY
 )
     best=$(best_committed "$kind" "$n")
     samplers=$picked; [ "$best" = "$picked" ] || samplers="$picked,$best"
-    # Round `last`'s chunks of the pick are its first samples: copy them (sample i depends only on seed + i);
-    # network-kid also takes the network check's chunks of the same cells.
+    # Round `last`'s chunks of the pick are its first samples when the tune drew from seed 0: copy them
+    # (sample i depends only on seed + i); network-kid also takes the seed-0 checks' chunks of the same cells.
     cell_id() { python3 -c 'import re, sys
 m = re.fullmatch(r"mix:cutoff=(\d+)", sys.argv[1])
 print(f"mix-{sys.argv[2]}-tc{m.group(1)}" if m else sys.argv[1].replace(":", "_").replace("/", "_") + "-" + sys.argv[2])' "$1" "$n"; }
-    sources=("$tune/round-$last/cells/$(cell_id "$picked")")
-    [ "$kind" = network-kid ] && sources+=("docs/results/tune-check-network-$n/cells/$(cell_id "$picked")"
-                                           "docs/results/tune-check-network-$n/cells/$(cell_id "$best")")
+    sources=()
+    [ "$seed" = 0 ] && sources+=("$tune/round-$last/cells/$(cell_id "$picked")")
+    if [ "$kind" = network-kid ]; then
+      for dir in docs/results/tune-check-network-$n docs/results/tune-check-network-kid-$n; do
+        [ "$dir" = "$check" ] || sources+=("$dir/cells/$(cell_id "$picked")" "$dir/cells/$(cell_id "$best")")
+      done
+    fi
     for src in "${sources[@]}"; do
       dst=$check/cells/$(basename "$src")
       # a preview only travels with the chunks it was drawn from

@@ -162,18 +162,45 @@ extension LinePlot {
     /// The default page: 640 × 420 points; PNGs at 1.5 pixels per point (960 × 630).
     public static let defaultSize = (width: 640.0, height: 420.0), pngScale = 1.5
 
-    /// The plot as `format`, on a `width` × `height` point page (PNG: `pngScale` pixels per point).
-    /// PNGs are written by `Image8.pngData()`; SVG and PDF by cairo (text as glyph outlines), the
-    /// SVG with the title and a description naming the series and the caption, the PDF with the
-    /// title as its metadata. Throws when the size leaves no room for the frame, an explicit range
-    /// cannot be drawn, or cairo fails.
-    public func render(_ format: PlotFormat, width: Double = LinePlot.defaultSize.width,
-                       height: Double = LinePlot.defaultSize.height) throws -> Data {
+    public var pageSize: (width: Double, height: Double) { Self.defaultSize }
+
+    /// The drawing for a `width` × `height` point page, laid out with cairo's text widths.
+    public func drawing(width: Double = LinePlot.defaultSize.width, height: Double = LinePlot.defaultSize.height) throws -> PlotDrawing {
+        try drawing(width: width, height: height, measure: CairoContext.measuring())
+    }
+}
+
+extension IntervalPlot: RenderablePlot {
+    /// The drawing for a `width` × `height` point page, laid out with cairo's text widths.
+    public func drawing(width: Double, height: Double) throws -> PlotDrawing {
+        try drawing(width: width, height: height, measure: CairoContext.measuring())
+    }
+}
+
+/// A plot that can be written as PNG, SVG or PDF: its title, its usual page and its layout on a page.
+public protocol RenderablePlot: Sendable {
+    var title: String { get }
+    /// The page `render` and `image` use unless told otherwise, in points.
+    var pageSize: (width: Double, height: Double) { get }
+    /// The plot laid out on a `width` × `height` point page with cairo's text widths.
+    func drawing(width: Double, height: Double) throws -> PlotDrawing
+}
+
+extension LinePlot: RenderablePlot {}
+
+extension RenderablePlot {
+    /// The plot as `format`, on a `width` × `height` point page (by default `pageSize`; PNG:
+    /// `LinePlot.pngScale` pixels per point). PNGs are written by `Image8.pngData()`; SVG and PDF by
+    /// cairo (text as glyph outlines), the SVG with the title and a description naming the series
+    /// or rows and the caption, the PDF with the title as its metadata. Throws when the size leaves
+    /// no room for the frame, an explicit range cannot be drawn, or cairo fails.
+    public func render(_ format: PlotFormat, width: Double? = nil, height: Double? = nil) throws -> Data {
+        let (width, height) = (width ?? pageSize.width, height ?? pageSize.height)
         switch format {
         case .png:
             return try image(width: width, height: height).pngData()
         case .svg, .pdf:
-            let drawing = try drawing(width: width, height: height, measure: CairoContext.measuring())
+            let drawing = try drawing(width: width, height: height)
             let sink = StreamSink()
             let closure = Unmanaged.passUnretained(sink).toOpaque()
             let surface: OpaquePointer? = format == .svg
@@ -191,14 +218,14 @@ extension LinePlot {
                 cairo_surface_finish(surface)
                 try context.check()
             }
-            return format == .svg ? Self.describe(svg: sink.data, drawing) : sink.data
+            return format == .svg ? LinePlot.describe(svg: sink.data, drawing) : sink.data
         }
     }
 
-    /// The plot rasterised: RGB, `width` × `height` points at `scale` pixels per point.
-    public func image(width: Double = LinePlot.defaultSize.width, height: Double = LinePlot.defaultSize.height,
-                      scale: Double = LinePlot.pngScale) throws -> Image8 {
-        let drawing = try drawing(width: width, height: height, measure: CairoContext.measuring())
+    /// The plot rasterised: RGB, `width` × `height` points (by default `pageSize`) at `scale` pixels per point.
+    public func image(width: Double? = nil, height: Double? = nil, scale: Double = LinePlot.pngScale) throws -> Image8 {
+        let (width, height) = (width ?? pageSize.width, height ?? pageSize.height)
+        let drawing = try drawing(width: width, height: height)
         let (pixelsWide, pixelsHigh) = (Int((width * scale).rounded()), Int((height * scale).rounded()))
         guard pixelsWide > 0, pixelsHigh > 0, pixelsWide <= 32767, pixelsHigh <= 32767 else {
             throw PlotError.tooSmall(width: width * scale, height: height * scale)
@@ -209,12 +236,9 @@ extension LinePlot {
         try context.check()
         return context.rgbImage()
     }
+}
 
-    /// The drawing for a `width` × `height` point page, laid out with cairo's text widths.
-    func drawing(width: Double = LinePlot.defaultSize.width, height: Double = LinePlot.defaultSize.height) throws -> PlotDrawing {
-        try drawing(width: width, height: height, measure: CairoContext.measuring())
-    }
-
+extension LinePlot {
     /// cairo's SVG with `<title>` and `<desc>` after the opening `<svg …>` tag, so the text the
     /// glyph outlines show can be read and searched, and with the group id cairo numbers across
     /// the process (`surfaceN`) set to `plot`, so the same plot gives the same bytes.

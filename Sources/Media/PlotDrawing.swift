@@ -1,8 +1,9 @@
 import Foundation
 
 /// A plot laid out as a list of marks in points (1/72 inch) from the top-left: what cairo draws
-/// into a PNG, SVG or PDF surface alike, and what tests inspect instead of pixels.
-struct PlotDrawing {
+/// into a PNG, SVG or PDF surface alike, and what tests inspect instead of pixels (public as a type
+/// only, for `RenderablePlot`).
+public struct PlotDrawing {
     struct Rect: Equatable {
         var x: Double, y: Double, width: Double, height: Double
         var right: Double { x + width }
@@ -50,6 +51,36 @@ protocol PlotTextMeasure {
 
 extension PlotTextMeasure {
     func width(_ text: String, size: Double, bold: Bool = false) -> Double { width(PlotText(text), size: size, bold: bold) }
+
+    /// `text` broken at spaces into lines no wider than `width` (a longer word stays whole).
+    func wrap(_ text: String, width: Double, size: Double) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            let candidate = line.isEmpty ? String(word) : line + " " + word
+            if !line.isEmpty && self.width(candidate, size: size) > width {
+                lines.append(line)
+                line = String(word)
+            } else {
+                line = candidate
+            }
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    /// `ticks` with the labels that would overlap their left neighbour's (at `gap` twice) made
+    /// minor, `place` giving a tick position's x in points.
+    func thinned(_ ticks: [PlotAxis.Tick], size: Double, gap: Double, place: (Double) -> Double) -> [PlotAxis.Tick] {
+        var ticks = ticks
+        var lastEnd = -Double.infinity
+        for i in ticks.indices {
+            guard let label = ticks[i].label else { continue }
+            let half = width(label, size: size) / 2, at = place(ticks[i].position)
+            if at - half < lastEnd + 2 * gap { ticks[i].label = nil } else { lastEnd = at + half }
+        }
+        return ticks
+    }
 }
 
 /// Font sizes and spacing of a plot, in points.
@@ -91,7 +122,7 @@ extension LinePlot {
         }
         let legendWidth = (legendEntries.map(\.width).max() ?? 0) + gap
         let caption = fullCaption
-        let captionLines = caption.isEmpty ? [] : wrap(caption, width: width - 2 * pad, size: S.captionSize, measure: measure)
+        let captionLines = caption.isEmpty ? [] : measure.wrap(caption, width: width - 2 * pad, size: S.captionSize)
         var legendRows: [[(index: Int, width: Double)]] = []
         if legend == .below {
             for entry in legendEntries {
@@ -121,13 +152,7 @@ extension LinePlot {
         }
 
         // Labels that would overlap their neighbour become minor ticks.
-        var xTicks = x.ticks
-        var lastEnd = -Double.infinity
-        for i in xTicks.indices {
-            guard let label = xTicks[i].label else { continue }
-            let half = measure.width(label, size: S.tickSize) / 2, at = xPoint(xTicks[i].position)
-            if at - half < lastEnd + 2 * gap { xTicks[i].label = nil } else { lastEnd = at + half }
-        }
+        let xTicks = measure.thinned(x.ticks, size: S.tickSize, gap: gap, place: xPoint)
         var lastY = Double.infinity
         for i in y.ticks.indices {
             guard y.ticks[i].label != nil else { continue }
@@ -227,22 +252,5 @@ extension LinePlot {
         drawing.summary = ([series.isEmpty ? "" : "Series: " + series.map(\.name).joined(separator: "; ") + "."]
                            + (caption.isEmpty ? [] : [caption])).filter { !$0.isEmpty }.joined(separator: " ")
         return drawing
-    }
-
-    /// `text` broken at spaces into lines no wider than `width` (a longer word stays whole).
-    func wrap(_ text: String, width: Double, size: Double, measure: PlotTextMeasure) -> [String] {
-        var lines: [String] = []
-        var line = ""
-        for word in text.split(separator: " ") {
-            let candidate = line.isEmpty ? String(word) : line + " " + word
-            if !line.isEmpty && measure.width(candidate, size: size) > width {
-                lines.append(line)
-                line = String(word)
-            } else {
-                line = candidate
-            }
-        }
-        if !line.isEmpty { lines.append(line) }
-        return lines
     }
 }

@@ -185,18 +185,31 @@ public enum SweepReport {
         return rows
     }
 
-    /// (file stem, plot) pairs: quality against NFE for each metric (log NFE axis; a log metric axis
-    /// for the distances), and, when Mix ran at two or more cutoffs, each metric against t_c with
-    /// one line per step count and DDIM at that count as a dashed level (the paper's Figure 4).
-    public static func plots(_ results: SweepResults) -> [(String, LinePlot)] {
+    /// The plotted metrics: key, axis label, whether a log axis suits it, whether higher is better
+    /// (nil: neither, as for the log-density, whose best is the exact samples' value).
+    static func plottedMetrics(_ results: SweepResults) -> [(key: String, label: String, logScale: Bool, higher: Bool?)] {
         let keys = metricKeys(results)
         let network = featureSource(results.spec).short
-        let metrics: [(key: String, label: String, logScale: Bool)] = [
-            ("fid", "FID (\(network) features)", true), ("is_mean", "IS (\(network) logits)", false),
-            ("oracle_frechet", "exact Fréchet distance to the oracle", true), ("log_density", "mean log-density under the oracle", false),
+        return [
+            ("fid", "FID (\(network) features)", true, false), ("is_mean", "IS (\(network) logits)", false, true),
+            ("oracle_frechet", "exact Fréchet distance to the oracle", true, false),
+            ("log_density", "mean log-density under the oracle", false, nil),
         ].filter { keys.contains($0.0) }
+    }
+
+    /// Every plot `write` draws, by file stem: `plots` and `intervalPlots`.
+    public static func allPlots(_ results: SweepResults) -> [(String, any RenderablePlot)] {
+        intervalPlots(results).map { ($0.0, $0.1 as any RenderablePlot) } + plots(results).map { ($0.0, $0.1 as any RenderablePlot) }
+    }
+
+    /// (file stem, plot) pairs: quality against NFE for each metric (log NFE axis; a log metric axis
+    /// for the distances) when the sweep has two or more step counts, and, when Mix ran at two or
+    /// more cutoffs, each metric against t_c with one line per step count and DDIM at that count as
+    /// a dashed level (the paper's Figure 4).
+    public static func plots(_ results: SweepResults) -> [(String, LinePlot)] {
+        let metrics = plottedMetrics(results)
         var out: [(String, LinePlot)] = []
-        for metric in metrics {
+        for metric in metrics where results.spec.steps.count > 1 {
             let series = rowOrder(results).map { row in
                 let cells = results.cells.filter { method($0) == row }.sorted { $0.nfe < $1.nfe }
                 let scored = cells.filter { $0.metrics[metric.key] != nil }
@@ -239,6 +252,26 @@ public enum SweepReport {
         return out
     }
 
+    /// (file stem, plot) pairs for a sweep of one step count, where quality against NFE would stack
+    /// every cell on one vertical: `cells-METRIC`, each method's value and 95 % interval as a row,
+    /// best first, the best one's interval shaded (rows reaching into it are not resolved from it).
+    /// Metrics with a direction only (not the log-density).
+    public static func intervalPlots(_ results: SweepResults) -> [(String, IntervalPlot)] {
+        guard results.spec.steps.count == 1, let steps = results.spec.steps.first else { return [] }
+        return plottedMetrics(results).compactMap { metric in
+            guard let higher = metric.higher else { return nil }
+            let rows = rowOrder(results).compactMap { row -> IntervalPlot.Row? in
+                guard let c = results.cells.first(where: { method($0) == row }), let value = c.metrics[metric.key] else { return nil }
+                return IntervalPlot.Row(row, value: value, interval: c.interval(ofKey: metric.key).map { (low: $0[0], high: $0[1]) })
+            }.sorted { higher ? $0.value > $1.value : $0.value < $1.value }
+            let hasIntervals = rows.contains { $0.interval != nil }
+            return ("cells-\(metric.key)", IntervalPlot(
+                title: "\(metric.label) at \(steps) steps — \(results.spec.model)", xLabel: metric.label + (higher ? " ↑" : " ↓"),
+                xScale: metric.logScale ? .log10 : .linear, rows: rows, reference: rows.isEmpty ? nil : 0,
+                caption: hasIntervals ? "Bars: 95% bootstrap intervals over the samples; shaded: the best row's interval." : ""))
+        }
+    }
+
     /// The finite-sample floor of an exact metric (`key_exact`: the same statistic for as many exact
     /// samples of the oracle): one series per sample count, at the x positions `xs` gives for each
     /// cell of that count; none when the metric has no floor.
@@ -251,16 +284,25 @@ public enum SweepReport {
         }
     }
 
-    /// Writes results.csv, table.md and plots/*.svg, *.png and *.pdf beside results.json.
+    /// Writes results.csv, table.md and plots/*.svg, *.png and *.pdf beside results.json, and removes
+    /// the figures in plots/ that these results no longer draw (say the plots against NFE of a sweep
+    /// that had two step counts and now has one).
     public static func write(_ results: SweepResults, to directory: URL) throws {
         try AtomicFile.write(Data(csv(results).utf8), to: directory.appendingPathComponent("results.csv"))
         try AtomicFile.write(Data(markdown(results).utf8), to: directory.appendingPathComponent("table.md"))
         let plotDirectory = directory.appendingPathComponent("plots", isDirectory: true)
         try FileManager.default.createDirectory(at: plotDirectory, withIntermediateDirectories: true)
-        for (stem, plot) in plots(results) {
+        var written = Set<String>()
+        for (stem, plot) in allPlots(results) {
             for format in PlotFormat.allCases {
-                try AtomicFile.write(plot.render(format), to: plotDirectory.appendingPathComponent(stem + "." + format.rawValue))
+                let name = stem + "." + format.rawValue
+                try AtomicFile.write(plot.render(format), to: plotDirectory.appendingPathComponent(name))
+                written.insert(name)
             }
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: plotDirectory.path)
+        where PlotFormat(path: name) != nil && !written.contains(name) {
+            try FileManager.default.removeItem(at: plotDirectory.appendingPathComponent(name))
         }
     }
 

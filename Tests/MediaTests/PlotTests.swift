@@ -165,6 +165,51 @@ import Testing
         #expect(bar[0].y < frame.bottom && bar[1].y > frame.y && abs((bar[0].y - bar[1].y) - 5 / 14 / 1.1 * frame.height) < 1e-6)
     }
 
+    /// A forest plot: rows top to bottom in the given order, labels left of the frame, each interval a
+    /// horizontal bar with caps at its ends, the value a disc; the reference row in the second colour
+    /// with its interval shaded across the frame.
+    @Test func intervalPlotRowsBarsAndTheShadedReference() throws {
+        let plot = IntervalPlot(title: "FID at 25 steps", xLabel: "FID ↓", rows: [
+            .init("SDE-DPM-Solver++(2M)", value: 20, interval: (16, 25)),
+            .init("Mix (t_c = 125)", value: 38, interval: (33, 44)),
+            .init("no interval", value: 30),
+            .init("not placeable", value: .nan, interval: (.nan, 3)),
+        ], reference: 0, caption: "a caption")
+        let drawing = try plot.drawing(width: 500, height: 300, measure: CairoContext.measuring())
+        let frame = drawing.frame
+        for text in ["FID at 25 steps", "FID ↓", "SDE-DPM-Solver++(2M)", "Mix (tc = 125)", "no interval", "not placeable", "a caption"] {
+            #expect(drawing.texts.contains(text), "no text \(text) in \(drawing.texts)")
+        }
+        // The axis fits 16…44 with a 5 % margin (not the undrawn interval's 3): x(v) = left + (v − 14.6) / 30.8 × width.
+        func x(_ v: Double) -> Double { frame.x + (v - 14.6) / 30.8 * frame.width }
+        let rowHeight = frame.height / 4
+        let (first, second) = (LinePlot.color(ofSeries: 1), LinePlot.color(ofSeries: 0))
+        let discs = drawing.marks.compactMap { if case let .marker(mx, my, false, c) = $0 { (mx, my, c) } else { nil } }
+        #expect(discs.count == 3)
+        #expect(abs(discs[0].0 - x(20)) < 1e-9 && abs(discs[0].1 - (frame.y + rowHeight / 2)) < 1e-9 && discs[0].2 == first)
+        #expect(abs(discs[1].0 - x(38)) < 1e-9 && abs(discs[1].1 - (frame.y + 1.5 * rowHeight)) < 1e-9 && discs[1].2 == second)
+        #expect(abs(discs[2].0 - x(30)) < 1e-9 && discs[2].2 == second)
+        let bars = drawing.marks.compactMap { if case let .line(points, c, 1.1, _, _) = $0 { (points, c) } else { nil } }
+        #expect(bars.count == 6)  // a bar and two caps for each of the two placeable intervals
+        let horizontal = bars.filter { $0.0[0].y == $0.0[1].y }
+        #expect(horizontal.count == 2 && abs(horizontal[1].0[0].x - x(33)) < 1e-9 && abs(horizontal[1].0[1].x - x(44)) < 1e-9)
+        let shaded = drawing.marks.compactMap { if case let .rect(r, fill?, nil, _) = $0, fill == IntervalPlot.band { r } else { nil } }
+        #expect(shaded.count == 1 && abs(shaded[0].x - x(16)) < 1e-9 && abs(shaded[0].right - x(25)) < 1e-9)
+        #expect(shaded[0].y == frame.y && shaded[0].height == frame.height)
+        // Labels end left of the frame, one per row at its middle.
+        let labels = drawing.marks.compactMap { if case let .text(t, tx, ty, _, _, .end, _, _) = $0 { (t.plain, tx, ty) } else { nil } }
+        #expect(labels.map(\.0) == ["SDE-DPM-Solver++(2M)", "Mix (tc = 125)", "no interval", "not placeable"])
+        #expect(labels.allSatisfy { $0.1 < frame.x })
+        // The page grows with the rows, and every format renders.
+        #expect(plot.pageSize.height == LinePlot.defaultSize.height)
+        #expect(IntervalPlot(rows: (0..<40).map { .init("\($0)", value: Double($0)) }).pageSize.height == 150 + 40 * IntervalPlot.rowHeight)
+        let image = try Image8.decodePNG(try plot.render(.png), path: "intervals.png")
+        #expect(image.width == 960 && image.height == 630)
+        let svg = try #require(String(data: try plot.render(.svg), encoding: .utf8))
+        #expect(svg.contains("<desc>Rows: SDE-DPM-Solver++(2M) 20.000 [16.000, 25.000]; Mix (t_c = 125) 38.000 [33.000, 44.000]; no interval 30.000;"))
+        #expect(try plot.render(.pdf).starts(with: Data("%PDF".utf8)))
+    }
+
     @Test func coincidingSeriesAreNamedInTheCaption() throws {
         let x: [Double] = [10, 25, 50]
         let plot = LinePlot(series: [

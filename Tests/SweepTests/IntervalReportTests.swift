@@ -34,12 +34,22 @@ import TestSupport
         #expect(!naive.contains("≈") && !naive.contains("**"))
         let csv = SweepReport.csv(results)
         #expect(csv.split(separator: "\n")[0].contains("oracle_frechet_ci_low,oracle_frechet_ci_high"))
-        let plot = try #require(SweepReport.plots(results).first { $0.0 == "nfe-oracle_frechet" }?.1)
-        #expect(plot.series[0].intervals.count == plot.series[0].points.count && plot.series[0].intervals.allSatisfy { $0 != nil })
-        // Each interval is drawn: a bar and two caps in the series' colour (Media's PlotTests check their geometry).
-        let color = LinePlot.color(ofSeries: 0)
-        let bars = try plot.drawing().marks.filter { if case let .line(_, c, width, _, _) = $0 { c == color && width == 1.1 } else { false } }
-        #expect(bars.count == 3 * plot.series[0].points.count)
+        // One step count: no plot against NFE (it would stack the cells on one vertical) but one row
+        // per method, best first, each with its interval.
+        #expect(SweepReport.allPlots(results).map(\.0) == ["cells-oracle_frechet"])
+        let plot = try #require(SweepReport.intervalPlots(results).first?.1)
+        let values = results.cells.compactMap { $0.metrics["oracle_frechet"] }
+        #expect(plot.rows.map(\.value) == values.sorted() && plot.reference == 0)
+        #expect(plot.rows.allSatisfy { row in row.interval != nil })
+        let naiveRow = try #require(plot.rows.first { $0.name == "DDPM (naive stride)" })
+        let naiveCell = try #require(results.cells.first { $0.sampler == "ddpm-naive" })
+        #expect(naiveRow.interval?.low == naiveCell.intervals["oracle_frechet"]?[0] && naiveRow.interval?.high == naiveCell.intervals["oracle_frechet"]?[1])
+        // Each interval is drawn: a bar and two caps, the best row's in the second colour (Media's PlotTests check their geometry).
+        let drawing = try plot.drawing(width: plot.pageSize.width, height: plot.pageSize.height)
+        func bars(_ color: PlotColor) -> Int {
+            drawing.marks.count { if case let .line(_, c, width, _, _) = $0 { c == color && width == 1.1 } else { false } }
+        }
+        #expect(bars(LinePlot.color(ofSeries: 1)) == 3 && bars(LinePlot.color(ofSeries: 0)) == 3 * (plot.rows.count - 1))
     }
 
     /// Two cells whose intervals overlap are marked as not resolved.

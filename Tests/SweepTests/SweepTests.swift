@@ -309,6 +309,12 @@ import TestSupport
         let first = try files("report-1")
         #expect(first.count == 2 + 3 * stems.count)  // PNG, SVG and PDF per plot
         #expect(try files("report-2") == first)
+        // Figures the results no longer draw are removed; other files in plots/ stay.
+        let stale = dir.appendingPathComponent("report-1/plots/nfe-stale.svg"), note = dir.appendingPathComponent("report-1/plots/notes.txt")
+        try Data("old".utf8).write(to: stale)
+        try Data("mine".utf8).write(to: note)
+        try SweepReport.write(read, to: dir.appendingPathComponent("report-1"))
+        #expect(!FileManager.default.fileExists(atPath: stale.path) && FileManager.default.fileExists(atPath: note.path))
         // A cutoff plot has one line per step count over the cutoffs, DDIM at those steps as a
         // dashed level in the same colour, and the floor: the exact metric of as many exact
         // samples, level across them, once per sample count.
@@ -343,7 +349,7 @@ import TestSupport
             let table = try String(contentsOf: dir.appendingPathComponent("table.md"), encoding: .utf8)
             #expect(SweepReport.markdown(read) == table, "\(dir.lastPathComponent)/table.md")
             #expect(try SweepReport.csv(read) == String(contentsOf: dir.appendingPathComponent("results.csv"), encoding: .utf8))
-            for (stem, plot) in SweepReport.plots(read) {
+            for (stem, plot) in SweepReport.allPlots(read) {
                 // Font rendering may differ between cairo and FreeType builds, so the PNG is compared
                 // by pixels, nearly all of which must match, and the SVG by its title and description.
                 let base = dir.appendingPathComponent("plots/" + stem)
