@@ -10,9 +10,11 @@ import Foundation
 /// that cannot be placed (not finite, ≤ 0 on a log axis) are not drawn. Shares `LinePlot`'s axes,
 /// fonts, palette and rendering (`RenderablePlot`).
 public struct IntervalPlot: Sendable {
+    /// A labelled value, with its interval (say a 95 % bootstrap interval) if it has one.
     public struct Row: Sendable {
         public var name: String
         public var value: Double
+        /// nil: the row is a disc without a bar.
         public var interval: (low: Double, high: Double)?
 
         public init(_ name: String, value: Double, interval: (low: Double, high: Double)? = nil) {
