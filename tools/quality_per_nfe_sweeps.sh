@@ -10,7 +10,7 @@
 #   SKIPSTEP=/path/to/release/skipstep bash tools/quality_per_nfe_sweeps.sh [ddpm-1000|tuned|nfe-25|all]
 #
 # Costs on a 2-vCPU machine (350–450 network evaluations per second at batch 200): ddpm-1000
-# 2 000 × 1 000 = 2 M evaluations (75–95 min); tuned 2 × 1 600 samples × 25 = 80 000 (5 min);
+# 2 000 × 1 000 = 2 M evaluations (75–95 min); tuned (1 000 + 1 600) samples × 25 = 65 000 (4 min);
 # nfe-25 24 new cells × 2 000 × 25 = 1.2 M (45–60 min), and up to 2 more for the tuned picks.
 set -euo pipefail
 cd "$(dirname "$0")/.."

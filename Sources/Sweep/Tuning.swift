@@ -182,10 +182,16 @@ public struct Tuner {
         case .spacing:
             let base = try SamplerSpec(parsing: settings.baseSampler)
             let spacings: [Spacing] = [.uniform, .trailing, .linspace, .quadratic, .karras, .logSNR]
+            // Spacings that plan the same steps at this step count sample identically (uniform and
+            // linspace at 10 or 25 of 1 000 steps): only the first is tried, so no round spends
+            // samples or a place among the kept on a copy.
+            var plans: [[PlannedStep]] = []
             return spacings.compactMap { spacing in
                 var spec = base
                 spec.spacing = spacing
-                return (try? model.makeSampler(spec, steps: n)) == nil ? nil : spec.description
+                guard let sampler = try? model.makeSampler(spec, steps: n), !plans.contains(sampler.steps) else { return nil }
+                plans.append(sampler.steps)
+                return spec.description
             }
         }
     }

@@ -17,9 +17,10 @@ struct TuneCommand: AsyncParsableCommand {
             rounds extend the earlier samples, which are reused), until one candidate is left or --max-count is \
             reached. Families: cutoff (Mix at k_c = 0, i.e. DDIM, and up to 10 handover points of the N-step \
             schedule), eta (DDIM η 0, 0.2, …, 1), spacing (--sampler at uniform, trailing, linspace, quadratic, \
-            karras, logsnr). Writes DIR/tuned.json: the full spec (and the cutoff t_c for the cutoff family), its \
-            value and interval, the cost (samples and network evaluations) and every cell tried; each round is a \
-            sweep under DIR/round-R, so an interrupted run resumes. By default DIR is \
+            karras, logsnr; spacings that give the same steps at N are tried once). Writes DIR/tuned.json: the \
+            full spec (and the cutoff t_c for the cutoff family), its value and interval, the cost (samples and \
+            network evaluations) and every cell tried; each round is a sweep under DIR/round-R, so an interrupted \
+            run resumes. By default DIR is \
             CACHE/tuned/MODEL/steps-N/FAMILY, where `sample --cutoff auto` looks (CACHE: $SKIPSTEP_CACHE_DIR, else \
             $XDG_CACHE_HOME/skipstep or ~/.cache/skipstep). Use the result with `sample --sampler-from DIR/tuned.json`.
             Example: skipstep tune --model fashion-ddpm --steps 25 --reference fashion-mnist:test --family cutoff

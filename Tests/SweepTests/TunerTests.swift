@@ -74,10 +74,16 @@ import TestSupport
                 == ["ddim", "ddim:eta=0.2", "ddim:eta=0.4", "ddim:eta=0.6", "ddim:eta=0.8", "ddim:eta=1"])
         var spacing = Self.settings(model, family: .spacing)
         spacing.baseSampler = "dpmpp-2m"
+        // At 10 of 1 000 steps uniform and linspace are the same grid (0, 111, …, 999): tried once.
+        let uniform = try oracle.makeSampler(SamplerSpec(parsing: "dpmpp-2m:spacing=uniform"), steps: 10)
+        let linspace = try oracle.makeSampler(SamplerSpec(parsing: "dpmpp-2m:spacing=linspace"), steps: 10)
+        #expect(uniform.timesteps == [999, 888, 777, 666, 555, 444, 333, 222, 111, 0] && uniform.steps == linspace.steps)
+        #expect(try Tuner.candidates(spacing, model: oracle).map { $0.replacingOccurrences(of: "dpmpp-2m:spacing=", with: "") }
+                == ["uniform", "trailing", "quadratic", "karras", "logsnr"])
         spacing.maxCount = 40
         let choice = try await Self.tune(spacing, dir.appendingPathComponent("spacing"))
         #expect(choice.spec.hasPrefix("dpmpp-2m:spacing="))
-        #expect(choice.cutoff == nil && choice.cells.count == 6)
+        #expect(choice.cutoff == nil && choice.cells.count == 5)  // one round (start = max = 40), each distinct grid once
     }
 }
 
