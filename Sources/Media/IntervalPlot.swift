@@ -91,10 +91,8 @@ public struct IntervalPlot: Sendable {
 
         var drawing = PlotDrawing(width: width, height: height, frame: frame, title: title, summary: "")
         func add(_ mark: PlotDrawing.Mark) { drawing.marks.append(mark) }
-        func text(_ string: String, _ x: Double, _ y: Double, size: Double, bold: Bool = false,
-                  anchor: PlotDrawing.Anchor, color: PlotColor = .black) {
-            guard !string.isEmpty else { return }
-            add(.text(PlotText(string), x: x, y: y, size: size, bold: bold, anchor: anchor, vertical: false, color: color))
+        func text(_ string: String, _ x: Double, _ y: Double, size: Double, anchor: PlotDrawing.Anchor) {
+            drawing.addText(string, x, y, size: size, anchor: anchor)
         }
         add(.rect(.init(x: 0, y: 0, width: width, height: height), fill: .white, stroke: nil, lineWidth: 0))
         if let reference, rows.indices.contains(reference), let interval = rows[reference].interval,
@@ -109,9 +107,7 @@ public struct IntervalPlot: Sendable {
             if let label = t.label { text(label, at, bottom + tick + tickHeight * 0.8, size: S.tickSize, anchor: .middle) }
         }
         add(.rect(frame, fill: nil, stroke: .black, lineWidth: 0.8))
-        let titleWidth = measure.width(PlotText(title), size: S.titleSize, bold: true)
-        let titleMiddle = min(max((left + right) / 2, pad + titleWidth / 2), width - pad - titleWidth / 2)
-        text(title, titleMiddle, pad + S.titleSize, size: S.titleSize, bold: true, anchor: .middle)
+        drawing.addTitle(title, over: left, right, measure: measure)
         text(xLabel, (left + right) / 2, xLabelBaseline, size: S.labelSize, anchor: .middle)
 
         for (index, row) in rows.enumerated() {
@@ -130,9 +126,7 @@ public struct IntervalPlot: Sendable {
                 add(.marker(x: at, y: middle, square: false, color: color))
             }
         }
-        for (line, content) in captionLines.enumerated() {
-            text(content, pad, captionTop + Double(line) * captionHeight + S.captionSize, size: S.captionSize, anchor: .start, color: .caption)
-        }
+        drawing.addCaption(captionLines, top: captionTop)
         let listed = rows.map { row in
             "\(row.name) \(formatFixed(row.value, 3))" + (row.interval.map { " [\(formatFixed($0.low, 3)), \(formatFixed($0.high, 3))]" } ?? "")
         }

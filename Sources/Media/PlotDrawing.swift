@@ -44,6 +44,33 @@ public struct PlotDrawing {
     }
 }
 
+extension PlotDrawing {
+    /// A text mark with its baseline at `y`; nothing for an empty string.
+    mutating func addText(_ string: String, _ x: Double, _ y: Double, size: Double, bold: Bool = false,
+                          anchor: Anchor, vertical: Bool = false, color: PlotColor = .black) {
+        guard !string.isEmpty else { return }
+        marks.append(.text(PlotText(string), x: x, y: y, size: size, bold: bold, anchor: anchor, vertical: vertical, color: color))
+    }
+
+    /// The title centred over the frame (`left`…`right`), moved left or right as far as it must to
+    /// stay on the page.
+    mutating func addTitle(_ title: String, over left: Double, _ right: Double, measure: PlotTextMeasure) {
+        typealias S = PlotStyle
+        let titleWidth = measure.width(PlotText(title), size: S.titleSize, bold: true)
+        let middle = min(max((left + right) / 2, S.padding + titleWidth / 2), width - S.padding - titleWidth / 2)
+        addText(title, middle, S.padding + S.titleSize, size: S.titleSize, bold: true, anchor: .middle)
+    }
+
+    /// The caption's lines under the plot, the first one's top at `top`.
+    mutating func addCaption(_ lines: [String], top: Double) {
+        typealias S = PlotStyle
+        for (row, line) in lines.enumerated() {
+            addText(line, S.padding, top + Double(row) * S.lineHeight(S.captionSize) + S.captionSize, size: S.captionSize,
+                    anchor: .start, color: .caption)
+        }
+    }
+}
+
 /// Measures text as cairo will draw it.
 protocol PlotTextMeasure {
     func width(_ text: PlotText, size: Double, bold: Bool) -> Double
@@ -162,10 +189,8 @@ extension LinePlot {
 
         var drawing = PlotDrawing(width: width, height: height, frame: frame, title: title, summary: "")
         func add(_ mark: PlotDrawing.Mark) { drawing.marks.append(mark) }
-        func text(_ string: String, _ x: Double, _ y: Double, size: Double, bold: Bool = false,
-                  anchor: PlotDrawing.Anchor, vertical: Bool = false, color: PlotColor = .black) {
-            guard !string.isEmpty else { return }
-            add(.text(PlotText(string), x: x, y: y, size: size, bold: bold, anchor: anchor, vertical: vertical, color: color))
+        func text(_ string: String, _ x: Double, _ y: Double, size: Double, anchor: PlotDrawing.Anchor, vertical: Bool = false) {
+            drawing.addText(string, x, y, size: size, anchor: anchor, vertical: vertical)
         }
 
         add(.rect(.init(x: 0, y: 0, width: width, height: height), fill: .white, stroke: nil, lineWidth: 0))
@@ -186,10 +211,7 @@ extension LinePlot {
             if let label = t.label { text(label, left - tick - gap, at + S.tickSize * 0.35, size: S.tickSize, anchor: .end) }
         }
         add(.rect(frame, fill: nil, stroke: .black, lineWidth: 0.8))
-        // The title centred over the frame, moved left or right as far as it must to stay on the page.
-        let titleWidth = measure.width(PlotText(title), size: S.titleSize, bold: true)
-        let titleMiddle = min(max((left + right) / 2, pad + titleWidth / 2), width - pad - titleWidth / 2)
-        text(title, titleMiddle, pad + S.titleSize, size: S.titleSize, bold: true, anchor: .middle)
+        drawing.addTitle(title, over: left, right, measure: measure)
         text(xLabel, (left + right) / 2, xLabelBaseline, size: S.labelSize, anchor: .middle)
         text(yLabel, pad + S.labelSize, (top + bottom) / 2, size: S.labelSize, anchor: .middle, vertical: true)
 
@@ -246,9 +268,7 @@ extension LinePlot {
             }
             drawing.legend = .init(x: pad, y: legendTop, width: width - 2 * pad, height: Double(legendRows.count) * legendHeight)
         }
-        for (row, line) in captionLines.enumerated() {
-            text(line, pad, captionTop + Double(row) * captionHeight + S.captionSize, size: S.captionSize, anchor: .start, color: .caption)
-        }
+        drawing.addCaption(captionLines, top: captionTop)
         drawing.summary = ([series.isEmpty ? "" : "Series: " + series.map(\.name).joined(separator: "; ") + "."]
                            + (caption.isEmpty ? [] : [caption])).filter { !$0.isEmpty }.joined(separator: " ")
         return drawing
