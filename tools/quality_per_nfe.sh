@@ -20,6 +20,8 @@ py=${PYTHON:-/work/venv-engine/bin/python}
 cell=${1:-docs/results/tune-check-network-25/cells/mix-25-tc125}
 out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
 count=${COUNT:-500}
+[[ $count =~ ^[1-9][0-9]*$ ]] || { echo "quality_per_nfe.sh: COUNT must be a positive whole number of samples, got '$count'" >&2; exit 2; }
+[ -d "$cell" ] || { echo "quality_per_nfe.sh: $cell is not a cell directory (run the sweep that makes it first)" >&2; exit 2; }
 "$py" - "$cell" "$out/first.npy" "$count" <<'PY'
 import glob, re, sys
 import numpy as np  # numpy 2.4.6
